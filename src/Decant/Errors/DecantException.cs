@@ -1,0 +1,70 @@
+namespace Decant.Errors;
+
+/// <summary>What kind of failure happened; the CLI maps each kind to its own exit code.</summary>
+public enum DecantErrorKind
+{
+    /// <summary>Bad command-line usage or an unparsable image reference.</summary>
+    Usage = 2,
+    /// <summary>The image, manifest, tag or blob does not exist in the source.</summary>
+    NotFound = 3,
+    /// <summary>A manifest, index or config is malformed or unsupported.</summary>
+    InvalidManifest = 4,
+    /// <summary>No manifest in the index matches the requested platform.</summary>
+    PlatformNotFound = 5,
+    /// <summary>A blob or manifest did not match its digest or declared size.</summary>
+    DigestMismatch = 6,
+    /// <summary>A layer is malformed: bad compression, bad tar header, truncated stream.</summary>
+    InvalidLayer = 7,
+    /// <summary>A layer tried to do something unsafe or meaningless (escape, invalid whiteout, bad hardlink).</summary>
+    UnsafeLayer = 8,
+    /// <summary>A configured limit was exceeded (unpacked bytes, header size, entry count).</summary>
+    LimitExceeded = 9,
+    /// <summary>The output target cannot be used (exists and is not empty, not writable).</summary>
+    OutputError = 10,
+    /// <summary>An I/O error from the operating system.</summary>
+    IOError = 11,
+    /// <summary>A registry refused the request for lack of credentials.</summary>
+    Unauthorized = 12,
+    /// <summary>A network or registry failure that persisted through retries.</summary>
+    NetworkError = 13,
+    /// <summary>The operation was cancelled.</summary>
+    Cancelled = 130,
+}
+
+/// <summary>
+/// An expected failure: bad input, a hostile layer, a missing image. Carries enough context
+/// (layer digest, entry path) for one clear line of output; never needs a stack trace.
+/// </summary>
+public class DecantException : Exception
+{
+    public DecantException(DecantErrorKind kind, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        Kind = kind;
+    }
+
+    public DecantErrorKind Kind { get; }
+
+    /// <summary>The digest of the layer being processed when the failure happened, if any.</summary>
+    public string? Layer { get; init; }
+
+    /// <summary>The tar entry (path inside the layer) that caused the failure, if any.</summary>
+    public string? Entry { get; init; }
+
+    /// <summary>One line naming what went wrong and where.</summary>
+    public string Describe()
+    {
+        var where = (Layer, Entry) switch
+        {
+            (not null, not null) => $"layer {Layer}, entry \"{Entry}\": ",
+            (not null, null) => $"layer {Layer}: ",
+            (null, not null) => $"entry \"{Entry}\": ",
+            _ => "",
+        };
+        return where + Message;
+    }
+
+    /// <summary>Returns a copy of this error annotated with the layer it happened in.</summary>
+    public DecantException InLayer(string layer) =>
+        Layer is not null ? this : new DecantException(Kind, Message, InnerException) { Layer = layer, Entry = Entry };
+}

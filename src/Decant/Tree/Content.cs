@@ -1,0 +1,27 @@
+namespace Decant.Tree;
+
+/// <summary>A handle to one regular file's content, held by whichever store the writer provides.</summary>
+public abstract class ContentRef
+{
+    protected ContentRef(long size)
+    {
+        Size = size;
+    }
+
+    /// <summary>The content's length in bytes.</summary>
+    public long Size { get; }
+}
+
+/// <summary>
+/// Where file contents go while layers are read. Each writer provides one: the directory writer
+/// stores files inside the target and renames them into place at commit; the tar writer spools.
+/// Layers are read concurrently, so implementations are thread-safe.
+/// </summary>
+public interface IContentStore
+{
+    /// <summary>Copies exactly <paramref name="size"/> bytes of <paramref name="data"/> into the store.</summary>
+    ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken);
+
+    /// <summary>Says that nothing in the final tree uses this content any more, so its space can be reused.</summary>
+    ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken);
+}

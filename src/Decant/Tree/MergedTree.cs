@@ -1,0 +1,131 @@
+using Decant.Layers;
+
+namespace Decant.Tree;
+
+/// <summary>The types of filesystem objects in a merged tree.</summary>
+public enum NodeKind
+{
+    RegularFile,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// <summary>
+/// One filesystem object: its type, metadata and content. Hardlinked paths share one inode, so
+/// <see cref="LinkCount"/> counts the tree paths that lead to it.
+/// </summary>
+public sealed class Inode
+{
+    public required NodeKind Kind { get; init; }
+    /// <summary>Permission bits plus setuid, setgid and sticky.</summary>
+    public uint Mode { get; set; }
+    public long Uid { get; set; }
+    public long Gid { get; set; }
+    public Timestamp ModificationTime { get; set; }
+    public Timestamp AccessTime { get; set; }
+    /// <summary>For a symlink, its target exactly as the layer gave it.</summary>
+    public string? SymlinkTarget { get; init; }
+    public uint DeviceMajor { get; init; }
+    public uint DeviceMinor { get; init; }
+    /// <summary>Extended attributes, already filtered by the xattr policy, in a stable order.</summary>
+    public IReadOnlyList<KeyValuePair<string, byte[]>> Xattrs { get; set; } = [];
+    /// <summary>For a regular file, where its bytes are.</summary>
+    public ContentRef? Content { get; init; }
+    /// <summary>For a regular file, its size in bytes; otherwise 0.</summary>
+    public long Size => Content?.Size ?? 0;
+    /// <summary>How many paths in the tree lead to this inode.</summary>
+    public int LinkCount { get; internal set; }
+    /// <summary>True for a directory that no layer listed, created only because it holds other entries.</summary>
+    public bool Implicit { get; set; }
+
+    public bool IsDirectory => Kind == NodeKind.Directory;
+}
+
+/// <summary>One name in the tree. Directories hold their children; every node points to an inode.</summary>
+public sealed class TreeNode
+{
+    private Dictionary<string, TreeNode>? _children;
+
+    internal TreeNode(string name, TreeNode? parent, Inode inode)
+    {
+        Name = name;
+        Parent = parent;
+        Inode = inode;
+    }
+
+    /// <summary>The last path component; empty for the root.</summary>
+    public string Name { get; }
+    public TreeNode? Parent { get; internal set; }
+    public Inode Inode { get; internal set; }
+
+    /// <summary>The path relative to the root, '/'-separated, without a leading slash; "" for the root.</summary>
+    public string Path => Parent is null ? "" : Parent.Parent is null ? Name : Parent.Path + "/" + Name;
+
+    public int ChildCount => _children?.Count ?? 0;
+
+    /// <summary>Children in ordinal name order, so every writer's output is deterministic.</summary>
+    public IEnumerable<TreeNode> Children => _children is null ? [] : _children.Values.OrderBy(c => c.Name, StringComparer.Ordinal);
+
+    public TreeNode? GetChild(string name) => _children is not null && _children.TryGetValue(name, out var child) ? child : null;
+
+    internal void SetChild(TreeNode child) => (_children ??= new Dictionary<string, TreeNode>(StringComparer.Ordinal))[child.Name] = child;
+
+    internal bool RemoveChild(string name) => _children?.Remove(name) ?? false;
+
+    internal IEnumerable<TreeNode> UnorderedChildren => _children is null ? [] : _children.Values;
+}
+
+/// <summary>
+/// The image's filesystem after every layer has been applied: the one model every writer consumes.
+/// Built by <c>Semantics.LayerApplier</c>, which is the only place that knows the layer rules.
+/// </summary>
+public sealed class MergedTree
+{
+    internal MergedTree(TreeNode root)
+    {
+        Root = root;
+    }
+
+    public TreeNode Root { get; }
+
+    /// <summary>Every node, parents before children, siblings in ordinal order.</summary>
+    public IEnumerable<TreeNode> Walk()
+    {
+        var stack = new Stack<TreeNode>();
+        stack.Push(Root);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            yield return node;
+            if (node.ChildCount > 0)
+            {
+                foreach (var child in node.Children.Reverse())
+                {
+                    stack.Push(child);
+                }
+            }
+        }
+    }
+
+    /// <summary>Finds a node by its cleaned relative path ("" for the root).</summary>
+    public TreeNode? Find(string path)
+    {
+        var node = Root;
+        if (path.Length == 0)
+        {
+            return node;
+        }
+        foreach (var part in path.Split('/'))
+        {
+            node = node.GetChild(part);
+            if (node is null)
+            {
+                return null;
+            }
+        }
+        return node;
+    }
+}
