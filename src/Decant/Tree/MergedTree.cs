@@ -61,6 +61,9 @@ public sealed class TreeNode
     public TreeNode? Parent { get; internal set; }
     public Inode Inode { get; internal set; }
 
+    /// <summary>The number of the layer that last created or updated this node (bookkeeping for the layer rules).</summary>
+    internal int Layer { get; set; }
+
     /// <summary>The path relative to the root, '/'-separated, without a leading slash; "" for the root.</summary>
     public string Path => Parent is null ? "" : Parent.Parent is null ? Name : Parent.Path + "/" + Name;
 

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+
+namespace Decant.Layers;
+
+/// <summary>
+/// Wraps a layer's uncompressed tar stream: hashes it (the diff_id) and charges every byte to the
+/// export's <see cref="UnpackBudget"/>.
+/// </summary>
+internal sealed class DiffIdStream : Stream
+{
+    private readonly Stream _inner;
+    private readonly UnpackBudget _budget;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    public DiffIdStream(Stream inner, UnpackBudget budget)
+    {
+        _inner = inner;
+        _budget = budget;
+    }
+
+    public long BytesRead { get; private set; }
+
+    /// <summary>The diff_id of everything read so far.</summary>
+    public string DiffId => "sha256:" + Convert.ToHexStringLower(_hash.GetCurrentHash());
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int read = _inner.Read(buffer);
+        Account(buffer[..read]);
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        Account(buffer.Span[..read]);
+        return read;
+    }
+
+    private void Account(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+        {
+            return;
+        }
+        _budget.Consume(data.Length);
+        _hash.AppendData(data);
+        BytesRead += data.Length;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash.Dispose();
+            _inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,31 @@
+using Decant.Errors;
+
+namespace Decant.Layers;
+
+/// <summary>
+/// The limit on uncompressed bytes across all layers of one export: what stops a decompression bomb.
+/// Shared by the layers read concurrently.
+/// </summary>
+public sealed class UnpackBudget
+{
+    private long _used;
+
+    public UnpackBudget(long maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
+        MaxBytes = maxBytes;
+    }
+
+    public long MaxBytes { get; }
+
+    public long UsedBytes => Interlocked.Read(ref _used);
+
+    /// <summary>Records <paramref name="bytes"/> more uncompressed bytes; throws once the limit is passed.</summary>
+    public void Consume(long bytes)
+    {
+        if (Interlocked.Add(ref _used, bytes) > MaxBytes)
+        {
+            throw new DecantException(DecantErrorKind.LimitExceeded, $"the image unpacks to more than {MaxBytes} bytes (the --max-unpacked-bytes limit); refusing to continue (possible decompression bomb)");
+        }
+    }
+}

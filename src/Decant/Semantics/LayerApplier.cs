@@ -1,0 +1,414 @@
+using Decant.Errors;
+using Decant.Layers;
+using Decant.Tree;
+
+namespace Decant.Semantics;
+
+/// <summary>
+/// THE layer rules, in one place. Applies layers bottom-up onto a <see cref="MergedTree"/> of
+/// metadata, following the OCI image spec (layer.md). Where established implementations disagree,
+/// Decant decides:
+/// <list type="number">
+/// <item>A layer's whiteouts (opaque first, then plain) apply before any of its other entries, wherever
+/// they stand in the tar, and hide only lower layers: <c>foo</c> and <c>.wh.foo</c> in one layer keep <c>foo</c>.</item>
+/// <item>The same path twice in one layer: the last entry wins.</item>
+/// <item>An opaque whiteout keeps everything its own layer adds.</item>
+/// <item>An entry under a path held as a non-directory replaces that path with a directory; a symlink
+/// on the way is followed, but only inside the root (absolute targets start at the root, ".." stops there).</item>
+/// <item>A hardlink's target is looked up after the layer's whiteouts; a missing target, or a directory, is an error.</item>
+/// <item>Anything replacing anything else removes the old one first; a directory over a directory updates metadata only.</item>
+/// </list>
+/// Whiteouts never follow symlinks: a whiteout beneath a symlink or a file hides nothing.
+/// </summary>
+public sealed class LayerApplier
+{
+    private const int MaxSymlinkHops = 40;
+    private const uint ImplicitDirectoryMode = 0b111_101_101; // 0755
+
+    private readonly IContentStore _store;
+    private readonly XattrPolicy _xattrs;
+    private readonly List<ContentRef> _unused = [];
+    private int _layerNumber;
+
+    public LayerApplier(IContentStore store, XattrPolicy xattrs)
+    {
+        _store = store;
+        _xattrs = xattrs;
+        var rootInode = new Inode { Kind = NodeKind.Directory, Mode = ImplicitDirectoryMode, Implicit = true, LinkCount = 1 };
+        Tree = new MergedTree(new TreeNode("", null, rootInode));
+    }
+
+    /// <summary>The tree as it stands after the layers applied so far.</summary>
+    public MergedTree Tree { get; }
+
+    /// <summary>Applies one layer on top of those applied before it.</summary>
+    public async ValueTask ApplyAsync(LayerIndex layer, CancellationToken cancellationToken)
+    {
+        _layerNumber++;
+        try
+        {
+            ApplyWhiteouts(layer, Whiteout.Kind.Opaque);
+            ApplyWhiteouts(layer, Whiteout.Kind.Plain);
+            foreach (var entry in layer.Entries)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ApplyEntry(entry);
+            }
+        }
+        catch (DecantException error)
+        {
+            throw error.InLayer(layer.Digest);
+        }
+        finally
+        {
+            foreach (var content in _unused)
+            {
+                await _store.ReleaseAsync(content, cancellationToken).ConfigureAwait(false);
+            }
+            _unused.Clear();
+        }
+    }
+
+    private void ApplyWhiteouts(LayerIndex layer, Whiteout.Kind kind)
+    {
+        foreach (var entry in layer.Entries)
+        {
+            if (entry.Path.Length == 0 || Whiteout.Classify(entry.Path[^1], entry.Header.Name, out var hidden) != kind)
+            {
+                continue;
+            }
+            // A whiteout's directory is looked up without following symlinks: beneath a symlink or a file it hides nothing.
+            var directory = LookupWithoutFollowing(entry.Path.AsSpan(0, entry.Path.Length - 1));
+            if (directory is null || !directory.Inode.IsDirectory)
+            {
+                continue;
+            }
+            if (kind == Whiteout.Kind.Opaque)
+            {
+                foreach (var child in directory.UnorderedChildren.ToList())
+                {
+                    Remove(child);
+                }
+            }
+            else if (directory.GetChild(hidden) is { } victim)
+            {
+                Remove(victim);
+            }
+        }
+    }
+
+    private void ApplyEntry(IndexedEntry entry)
+    {
+        if (entry.Path.Length > 0 && Whiteout.Classify(entry.Path[^1], entry.Header.Name, out _) != Whiteout.Kind.None)
+        {
+            Discard(entry.Content);
+            return;
+        }
+        var header = entry.Header;
+        if (entry.Path.Length == 0)
+        {
+            if (header.Kind != TarEntryKind.Directory)
+            {
+                Discard(entry.Content);
+                throw new DecantException(DecantErrorKind.UnsafeLayer, $"the image root must be a directory, but this entry makes it a {Describe(header.Kind)}") { Entry = header.Name };
+            }
+            UpdateDirectory(Tree.Root, header);
+            return;
+        }
+
+        var parent = ResolveParentForWrite(entry.Path, header);
+        string name = entry.Path[^1];
+        var existing = parent.GetChild(name);
+
+        if (header.Kind == TarEntryKind.Directory && existing is not null && existing.Inode.IsDirectory)
+        {
+            UpdateDirectory(existing, header);
+            return;
+        }
+
+        Inode inode;
+        if (header.Kind == TarEntryKind.Hardlink)
+        {
+            var target = ResolveHardlinkTarget(header);
+            if (ReferenceEquals(target, existing))
+            {
+                return;
+            }
+            inode = target.Inode;
+        }
+        else
+        {
+            inode = CreateInode(entry);
+        }
+        // Hold the inode while the old path goes: a hardlink may replace a directory that holds its own target.
+        inode.LinkCount++;
+        if (existing is not null)
+        {
+            Remove(existing);
+        }
+        Attach(parent, name, inode);
+        inode.LinkCount--;
+    }
+
+    private Inode CreateInode(IndexedEntry entry)
+    {
+        var header = entry.Header;
+        var kind = header.Kind switch
+        {
+            TarEntryKind.RegularFile => NodeKind.RegularFile,
+            TarEntryKind.Directory => NodeKind.Directory,
+            TarEntryKind.Symlink => NodeKind.Symlink,
+            TarEntryKind.CharDevice => NodeKind.CharDevice,
+            TarEntryKind.BlockDevice => NodeKind.BlockDevice,
+            TarEntryKind.Fifo => NodeKind.Fifo,
+            _ => throw new DecantException(DecantErrorKind.InvalidLayer, $"unsupported entry type {header.Kind}") { Entry = header.Name },
+        };
+        if (kind == NodeKind.RegularFile && entry.Content is null)
+        {
+            throw new InvalidOperationException($"regular file {header.Name} was indexed without content");
+        }
+        var inode = new Inode
+        {
+            Kind = kind,
+            SymlinkTarget = kind == NodeKind.Symlink ? header.LinkName : null,
+            DeviceMajor = header.DeviceMajor,
+            DeviceMinor = header.DeviceMinor,
+            Content = kind == NodeKind.RegularFile ? entry.Content : null,
+        };
+        if (kind != NodeKind.RegularFile)
+        {
+            Discard(entry.Content);
+        }
+        ApplyMetadata(inode, header);
+        return inode;
+    }
+
+    private void UpdateDirectory(TreeNode directory, TarHeader header)
+    {
+        ApplyMetadata(directory.Inode, header);
+        directory.Inode.Implicit = false;
+        directory.Layer = _layerNumber;
+    }
+
+    private void ApplyMetadata(Inode inode, TarHeader header)
+    {
+        inode.Mode = header.Mode & 0xFFF;
+        inode.Uid = header.Uid;
+        inode.Gid = header.Gid;
+        inode.ModificationTime = header.ModificationTime;
+        inode.AccessTime = header.AccessTime ?? header.ModificationTime;
+        inode.Xattrs = FilterXattrs(header.Xattrs);
+    }
+
+    private IReadOnlyList<KeyValuePair<string, byte[]>> FilterXattrs(IReadOnlyList<KeyValuePair<string, byte[]>> xattrs)
+    {
+        if (xattrs.Count == 0)
+        {
+            return [];
+        }
+        // Last value wins for a repeated name; names are kept sorted so every writer is deterministic.
+        var kept = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var (name, value) in xattrs)
+        {
+            if (_xattrs.Keeps(name))
+            {
+                kept[name] = value;
+            }
+        }
+        return [.. kept];
+    }
+
+    /// <summary>
+    /// Finds (creating as needed) the directory an entry goes into. Symlinks on the way are followed
+    /// inside the root; files on the way are replaced by directories (rule 4).
+    /// </summary>
+    private TreeNode ResolveParentForWrite(string[] path, TarHeader header)
+    {
+        var pending = new LinkedList<string>(path.AsSpan(0, path.Length - 1).ToArray());
+        var current = Tree.Root;
+        int hops = 0;
+        while (pending.First is { } first)
+        {
+            string component = first.Value;
+            pending.RemoveFirst();
+            if (component is "" or ".")
+            {
+                continue;
+            }
+            if (component == "..")
+            {
+                current = current.Parent ?? Tree.Root;
+                continue;
+            }
+            var child = current.GetChild(component);
+            if (child is null)
+            {
+                current = Attach(current, component, ImplicitDirectory(header));
+            }
+            else if (child.Inode.IsDirectory)
+            {
+                current = child;
+            }
+            else if (child.Inode.Kind == NodeKind.Symlink)
+            {
+                if (++hops > MaxSymlinkHops)
+                {
+                    throw new DecantException(DecantErrorKind.UnsafeLayer, $"too many levels of symbolic links resolving the parent of this entry (at \"{child.Path}\")") { Entry = header.Name };
+                }
+                string target = child.Inode.SymlinkTarget ?? "";
+                if (target.StartsWith('/'))
+                {
+                    current = Tree.Root;
+                }
+                var parts = target.Split('/');
+                for (int i = parts.Length - 1; i >= 0; i--)
+                {
+                    pending.AddFirst(parts[i]);
+                }
+            }
+            else
+            {
+                Remove(child);
+                current = Attach(current, component, ImplicitDirectory(header));
+            }
+        }
+        return current;
+    }
+
+    private TreeNode ResolveHardlinkTarget(TarHeader header)
+    {
+        string[] target = LayerPath.Clean(header.LinkName);
+        TreeNode? node = target.Length == 0 ? Tree.Root : LookupFollowingParents(target);
+        if (node is null)
+        {
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"hardlink target \"{header.LinkName}\" does not exist (after this layer's whiteouts)") { Entry = header.Name };
+        }
+        if (node.Inode.IsDirectory)
+        {
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"hardlink target \"{header.LinkName}\" is a directory") { Entry = header.Name };
+        }
+        return node;
+    }
+
+    /// <summary>Looks up a path following symlinks in its parents (inside the root) but not in its last component.</summary>
+    private TreeNode? LookupFollowingParents(string[] path)
+    {
+        var pending = new LinkedList<string>(path);
+        var current = Tree.Root;
+        int hops = 0;
+        while (pending.First is { } first)
+        {
+            string component = first.Value;
+            pending.RemoveFirst();
+            bool isLast = pending.First is null;
+            if (component is "" or ".")
+            {
+                if (isLast)
+                {
+                    return current;
+                }
+                continue;
+            }
+            if (component == "..")
+            {
+                current = current.Parent ?? Tree.Root;
+                continue;
+            }
+            if (!current.Inode.IsDirectory || current.GetChild(component) is not { } child)
+            {
+                return null;
+            }
+            if (!isLast && child.Inode.Kind == NodeKind.Symlink)
+            {
+                if (++hops > MaxSymlinkHops)
+                {
+                    return null;
+                }
+                string target = child.Inode.SymlinkTarget ?? "";
+                if (target.StartsWith('/'))
+                {
+                    current = Tree.Root;
+                }
+                var parts = target.Split('/');
+                for (int i = parts.Length - 1; i >= 0; i--)
+                {
+                    pending.AddFirst(parts[i]);
+                }
+                continue;
+            }
+            current = child;
+        }
+        return current;
+    }
+
+    private TreeNode? LookupWithoutFollowing(ReadOnlySpan<string> path)
+    {
+        var current = Tree.Root;
+        foreach (var component in path)
+        {
+            if (!current.Inode.IsDirectory || current.GetChild(component) is not { } child)
+            {
+                return null;
+            }
+            current = child;
+        }
+        return current;
+    }
+
+    private static Inode ImplicitDirectory(TarHeader causedBy) => new()
+    {
+        Kind = NodeKind.Directory,
+        Mode = ImplicitDirectoryMode,
+        ModificationTime = causedBy.ModificationTime,
+        AccessTime = causedBy.ModificationTime,
+        Implicit = true,
+    };
+
+    private TreeNode Attach(TreeNode parent, string name, Inode inode)
+    {
+        var node = new TreeNode(name, parent, inode) { Layer = _layerNumber };
+        inode.LinkCount++;
+        parent.SetChild(node);
+        return node;
+    }
+
+    /// <summary>Detaches a node and everything beneath it; contents no path leads to any more are released.</summary>
+    private void Remove(TreeNode node)
+    {
+        node.Parent?.RemoveChild(node.Name);
+        var stack = new Stack<TreeNode>();
+        stack.Push(node);
+        while (stack.Count > 0)
+        {
+            var current = stack.Pop();
+            foreach (var child in current.UnorderedChildren)
+            {
+                stack.Push(child);
+            }
+            if (--current.Inode.LinkCount == 0)
+            {
+                Discard(current.Inode.Content);
+            }
+        }
+        node.Parent = null;
+    }
+
+    private void Discard(ContentRef? content)
+    {
+        if (content is not null)
+        {
+            _unused.Add(content);
+        }
+    }
+
+    private static string Describe(TarEntryKind kind) => kind switch
+    {
+        TarEntryKind.RegularFile => "regular file",
+        TarEntryKind.Symlink => "symlink",
+        TarEntryKind.Hardlink => "hardlink",
+        TarEntryKind.CharDevice => "character device",
+        TarEntryKind.BlockDevice => "block device",
+        TarEntryKind.Fifo => "fifo",
+        _ => kind.ToString(),
+    };
+}

@@ -1,0 +1,43 @@
+using Decant.Errors;
+
+namespace Decant.Semantics;
+
+/// <summary>
+/// Cleans the names stored in layer tars into root-relative paths. A leading "/" or "./" is
+/// dropped, "." components vanish and ".." components are resolved lexically; a name that would
+/// climb above the root is refused, never clamped, because no honest image contains one.
+/// </summary>
+public static class LayerPath
+{
+    /// <summary>Returns the cleaned components of <paramref name="name"/>; empty for the root itself.</summary>
+    public static string[] Clean(string name)
+    {
+        if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new DecantException(DecantErrorKind.UnsafeLayer, "name contains a NUL byte") { Entry = name };
+        }
+        var parts = new List<string>();
+        foreach (var part in name.Split('/'))
+        {
+            switch (part)
+            {
+                case "" or ".":
+                    continue;
+                case "..":
+                    if (parts.Count == 0)
+                    {
+                        throw new DecantException(DecantErrorKind.UnsafeLayer, "path climbs above the image root") { Entry = name };
+                    }
+                    parts.RemoveAt(parts.Count - 1);
+                    continue;
+                default:
+                    parts.Add(part);
+                    continue;
+            }
+        }
+        return [.. parts];
+    }
+
+    /// <summary>The cleaned path as one '/'-joined string ("" for the root).</summary>
+    public static string Join(IEnumerable<string> parts) => string.Join('/', parts);
+}

@@ -1,0 +1,47 @@
+using Decant.Errors;
+
+namespace Decant.Semantics;
+
+/// <summary>The OCI whiteout naming rules (image-spec layer.md).</summary>
+public static class Whiteout
+{
+    public const string Prefix = ".wh.";
+    public const string OpaqueMarker = ".wh..wh..opq";
+    /// <summary>aufs bookkeeping entries (<c>.wh..wh.plnk</c>, <c>.wh..wh.aufs</c>) carry no meaning for a rootfs.</summary>
+    public const string MetaPrefix = ".wh..wh.";
+
+    public enum Kind
+    {
+        None,
+        /// <summary>Hides the named sibling in lower layers.</summary>
+        Plain,
+        /// <summary>Hides every lower-layer child of its directory.</summary>
+        Opaque,
+        /// <summary>aufs metadata: ignored.</summary>
+        Meta,
+    }
+
+    /// <summary>Classifies a path's last component; returns the hidden name for a plain whiteout.</summary>
+    public static Kind Classify(string baseName, string entryName, out string hiddenName)
+    {
+        hiddenName = "";
+        if (!baseName.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return Kind.None;
+        }
+        if (baseName == OpaqueMarker)
+        {
+            return Kind.Opaque;
+        }
+        if (baseName.StartsWith(MetaPrefix, StringComparison.Ordinal))
+        {
+            return Kind.Meta;
+        }
+        hiddenName = baseName[Prefix.Length..];
+        if (hiddenName is "" or "." or "..")
+        {
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"invalid whiteout name \"{baseName}\"") { Entry = entryName };
+        }
+        return Kind.Plain;
+    }
+}

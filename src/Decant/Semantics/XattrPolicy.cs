@@ -1,0 +1,31 @@
+namespace Decant.Semantics;
+
+/// <summary>Which extended attributes from layers reach the output.</summary>
+public sealed record XattrPolicy
+{
+    /// <summary>Keep <c>security.selinux</c> labels (skipped by default, as umoci and containers/storage do).</summary>
+    public bool KeepSelinuxLabels { get; init; }
+
+    /// <summary>Keep <c>trusted.*</c> attributes; only meaningful (and only allowed) when running as root.</summary>
+    public bool KeepTrusted { get; init; }
+
+    /// <summary>The default for the current process: trusted.* only as root.</summary>
+    public static XattrPolicy ForCurrentUser() => new() { KeepTrusted = Environment.IsPrivilegedProcess };
+
+    public bool Keeps(string name)
+    {
+        if (name.StartsWith("trusted.", StringComparison.Ordinal))
+        {
+            return KeepTrusted;
+        }
+        return name switch
+        {
+            "security.selinux" => KeepSelinuxLabels,
+            // NFSv4 ACLs only mean something on the filesystem they came from.
+            "system.nfs4_acl" => false,
+            // Rootless bookkeeping is the writer's to produce, never the layer's to dictate.
+            "user.rootlesscontainers" => false,
+            _ => true,
+        };
+    }
+}

@@ -1,0 +1,75 @@
+using Decant.Errors;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Tar;
+
+/// <summary>
+/// A content store in one temporary spool file. Each write reserves its own region up front, so
+/// layers read concurrently write side by side without locks. The file is deleted when disposed.
+/// </summary>
+internal sealed class SpoolContentStore : IContentStore, IDisposable
+{
+    private const int CopyBufferSize = 1 << 20;
+    private readonly SafeFileHandle _file;
+    private long _end;
+
+    public SpoolContentStore(string directory)
+    {
+        string path = Path.Combine(directory, $".decant-spool-{Guid.NewGuid():N}");
+        _file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+    }
+
+    public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    {
+        long offset = Interlocked.Add(ref _end, size) - size;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyBufferSize, Math.Max(size, 1)));
+        try
+        {
+            long written = 0;
+            while (written < size)
+            {
+                int want = (int)Math.Min(buffer.Length, size - written);
+                int read = await data.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new DecantException(DecantErrorKind.InvalidLayer, $"file content ended after {written} of {size} bytes");
+                }
+                await RandomAccess.WriteAsync(_file, buffer.AsMemory(0, read), offset + written, cancellationToken).ConfigureAwait(false);
+                written += read;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return new SpooledContent(offset, size);
+    }
+
+    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Copies one stored content to <paramref name="destination"/>.</summary>
+    public async ValueTask CopyToAsync(ContentRef content, Stream destination, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var spooled = (SpooledContent)content;
+        long copied = 0;
+        while (copied < spooled.Size)
+        {
+            int want = (int)Math.Min(buffer.Length, spooled.Size - copied);
+            int read = await RandomAccess.ReadAsync(_file, buffer.AsMemory(0, want), spooled.Offset + copied, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new DecantException(DecantErrorKind.IOError, "the spool file is shorter than expected");
+            }
+            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            copied += read;
+        }
+    }
+
+    public void Dispose() => _file.Dispose();
+
+    private sealed class SpooledContent(long offset, long size) : ContentRef(size)
+    {
+        public long Offset { get; } = offset;
+    }
+}

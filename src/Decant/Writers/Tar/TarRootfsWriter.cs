@@ -1,0 +1,166 @@
+using Decant.Errors;
+using Decant.Tree;
+
+namespace Decant.Writers.Tar;
+
+/// <summary>Where the flattened tar goes.</summary>
+public sealed record TarWriterOptions
+{
+    /// <summary>The output file, or "-" for standard output.</summary>
+    public required string Output { get; init; }
+
+    /// <summary>Replace an existing output file.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Where content is spooled while layers are read; defaults to the output's directory (or the temp directory for stdout).</summary>
+    public string? SpoolDirectory { get; init; }
+}
+
+/// <summary>
+/// Writes the merged tree as one flattened POSIX tar: parents before children, siblings in
+/// ordinal order, the first path of each hardlinked inode carrying the content and the others
+/// linking to it. A file output is written under a temporary name and renamed at the end, so a
+/// failed export never leaves a half-written tar behind.
+/// </summary>
+public sealed class TarRootfsWriter : IRootfsWriter
+{
+    private const int CopyBufferSize = 1 << 20;
+    private readonly TarWriterOptions _options;
+    private readonly SpoolContentStore _spool;
+    private readonly string? _temporaryOutput;
+    private bool _committed;
+
+    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput)
+    {
+        _options = options;
+        _spool = spool;
+        _temporaryOutput = temporaryOutput;
+    }
+
+    public IContentStore Content => _spool;
+
+    private bool ToStandardOutput => _options.Output == "-";
+
+    public static TarRootfsWriter Create(TarWriterOptions options)
+    {
+        string? temporary = null;
+        string spoolDirectory;
+        if (options.Output == "-")
+        {
+            spoolDirectory = options.SpoolDirectory ?? Path.GetTempPath();
+        }
+        else
+        {
+            string full = Path.GetFullPath(options.Output);
+            if (Directory.Exists(full))
+            {
+                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" is a directory; a tar output needs a file name");
+            }
+            if (File.Exists(full) && !options.Force)
+            {
+                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
+            }
+            string directory = Path.GetDirectoryName(full) ?? ".";
+            if (!Directory.Exists(directory))
+            {
+                throw new DecantException(DecantErrorKind.OutputError, $"the directory of output \"{options.Output}\" does not exist");
+            }
+            temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
+            spoolDirectory = options.SpoolDirectory ?? directory;
+        }
+        return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary);
+    }
+
+    public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
+    {
+        Stream destination = ToStandardOutput
+            ? Console.OpenStandardOutput()
+            : new FileStream(_temporaryOutput!, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+        WriteSummary summary;
+        await using (destination.ConfigureAwait(false))
+        {
+            var buffered = new BufferedStream(destination, CopyBufferSize);
+            await using (buffered.ConfigureAwait(false))
+            {
+                summary = await WriteTreeAsync(tree, buffered, cancellationToken).ConfigureAwait(false);
+                await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        if (_temporaryOutput is not null)
+        {
+            File.Move(_temporaryOutput, Path.GetFullPath(_options.Output), _options.Force);
+        }
+        _committed = true;
+        return summary;
+    }
+
+    private async Task<WriteSummary> WriteTreeAsync(MergedTree tree, Stream output, CancellationToken cancellationToken)
+    {
+        var firstPathOf = new Dictionary<Inode, string>(ReferenceEqualityComparer.Instance);
+        byte[] buffer = new byte[CopyBufferSize];
+        long directories = 0, files = 0, symlinks = 0, hardlinks = 0, devices = 0, fifos = 0, bytes = 0;
+        foreach (var node in tree.Walk())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var inode = node.Inode;
+            string name = node.Parent is null ? "./" : inode.IsDirectory ? node.Path + "/" : node.Path;
+            if (!inode.IsDirectory && inode.LinkCount > 1 && firstPathOf.TryGetValue(inode, out var first))
+            {
+                await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, first), cancellationToken).ConfigureAwait(false);
+                hardlinks++;
+                continue;
+            }
+            if (!inode.IsDirectory && inode.LinkCount > 1)
+            {
+                firstPathOf[inode] = node.Path;
+            }
+            switch (inode.Kind)
+            {
+                case NodeKind.Directory:
+                    await TarHeaderWriter.WriteAsync(output, Record(name, '5', inode, 0, ""), cancellationToken).ConfigureAwait(false);
+                    directories++;
+                    break;
+                case NodeKind.RegularFile:
+                    await TarHeaderWriter.WriteAsync(output, Record(name, '0', inode, inode.Size, ""), cancellationToken).ConfigureAwait(false);
+                    await _spool.CopyToAsync(inode.Content!, output, buffer, cancellationToken).ConfigureAwait(false);
+                    await TarHeaderWriter.WritePaddingAsync(output, inode.Size, cancellationToken).ConfigureAwait(false);
+                    files++;
+                    bytes += inode.Size;
+                    break;
+                case NodeKind.Symlink:
+                    await TarHeaderWriter.WriteAsync(output, Record(name, '2', inode, 0, inode.SymlinkTarget ?? ""), cancellationToken).ConfigureAwait(false);
+                    symlinks++;
+                    break;
+                case NodeKind.CharDevice or NodeKind.BlockDevice:
+                    await TarHeaderWriter.WriteAsync(output, Record(name, inode.Kind == NodeKind.CharDevice ? '3' : '4', inode, 0, ""), cancellationToken).ConfigureAwait(false);
+                    devices++;
+                    break;
+                case NodeKind.Fifo:
+                    await TarHeaderWriter.WriteAsync(output, Record(name, '6', inode, 0, ""), cancellationToken).ConfigureAwait(false);
+                    fifos++;
+                    break;
+                default:
+                    throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
+            }
+        }
+        await TarHeaderWriter.WriteEndAsync(output, cancellationToken).ConfigureAwait(false);
+        return new WriteSummary
+        {
+            Directories = directories, Files = files, Symlinks = symlinks, Hardlinks = hardlinks,
+            Devices = devices, Fifos = fifos, ContentBytes = bytes,
+        };
+    }
+
+    private static TarRecord Record(string name, char type, Inode inode, long size, string link) =>
+        new(name, type, inode.Mode, inode.Uid, inode.Gid, size, inode.ModificationTime, link, inode.DeviceMajor, inode.DeviceMinor, type == '1' ? [] : inode.Xattrs);
+
+    public ValueTask DisposeAsync()
+    {
+        _spool.Dispose();
+        if (!_committed && _temporaryOutput is not null && File.Exists(_temporaryOutput))
+        {
+            File.Delete(_temporaryOutput);
+        }
+        return ValueTask.CompletedTask;
+    }
+}
