@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Globalization;
+using Decant.Export;
+using Decant.Writers;
+
+namespace Decant.Cli.Commands;
+
+/// <summary><c>decant export IMAGE -o OUTPUT</c>: the main job.</summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var image = SharedOptions.Image();
+        var output = new Option<string>("--output", "-o") { Description = "Where to write: a directory, a .tar file, or - for a tar on stdout", Required = true };
+        var format = new Option<string?>("--format") { Description = "dir or tar (default: tar for '-' and *.tar, else dir)" };
+        format.AcceptOnlyFromAmong("dir", "tar");
+        var platform = SharedOptions.Platform();
+        var force = new Option<bool>("--force") { Description = "Empty a non-empty output directory first, or replace an existing output file" };
+        var bundle = new Option<bool>("--bundle") { Description = "Write an OCI runtime bundle: OUTPUT/rootfs and OUTPUT/config.json" };
+        var configOut = new Option<string?>("--config-out") { Description = "Also write the image's config JSON to this file" };
+        var rootless = new Option<bool>("--rootless") { Description = "Keep files owned by you and record image owners in the user.rootlesscontainers xattr (the default when not root)" };
+        var maxUnpacked = new Option<string?>("--max-unpacked-bytes") { Description = "Stop when the layers unpack to more than this (e.g. 20G; default 64G)" };
+        var jobs = new Option<int?>("--jobs", "-j") { Description = "How many layers to read at once (default: number of CPUs, at least 2)" };
+        var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto, plain, json or none", DefaultValueFactory = _ => "auto" };
+        progress.AcceptOnlyFromAmong("auto", "plain", "json", "none");
+
+        var command = new Command("export", "Export an image's root filesystem as a directory or a flattened tar")
+        {
+            image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, progress,
+        };
+        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(async () =>
+        {
+            var options = new ExportOptions
+            {
+                Output = parse.GetValue(output)!,
+                Format = parse.GetValue(format) switch { "dir" => OutputFormat.Directory, "tar" => OutputFormat.Tar, _ => null },
+                Platform = SharedOptions.ParsePlatform(parse.GetValue(platform)),
+                Force = parse.GetValue(force),
+                Bundle = parse.GetValue(bundle),
+                ConfigOutput = parse.GetValue(configOut),
+                Ownership = parse.GetValue(rootless) ? OwnershipMode.Rootless : null,
+                MaxUnpackedBytes = parse.GetValue(maxUnpacked) is { } limit ? ParseSize(limit) : ExportOptions.DefaultMaxUnpackedBytes,
+                Jobs = parse.GetValue(jobs) ?? Math.Max(2, Environment.ProcessorCount),
+            };
+            var reporter = ProgressReporter.Create(parse.GetValue(progress)!);
+            var result = await ImageExporter.ExportAsync(parse.GetValue(image)!, options, reporter, cancellationToken).ConfigureAwait(false);
+            reporter?.Finish(result);
+            return 0;
+        }, cancellationToken));
+        return command;
+    }
+
+    /// <summary>Parses a byte count with an optional K, M, G or T suffix (powers of 1024).</summary>
+    internal static long ParseSize(string text)
+    {
+        string digits = text.TrimEnd('B', 'b', 'i');
+        int shift = 0;
+        if (digits.Length > 0 && "KMGT".Contains(char.ToUpperInvariant(digits[^1]), StringComparison.Ordinal))
+        {
+            shift = 10 * ("KMGT".IndexOf(char.ToUpperInvariant(digits[^1]), StringComparison.Ordinal) + 1);
+            digits = digits[..^1];
+        }
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value <= 0 || value > (long.MaxValue >> shift))
+        {
+            throw SharedOptions.Usage($"invalid size \"{text}\" (expected a number with an optional K, M, G or T suffix)");
+        }
+        return value << shift;
+    }
+}

@@ -1,0 +1,24 @@
+using System.CommandLine;
+using Decant.Errors;
+using Decant.Manifests;
+
+namespace Decant.Cli.Commands;
+
+/// <summary>Options more than one command takes.</summary>
+internal static class SharedOptions
+{
+    public static Argument<string> Image() => new("image")
+    {
+        Description = "The image: oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]",
+    };
+
+    public static Option<string?> Platform() => new("--platform")
+    {
+        Description = "The platform to pick from a multi-platform image, as os/arch[/variant] (default: this host's)",
+    };
+
+    public static Platform? ParsePlatform(string? value) =>
+        value is null ? null : PlatformMatcher.Parse(value);
+
+    public static DecantException Usage(string message) => new(DecantErrorKind.Usage, message);
+}

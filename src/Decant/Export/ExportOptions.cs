@@ -1,0 +1,71 @@
+using Decant.Manifests;
+using Decant.Semantics;
+using Decant.Writers;
+
+namespace Decant.Export;
+
+/// <summary>The output formats Decant writes.</summary>
+public enum OutputFormat
+{
+    /// <summary>A root filesystem directory.</summary>
+    Directory,
+    /// <summary>One flattened tar of the root filesystem.</summary>
+    Tar,
+}
+
+/// <summary>Everything an export needs besides the image reference.</summary>
+public sealed record ExportOptions
+{
+    /// <summary>The output path: a directory, a tar file, or "-" for a tar on standard output.</summary>
+    public required string Output { get; init; }
+
+    /// <summary>The format; when null it follows from the output (".tar" or "-" mean a tar, anything else a directory).</summary>
+    public OutputFormat? Format { get; init; }
+
+    /// <summary>The platform to pick from a multi-platform image; null means the host's.</summary>
+    public Platform? Platform { get; init; }
+
+    /// <summary>Write into a non-empty directory (its contents are removed first) or replace an existing file.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Write an OCI runtime bundle: <c>OUTPUT/rootfs</c> plus <c>OUTPUT/config.json</c>.</summary>
+    public bool Bundle { get; init; }
+
+    /// <summary>Also write the image's config JSON to this file.</summary>
+    public string? ConfigOutput { get; init; }
+
+    /// <summary>How owners are written; null means exact as root and rootless otherwise.</summary>
+    public OwnershipMode? Ownership { get; init; }
+
+    /// <summary>Which xattrs reach the output; null means the default for the current user.</summary>
+    public XattrPolicy? Xattrs { get; init; }
+
+    /// <summary>The limit on uncompressed bytes across all layers (stops decompression bombs).</summary>
+    public long MaxUnpackedBytes { get; init; } = DefaultMaxUnpackedBytes;
+
+    /// <summary>How many layers are read at once.</summary>
+    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
+    public const long DefaultMaxUnpackedBytes = 64L << 30;
+
+    internal OutputFormat ResolvedFormat => Format ?? (Output == "-" || Output.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Tar : OutputFormat.Directory);
+
+    internal OwnershipMode ResolvedOwnership => Ownership ?? (Environment.IsPrivilegedProcess ? OwnershipMode.Preserve : OwnershipMode.Rootless);
+}
+
+/// <summary>A step of an export, reported through <see cref="IProgress{T}"/>.</summary>
+public enum ExportStage
+{
+    Resolving,
+    ReadingLayer,
+    LayerRead,
+    LayerApplied,
+    Writing,
+    Done,
+}
+
+/// <summary>One progress report.</summary>
+public sealed record ExportProgress(ExportStage Stage, int LayersTotal, int LayersApplied, string? Layer = null, long LayerBytes = 0);
+
+/// <summary>What an export produced.</summary>
+public sealed record ExportResult(ResolvedImage Image, Writers.WriteSummary Summary, long UncompressedBytes, TimeSpan Elapsed);

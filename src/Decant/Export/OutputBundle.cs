@@ -1,0 +1,62 @@
+using Decant.Errors;
+using Decant.Manifests;
+
+namespace Decant.Export;
+
+/// <summary>
+/// An OCI runtime bundle around the rootfs: <c>DIR/rootfs</c> and <c>DIR/config.json</c>, the way
+/// <c>umoci unpack</c> lays it out. Removes what it created unless the export completes.
+/// </summary>
+internal sealed class OutputBundle : IDisposable
+{
+    private readonly string _directory;
+    private readonly bool _createdDirectory;
+    private bool _completed;
+
+    private OutputBundle(string directory, bool createdDirectory)
+    {
+        _directory = directory;
+        _createdDirectory = createdDirectory;
+    }
+
+    public string RootfsPath => Path.Combine(_directory, "rootfs");
+
+    private string ConfigPath => Path.Combine(_directory, "config.json");
+
+    public static OutputBundle Create(ExportOptions options)
+    {
+        string directory = Path.GetFullPath(options.Output);
+        if (File.Exists(directory))
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" exists and is not a directory");
+        }
+        bool created = !Directory.Exists(directory);
+        if (!created && File.Exists(Path.Combine(directory, "config.json")) && !options.Force)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" already holds a config.json; use --force to replace it");
+        }
+        Directory.CreateDirectory(directory);
+        return new OutputBundle(directory, created);
+    }
+
+    public async Task WriteRuntimeConfigAsync(ResolvedImage image, CancellationToken cancellationToken)
+    {
+        byte[] json = RuntimeSpec.Generate(image, RootfsPath);
+        await File.WriteAllBytesAsync(ConfigPath, json, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Complete() => _completed = true;
+
+    public void Dispose()
+    {
+        if (_completed)
+        {
+            return;
+        }
+        File.Delete(ConfigPath);
+        if (_createdDirectory && Directory.Exists(_directory) && !Directory.EnumerateFileSystemEntries(_directory).Any())
+        {
+            Directory.Delete(_directory);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Decant.Blobs;
+using Decant.Errors;
+using Decant.Semantics;
+using Decant.Tree;
+
+namespace Decant.Layers;
+
+/// <summary>
+/// Per-layer work, independent of every other layer: decompress (detected by magic bytes), parse
+/// the tar, clean and check each name, store each regular file's content in the writer's store,
+/// and check the uncompressed stream against the config's diff_id.
+/// </summary>
+public static class LayerIndexer
+{
+    public static async Task<LayerIndex> IndexAsync(
+        string layerDigest,
+        Stream verifiedBlob,
+        string? expectedDiffId,
+        IContentStore store,
+        UnpackBudget budget,
+        TarReaderLimits limits,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var uncompressed = await Decompression.OpenAsync(verifiedBlob, cancellationToken).ConfigureAwait(false);
+            await using var diffId = new DiffIdStream(uncompressed, budget);
+            var reader = new TarReader(diffId, limits);
+            var entries = new List<IndexedEntry>();
+            while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
+            {
+                var path = LayerPath.Clean(header.Name);
+                ContentRef? content = null;
+                if (header.Kind == TarEntryKind.RegularFile && !IsWhiteout(path))
+                {
+                    content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
+                }
+                entries.Add(new IndexedEntry { Header = header, Path = path, Content = content });
+            }
+            await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
+            // Whatever follows the compressed stream must still be read: the blob digest covers every byte.
+            await verifiedBlob.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+            if (expectedDiffId is not null && !string.Equals(expectedDiffId, diffId.DiffId, StringComparison.Ordinal))
+            {
+                throw new DecantException(DecantErrorKind.DigestMismatch, $"uncompressed content is {diffId.DiffId}, but the image config's diff_id says {expectedDiffId}");
+            }
+            return new LayerIndex { Digest = layerDigest, Entries = entries, DiffId = diffId.DiffId, UncompressedBytes = diffId.BytesRead };
+        }
+        catch (DecantException error)
+        {
+            throw error.InLayer(layerDigest);
+        }
+    }
+
+    private static bool IsWhiteout(string[] path) =>
+        path.Length > 0 && path[^1].StartsWith(Whiteout.Prefix, StringComparison.Ordinal);
+}
