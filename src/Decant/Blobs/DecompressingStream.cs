@@ -1,0 +1,210 @@
+using System.Buffers;
+using Decant.Errors;
+
+namespace Decant.Blobs;
+
+/// <summary>
+/// The decompressed content of a layer blob: read-only and forward-only. Decoder failures
+/// (corrupt or truncated data) surface as <see cref="DecantException"/> of kind
+/// <see cref="DecantErrorKind.InvalidLayer"/> instead of the decoders' own exception types.
+/// </summary>
+public sealed class DecompressingStream : Stream
+{
+    private readonly Stream _decoder;
+    // For gzip only: the last output bytes, held back until the end to check the sentinel.
+    private readonly byte[]? _held;
+    private int _heldCount;
+    private bool _ended;
+
+    private DecompressingStream(Stream decoder, LayerCompression compression, bool checkGzipEnd)
+    {
+        _decoder = decoder;
+        Compression = compression;
+        _held = checkGzipEnd ? new byte[DecompressGzipEndCheck.SentinelContent.Length] : null;
+    }
+
+    internal static DecompressingStream ForGzip(Stream sourceWithSentinel) =>
+        new(Decompression.CreateGzipDecoder(sourceWithSentinel), LayerCompression.Gzip, checkGzipEnd: true);
+
+    internal static DecompressingStream ForZstd(Stream decoder) => new(decoder, LayerCompression.Zstd, checkGzipEnd: false);
+
+    internal static DecompressingStream ForUncompressed(Stream source) => new(source, LayerCompression.None, checkGzipEnd: false);
+
+    /// <summary>The compression detected from the blob's magic bytes.</summary>
+    public LayerCompression Compression { get; }
+
+    /// <summary>How many decompressed bytes have been returned to the reader so far.</summary>
+    public long BytesDecompressed { get; private set; }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (buffer.IsEmpty || _ended)
+        {
+            return 0;
+        }
+        try
+        {
+            if (_held is null)
+            {
+                return Count(_decoder.Read(buffer));
+            }
+            while (true)
+            {
+                var (scratch, target) = PrepareHeldRead(buffer.Length);
+                Span<byte> destination = scratch is null ? buffer : scratch;
+                _held.AsSpan(0, _heldCount).CopyTo(destination);
+                int read = _decoder.Read(destination[_heldCount..target]);
+                int delivered = SettleHeldRead(destination, read, buffer, scratch);
+                if (delivered != 0 || _ended)
+                {
+                    return Count(delivered);
+                }
+            }
+        }
+        catch (Exception e) when (TranslateDecoderError(e) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty || _ended)
+        {
+            return 0;
+        }
+        try
+        {
+            if (_held is null)
+            {
+                return Count(await _decoder.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+            }
+            while (true)
+            {
+                var (scratch, target) = PrepareHeldRead(buffer.Length);
+                Memory<byte> destination = scratch is null ? buffer : scratch;
+                _held.AsSpan(0, _heldCount).CopyTo(destination.Span);
+                int read = await _decoder.ReadAsync(destination[_heldCount..target], cancellationToken).ConfigureAwait(false);
+                int delivered = SettleHeldRead(destination.Span, read, buffer.Span, scratch);
+                if (delivered != 0 || _ended)
+                {
+                    return Count(delivered);
+                }
+            }
+        }
+        catch (Exception e) when (TranslateDecoderError(e) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    private int Count(int read)
+    {
+        BytesDecompressed += read;
+        return read;
+    }
+
+    /// <summary>
+    /// Chooses where a held-back read lands: in the caller's buffer when it has room for the held
+    /// bytes plus more, else in a rented scratch buffer. Returns the scratch (or null) and the end of
+    /// the usable destination; either way no more than the caller's buffer length is delivered.
+    /// </summary>
+    private (byte[]? Scratch, int Target) PrepareHeldRead(int bufferLength)
+    {
+        if (bufferLength > _held!.Length)
+        {
+            return (null, bufferLength);
+        }
+        int target = _heldCount + bufferLength;
+        return (ArrayPool<byte>.Shared.Rent(target), target);
+    }
+
+    /// <summary>
+    /// After a decoder read into <paramref name="destination"/> (which starts with the held bytes),
+    /// keeps the last bytes held back and returns how many bytes the caller receives. At the end of
+    /// the decoder's output, checks that the held bytes are exactly the sentinel content.
+    /// </summary>
+    private int SettleHeldRead(Span<byte> destination, int read, Span<byte> callerBuffer, byte[]? scratch)
+    {
+        try
+        {
+            byte[] held = _held!;
+            if (read == 0)
+            {
+                if (!held.AsSpan(0, _heldCount).SequenceEqual(DecompressGzipEndCheck.SentinelContent.Span))
+                {
+                    throw Corrupt(LayerCompression.Gzip, "the stream ends before its last gzip member is complete", null);
+                }
+                _ended = true;
+                return 0;
+            }
+            int total = _heldCount + read;
+            int deliverable = Math.Max(0, total - held.Length);
+            int keep = total - deliverable;
+            if (scratch is not null)
+            {
+                destination[..deliverable].CopyTo(callerBuffer);
+            }
+            destination.Slice(deliverable, keep).CopyTo(held);
+            _heldCount = keep;
+            return deliverable;
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    private static DecantException? TranslateDecoderError(Exception error) => error switch
+    {
+        DecantException => null,
+        OperationCanceledException => null,
+        InvalidDataException => Corrupt(LayerCompression.Gzip, error.Message, error),
+        ZstdSharp.ZstdException => Corrupt(LayerCompression.Zstd, error.Message, error),
+        EndOfStreamException => Corrupt(LayerCompression.Zstd, "the stream ends before its last zstd frame is complete", error),
+        _ => null,
+    };
+
+    private static DecantException Corrupt(LayerCompression compression, string detail, Exception? inner)
+    {
+        string name = compression == LayerCompression.Gzip ? "gzip" : "zstd";
+        return new DecantException(DecantErrorKind.InvalidLayer, $"the layer's {name} stream is corrupt or truncated: {detail}", inner);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _decoder.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _decoder.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+}
