@@ -64,6 +64,10 @@ public sealed partial record DockerImageName(string Registry, string Repository,
         {
             registry = rest[..slash];
             repository = rest[(slash + 1)..];
+            if (!RegistryPattern().IsMatch(registry))
+            {
+                throw Invalid(value, $"\"{registry}\" is not a valid registry host[:port]");
+            }
         }
         if (registry == "index.docker.io")
         {
@@ -97,6 +101,9 @@ public sealed partial record DockerImageName(string Registry, string Repository,
 
     [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
     private static partial Regex TagPattern();
+
+    [GeneratedRegex(@"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?$")]
+    private static partial Regex RegistryPattern();
 
     [GeneratedRegex("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")]
     private static partial Regex ComponentPattern();
