@@ -1,0 +1,33 @@
+using Decant.Errors;
+using Decant.References;
+using Decant.Sources.DockerArchive;
+using Decant.Sources.OciArchive;
+using Decant.Sources.OciLayout;
+
+namespace Decant.Sources;
+
+/// <summary>Opens the <see cref="IImageSource"/> for an <see cref="ImageReference"/>, whatever its transport.</summary>
+public static class ImageSources
+{
+    /// <summary>
+    /// Opens the source a reference names and selects its image (tag, digest, index). Failures to
+    /// find or read it throw <see cref="DecantException"/>; transports that are parsed but not
+    /// implemented yet (<c>docker://</c>, <c>containers-storage:</c>) throw <see cref="DecantErrorKind.Usage"/>.
+    /// </summary>
+    public static async Task<IImageSource> OpenAsync(ImageReference reference, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        cancellationToken.ThrowIfCancellationRequested();
+        return reference switch
+        {
+            OciLayoutReference layout => await OciLayoutSource.OpenAsync(layout, cancellationToken).ConfigureAwait(false),
+            OciArchiveReference archive => await OciArchiveSource.OpenAsync(archive, cancellationToken).ConfigureAwait(false),
+            DockerArchiveReference docker => await DockerArchiveSource.OpenAsync(docker, cancellationToken).ConfigureAwait(false),
+            RegistryReference or ContainersStorageReference => throw NotSupportedYet(reference),
+            _ => throw new DecantException(DecantErrorKind.Usage, $"no source for the {reference.Transport} transport"),
+        };
+    }
+
+    private static DecantException NotSupportedYet(ImageReference reference) =>
+        new(DecantErrorKind.Usage, $"{reference}: the {reference.Transport} transport is not supported yet");
+}
