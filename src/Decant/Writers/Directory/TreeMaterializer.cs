@@ -80,6 +80,7 @@ internal sealed class TreeMaterializer
         {
             case NodeKind.Directory:
                 Posix.MkdirAt(parent, node.Name, PrivateMode, display);
+                _firstPaths.Add(inode, node);
                 Directories.Add(node);
                 _directories++;
                 return;
@@ -130,7 +131,7 @@ internal sealed class TreeMaterializer
     {
         if (node.Inode.IsDirectory)
         {
-            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{first.Path}\" is linked again at \"{node.Path}\"");
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{first.Path}\" appears again at \"{node.Path}\"; directories cannot be hardlinked");
         }
         // The first path's parent is opened on its own: the cache holds the new path's parent.
         using var firstParent = _root.OpenDirectory(first.Parent!.Path);
