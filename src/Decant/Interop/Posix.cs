@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Decant.Errors;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Interop;
+
+/// <summary>
+/// Checked wrappers over <see cref="LibC"/>: each call either succeeds or throws a
+/// <see cref="NativeIOException"/> naming the call, the path (as the user should see it) and the
+/// kernel's reason. Every path argument is one name relative to a directory descriptor.
+/// </summary>
+internal static unsafe class Posix
+{
+    private static int LastError => Marshal.GetLastPInvokeError();
+
+    public static NativeIOException Failure(string operation, string path, int errno, DecantErrorKind kind = DecantErrorKind.IOError) =>
+        new(kind, operation, path, errno);
+
+    /// <summary>openat(2) returning an owned descriptor, or the errno when it fails.</summary>
+    public static SafeFdHandle? TryOpenAt(SafeHandle dir, string name, int flags, uint mode, out int errno)
+    {
+        var fd = LibC.OpenAt(dir, name, flags | LibC.O_CLOEXEC, mode);
+        errno = fd < 0 ? LastError : 0;
+        return fd < 0 ? null : new SafeFdHandle(fd);
+    }
+
+    public static SafeFdHandle OpenAt(SafeHandle dir, string name, int flags, uint mode, string displayPath) =>
+        TryOpenAt(dir, name, flags, mode, out var errno) ?? throw Failure("openat", displayPath, errno);
+
+    /// <summary>Creates a new regular file (never following or replacing anything) for writing.</summary>
+    public static SafeFileHandle CreateFileAt(SafeHandle dir, string name, uint mode, string displayPath)
+    {
+        var fd = LibC.OpenAt(dir, name, LibC.O_CREAT | LibC.O_EXCL | LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_NOCTTY | LibC.O_CLOEXEC, mode);
+        if (fd < 0)
+        {
+            throw Failure("openat", displayPath, LastError);
+        }
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    public static void MkdirAt(SafeHandle dir, string name, uint mode, string displayPath) =>
+        Check(LibC.MkdirAt(dir, name, mode), "mkdirat", displayPath);
+
+    public static void MknodAt(SafeHandle dir, string name, uint typeAndMode, ulong device, string displayPath) =>
+        Check(LibC.MknodAt(dir, name, typeAndMode, device), "mknodat", displayPath);
+
+    public static void SymlinkAt(string target, SafeHandle dir, string name, string displayPath) =>
+        Check(LibC.SymlinkAt(target, dir, name), "symlinkat", displayPath);
+
+    public static void LinkAt(SafeHandle oldDir, string oldName, SafeHandle newDir, string newName, string displayPath) =>
+        Check(LibC.LinkAt(oldDir, oldName, newDir, newName, 0), "linkat", displayPath);
+
+    /// <summary>Moves a name without ever replacing an existing one (plain renameat where the filesystem lacks RENAME_NOREPLACE).</summary>
+    public static void RenameNoReplace(SafeHandle oldDir, string oldName, SafeHandle newDir, string newName, string displayPath)
+    {
+        if (LibC.RenameAt2(oldDir, oldName, newDir, newName, LibC.RENAME_NOREPLACE) == 0)
+        {
+            return;
+        }
+        var errno = LastError;
+        if (errno is LibC.EINVAL or LibC.ENOSYS)
+        {
+            Check(LibC.RenameAt(oldDir, oldName, newDir, newName), "renameat", displayPath);
+            return;
+        }
+        throw Failure("renameat2", displayPath, errno);
+    }
+
+    /// <summary>unlinkat(2); returns the errno instead of throwing so removers can decide.</summary>
+    public static int TryUnlinkAt(SafeHandle dir, string name, int flags) =>
+        LibC.UnlinkAt(dir, name, flags) == 0 ? 0 : LastError;
+
+    public static void UnlinkAt(SafeHandle dir, string name, int flags, string displayPath)
+    {
+        var errno = TryUnlinkAt(dir, name, flags);
+        if (errno != 0)
+        {
+            throw Failure("unlinkat", displayPath, errno);
+        }
+    }
+
+    public static void Ftruncate(SafeHandle fd, long length, string displayPath) =>
+        Check(LibC.Ftruncate(fd, length), "ftruncate", displayPath);
+
+    /// <summary>statx(2) of a name relative to a directory, never following a final symlink.</summary>
+    public static LibC.Statx StatAt(SafeHandle dir, string name, string displayPath)
+    {
+        LibC.Statx result;
+        Check(LibC.StatxAt(dir, name, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &result), "statx", displayPath);
+        return result;
+    }
+
+    /// <summary>statx(2) of an open descriptor.</summary>
+    public static LibC.Statx Stat(SafeHandle fd, string displayPath)
+    {
+        LibC.Statx result;
+        Check(LibC.StatxAt(fd, "", LibC.AT_EMPTY_PATH | LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &result), "statx", displayPath);
+        return result;
+    }
+
+    /// <summary>readlinkat(2) of a name relative to a directory.</summary>
+    public static string ReadLinkAt(SafeHandle dir, string name, string displayPath)
+    {
+        var buffer = new byte[4096];
+        fixed (byte* p = buffer)
+        {
+            var length = LibC.ReadlinkAt(dir, name, p, (nuint)buffer.Length);
+            if (length < 0)
+            {
+                throw Failure("readlinkat", displayPath, LastError);
+            }
+            return Encoding.UTF8.GetString(buffer, 0, (int)length);
+        }
+    }
+
+    /// <summary>
+    /// The path by which <c>l*xattr</c> calls reach <paramref name="name"/> inside an open directory:
+    /// the walk goes through the descriptor's /proc magic link (no path lookup of the parents) and the
+    /// final name is never followed. Keep <paramref name="dir"/> alive while the path is used.
+    /// </summary>
+    public static string PathThroughDescriptor(SafeFdHandle dir, string name) =>
+        string.Create(CultureInfo.InvariantCulture, $"/proc/self/fd/{dir.Number}/{name}");
+
+    /// <summary>The errno of fsetxattr(2) on an open file or directory, 0 on success.</summary>
+    public static int TrySetXattr(SafeHandle fd, string attribute, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* p = value)
+        {
+            return LibC.Fsetxattr(fd, attribute, p, (nuint)value.Length, 0) == 0 ? 0 : LastError;
+        }
+    }
+
+    /// <summary>The errno of lsetxattr(2) (the final name is not followed), 0 on success.</summary>
+    public static int TrySetXattrNoFollow(string path, string attribute, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* p = value)
+        {
+            return LibC.Lsetxattr(path, attribute, p, (nuint)value.Length, 0) == 0 ? 0 : LastError;
+        }
+    }
+
+    /// <summary>lgetxattr(2): the value, or null when the attribute is absent.</summary>
+    public static byte[]? GetXattrNoFollow(string path, string attribute)
+    {
+        var size = LibC.Lgetxattr(path, attribute, null, 0);
+        if (size < 0)
+        {
+            var errno = LastError;
+            return errno == LibC.ENODATA ? null : throw Failure("lgetxattr", path, errno);
+        }
+        var value = new byte[size];
+        fixed (byte* p = value)
+        {
+            size = LibC.Lgetxattr(path, attribute, p, (nuint)value.Length);
+        }
+        return size < 0 ? throw Failure("lgetxattr", path, LastError) : value.AsSpan(0, (int)size).ToArray();
+    }
+
+    /// <summary>llistxattr(2): every attribute name of a path, its final name not followed.</summary>
+    public static IReadOnlyList<string> ListXattrsNoFollow(string path)
+    {
+        var size = LibC.Llistxattr(path, null, 0);
+        if (size < 0)
+        {
+            throw Failure("llistxattr", path, LastError);
+        }
+        var buffer = new byte[size];
+        fixed (byte* p = buffer)
+        {
+            size = LibC.Llistxattr(path, p, (nuint)buffer.Length);
+        }
+        if (size < 0)
+        {
+            throw Failure("llistxattr", path, LastError);
+        }
+        return Encoding.UTF8.GetString(buffer, 0, (int)size).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    public static void Check(int result, string operation, string displayPath)
+    {
+        if (result != 0)
+        {
+            throw Failure(operation, displayPath, LastError);
+        }
+    }
+
+    /// <summary>The entry names of an open directory, without "." and "..".</summary>
+    public static List<string> ListDirectory(SafeFdHandle dir, string displayPath)
+    {
+        // fdopendir takes the descriptor it is given, so it gets a fresh one of its own.
+        using var own = OpenAt(dir, ".", LibC.O_RDONLY | LibC.O_DIRECTORY, 0, displayPath);
+        var stream = LibC.Fdopendir(own.Number);
+        if (stream == 0)
+        {
+            throw Failure("fdopendir", displayPath, LastError);
+        }
+        own.SetHandleAsInvalid();
+        try
+        {
+            var names = new List<string>();
+            while (true)
+            {
+                var entry = LibC.Readdir(stream);
+                if (entry is null)
+                {
+                    var errno = LastError;
+                    return errno == 0 ? names : throw Failure("readdir", displayPath, errno);
+                }
+                var name = Marshal.PtrToStringUTF8((nint)(entry + LibC.DirentNameOffset))!;
+                if (name is not ("." or ".."))
+                {
+                    names.Add(name);
+                }
+            }
+        }
+        finally
+        {
+            _ = LibC.Closedir(stream);
+        }
+    }
+}

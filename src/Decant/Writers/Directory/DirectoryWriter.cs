@@ -1,0 +1,158 @@
+using Decant.Errors;
+using Decant.Interop;
+using Decant.Tree;
+
+namespace Decant.Writers.Directory;
+
+/// <summary>
+/// Writes a merged tree as a real directory. Every path inside the target is resolved by the kernel
+/// (see <see cref="ConfinedRoot"/>), every object is created relative to its parent's descriptor,
+/// and metadata is never applied through a symlink. File contents are staged inside the target while
+/// layers are read and renamed into place at commit. Disposing a writer that did not commit removes
+/// everything it wrote: the whole target if it created it, otherwise the target's contents.
+/// </summary>
+public sealed class DirectoryWriter : IRootfsWriter
+{
+    private readonly OutputTarget _target;
+    private readonly StagingContentStore _store;
+    private readonly OwnershipMode _ownership;
+    private int _state;
+
+    private const int Open = 0, Committing = 1, Committed = 2, Failed = 3, Disposed = 4;
+
+    private DirectoryWriter(OutputTarget target, StagingContentStore store, OwnershipMode ownership)
+    {
+        _target = target;
+        _store = store;
+        _ownership = ownership;
+    }
+
+    /// <summary>Prepares the target (creating it, or checking it is empty, or emptying it with force) and the staging area.</summary>
+    public static Task<DirectoryWriter> CreateAsync(DirectoryWriterOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        cancellationToken.ThrowIfCancellationRequested();
+        var target = OutputTarget.Prepare(options.Target, options.Force, cancellationToken);
+        try
+        {
+            var store = StagingContentStore.Create(target.Root);
+            return Task.FromResult(new DirectoryWriter(target, store, options.Ownership));
+        }
+        catch
+        {
+            target.Undo(CancellationToken.None);
+            target.Dispose();
+            throw;
+        }
+    }
+
+    public IContentStore Content => _store;
+
+    /// <summary>Xattrs that were left out under the xattr policy of <see cref="MetadataApplier"/> (rootless refusals, user.* on special files).</summary>
+    public long SkippedXattrs { get; private set; }
+
+    /// <summary>Set when removing a failed output during dispose itself failed; dispose does not throw.</summary>
+    public DecantException? CleanupFailure { get; private set; }
+
+    public Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        if (Interlocked.CompareExchange(ref _state, Committing, Open) != Open)
+        {
+            throw new InvalidOperationException("a directory writer commits once, before it is disposed");
+        }
+        return Task.Run(() => Commit(tree, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Removes everything this writer wrote (unless it committed) and closes it.</summary>
+    public ValueTask DisposeAsync()
+    {
+        var previous = Interlocked.Exchange(ref _state, Disposed);
+        if (previous == Disposed)
+        {
+            return ValueTask.CompletedTask;
+        }
+        try
+        {
+            if (previous != Committed)
+            {
+                _target.Undo(CancellationToken.None);
+            }
+        }
+        catch (DecantException e)
+        {
+            CleanupFailure = e;
+        }
+        finally
+        {
+            _store.Dispose();
+            _target.Dispose();
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private WriteSummary Commit(MergedTree tree, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var summary = WriteTree(tree, cancellationToken);
+            Volatile.Write(ref _state, Committed);
+            return summary;
+        }
+        catch
+        {
+            _ = Interlocked.CompareExchange(ref _state, Failed, Committing);
+            throw;
+        }
+    }
+
+    private WriteSummary WriteTree(MergedTree tree, CancellationToken cancellationToken)
+    {
+        var root = _target.Root;
+        using var parents = new DirectoryHandleCache(root);
+        var materializer = new TreeMaterializer(root, _store, _ownership, parents);
+        foreach (var node in tree.Walk())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            materializer.Create(node);
+        }
+
+        var metadata = new MetadataApplier(_ownership);
+        foreach (var node in materializer.OtherInodes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ApplyToNonDirectory(metadata, parents, node);
+        }
+        _store.RemoveDirectory(cancellationToken);
+
+        // Deepest first, so a directory's times and a mode without write permission come after
+        // everything inside it is finished; the root last.
+        for (var i = materializer.Directories.Count - 1; i >= 0; i--)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var node = materializer.Directories[i];
+            using var directory = root.OpenDirectoryForMetadata(node.Path);
+            metadata.ApplyToDescriptor(directory, node.Inode, root.Describe(node.Path));
+        }
+        SkippedXattrs = metadata.SkippedXattrs;
+        return materializer.Summary;
+    }
+
+    private void ApplyToNonDirectory(MetadataApplier metadata, DirectoryHandleCache parents, TreeNode node)
+    {
+        var display = _target.Root.Describe(node.Path);
+        var parent = parents.Get(node.Parent!.Path);
+        if (node.Inode.Kind != NodeKind.RegularFile)
+        {
+            metadata.ApplyByName(parent, node.Name, node.Inode, display);
+            return;
+        }
+        // O_NONBLOCK and the type check: if anything but our file is there now, neither block nor touch it.
+        using var file = Posix.OpenAt(parent, node.Name, LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_NONBLOCK | LibC.O_NOCTTY, 0, display);
+        if ((Posix.Stat(file, display).Mode & LibC.S_IFMT) != LibC.S_IFREG)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"\"{display}\" is no longer the regular file the writer created");
+        }
+        metadata.ApplyToDescriptor(file, node.Inode, display);
+    }
+}

@@ -1,0 +1,14 @@
+namespace Decant.Writers.Directory;
+
+/// <summary>Where and how <see cref="DirectoryWriter"/> writes a root filesystem.</summary>
+public sealed record DirectoryWriterOptions
+{
+    /// <summary>The directory to fill. Created if missing; must be empty unless <see cref="Force"/> is set.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>Remove whatever the target already holds before writing (never following symlinks).</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Exact owners and device nodes (root), or rootless owners kept in an xattr.</summary>
+    public OwnershipMode Ownership { get; init; } = OwnershipMode.Preserve;
+}

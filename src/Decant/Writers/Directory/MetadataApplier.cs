@@ -1,0 +1,120 @@
+using Decant.Errors;
+using Decant.Interop;
+using Decant.Layers;
+using Decant.Tree;
+
+namespace Decant.Writers.Directory;
+
+/// <summary>
+/// Sets an inode's owner, xattrs, mode and times, in that order: chown clears setuid, setgid and
+/// security.capability, so those come after it; times come last. Nothing is ever applied through a
+/// symlink. Regular files and directories are changed through a descriptor of their own (fchown,
+/// fsetxattr, fchmod, futimens). Symlinks, fifos and devices are changed by name inside their open
+/// parent: fchownat and utimensat with AT_SYMLINK_NOFOLLOW, fchmodat with AT_SYMLINK_NOFOLLOW (not
+/// for symlinks, whose mode Linux ignores), and lsetxattr on /proc/self/fd/PARENT/NAME, because
+/// fsetxattr cannot use an O_PATH descriptor and opening a device or fifo would act on it.
+/// </summary>
+/// <remarks>
+/// Xattr policy. Linux refuses <c>user.*</c> attributes on anything but regular files and
+/// directories, so those are skipped there and counted. With <see cref="OwnershipMode.Rootless"/>
+/// an attribute the kernel refuses to an unprivileged caller (EPERM, EACCES, EOPNOTSUPP: trusted.*,
+/// security.capability, a filesystem without xattrs) is skipped and counted too, as umoci does.
+/// With <see cref="OwnershipMode.Preserve"/> any other refusal fails the write: the caller asked for
+/// an exact copy.
+/// </remarks>
+internal sealed class MetadataApplier
+{
+    private const uint PermissionBits = 0xFFF; // rwx for all three, plus setuid, setgid and sticky
+    private readonly OwnershipMode _ownership;
+
+    public MetadataApplier(OwnershipMode ownership)
+    {
+        _ownership = ownership;
+    }
+
+    /// <summary>Attributes that could not be written under the policy above and were left out.</summary>
+    public long SkippedXattrs { get; private set; }
+
+    /// <summary>Applies metadata to an open regular file or directory.</summary>
+    public unsafe void ApplyToDescriptor(SafeFdHandle file, Inode inode, string display)
+    {
+        if (_ownership == OwnershipMode.Preserve)
+        {
+            Posix.Check(LibC.Fchown(file, OwnerId(inode.Uid, display), OwnerId(inode.Gid, display)), "fchown", display);
+        }
+        foreach (var (name, value) in XattrsToWrite(inode, display))
+        {
+            HandleXattrResult(Posix.TrySetXattr(file, name, value), name, display);
+        }
+        Posix.Check(LibC.Fchmod(file, inode.Mode & PermissionBits), "fchmod", display);
+        var times = stackalloc LibC.TimeSpec[2];
+        FillTimes(times, inode);
+        Posix.Check(LibC.Futimens(file, times), "futimens", display);
+    }
+
+    /// <summary>Applies metadata to a symlink, fifo or device by its name inside an open parent directory.</summary>
+    public unsafe void ApplyByName(SafeFdHandle parent, string name, Inode inode, string display)
+    {
+        if (_ownership == OwnershipMode.Preserve)
+        {
+            Posix.Check(LibC.FchownAt(parent, name, OwnerId(inode.Uid, display), OwnerId(inode.Gid, display), LibC.AT_SYMLINK_NOFOLLOW), "fchownat", display);
+        }
+        var xattrPath = Posix.PathThroughDescriptor(parent, name);
+        foreach (var (attribute, value) in XattrsToWrite(inode, display))
+        {
+            if (attribute.StartsWith("user.", StringComparison.Ordinal))
+            {
+                SkippedXattrs++;
+                continue;
+            }
+            HandleXattrResult(Posix.TrySetXattrNoFollow(xattrPath, attribute, value), attribute, display);
+        }
+        GC.KeepAlive(parent);
+        if (inode.Kind != NodeKind.Symlink)
+        {
+            Posix.Check(LibC.FchmodAt(parent, name, inode.Mode & PermissionBits, LibC.AT_SYMLINK_NOFOLLOW), "fchmodat", display);
+        }
+        var times = stackalloc LibC.TimeSpec[2];
+        FillTimes(times, inode);
+        Posix.Check(LibC.UtimensAt(parent, name, times, LibC.AT_SYMLINK_NOFOLLOW), "utimensat", display);
+    }
+
+    private IEnumerable<KeyValuePair<string, byte[]>> XattrsToWrite(Inode inode, string display)
+    {
+        if (_ownership == OwnershipMode.Preserve)
+        {
+            return inode.Xattrs;
+        }
+        // Rootless: our owner record replaces any the image carried.
+        var others = inode.Xattrs.Where(x => x.Key != RootlessOwnerXattr.Name);
+        var owner = RootlessOwnerXattr.Encode(OwnerId(inode.Uid, display), OwnerId(inode.Gid, display));
+        return owner is null ? others : others.Prepend(new(RootlessOwnerXattr.Name, owner));
+    }
+
+    private void HandleXattrResult(int errno, string attribute, string display)
+    {
+        if (errno == 0)
+        {
+            return;
+        }
+        if (_ownership == OwnershipMode.Rootless && errno is LibC.EPERM or LibC.EACCES or LibC.EOPNOTSUPP)
+        {
+            SkippedXattrs++;
+            return;
+        }
+        throw Posix.Failure($"setxattr {attribute} on", display, errno);
+    }
+
+    private static uint OwnerId(long id, string display) =>
+        id is >= 0 and < uint.MaxValue
+            ? (uint)id
+            : throw new DecantException(DecantErrorKind.OutputError, $"owner id {id} of \"{display}\" cannot be stored on Linux");
+
+    private static unsafe void FillTimes(LibC.TimeSpec* times, Inode inode)
+    {
+        times[0] = ToTimeSpec(inode.AccessTime);
+        times[1] = ToTimeSpec(inode.ModificationTime);
+    }
+
+    private static LibC.TimeSpec ToTimeSpec(Timestamp time) => new() { Seconds = time.Seconds, Nanoseconds = time.Nanoseconds };
+}

@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.Globalization;
+using Decant.Errors;
+using Decant.Interop;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Directory;
+
+/// <summary>
+/// The directory writer's content store: each file's bytes go to their own file in a private
+/// staging directory inside the target (same filesystem), so commit only renames them into place.
+/// Runs of zero blocks are not written, which leaves holes. Safe for concurrent writers.
+/// </summary>
+internal sealed class StagingContentStore : IContentStore, IDisposable
+{
+    /// <summary>How much is read from a layer stream and handed to the kernel at once.</summary>
+    public const int BufferSize = 1 << 20;
+
+    /// <summary>The granularity of hole detection: whole, aligned, all-zero blocks of this size are skipped.</summary>
+    public const int HoleBlockSize = 4096;
+
+    private const uint StagingFileMode = 0x180; // 0600
+    private const uint StagingDirectoryMode = 0x1C0; // 0700
+
+    private readonly ConfinedRoot _root;
+    private long _counter;
+
+    private StagingContentStore(ConfinedRoot root, string directoryName, SafeFdHandle directory)
+    {
+        _root = root;
+        DirectoryName = directoryName;
+        Directory = directory;
+    }
+
+    /// <summary>The staging directory's name inside the target.</summary>
+    public string DirectoryName { get; }
+
+    /// <summary>The staging directory, the source directory of every rename at commit.</summary>
+    public SafeFdHandle Directory { get; }
+
+    public static StagingContentStore Create(ConfinedRoot root)
+    {
+        var name = ".decant-staging-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        Posix.MkdirAt(root.Handle, name, StagingDirectoryMode, root.Describe(name));
+        return new StagingContentStore(root, name, root.OpenDirectory(name));
+    }
+
+    public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        var name = Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        var display = Describe(name);
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            using (var file = Posix.CreateFileAt(Directory, name, StagingFileMode, display))
+            {
+                await CopyAsync(data, size, file, buffer, display, cancellationToken).ConfigureAwait(false);
+            }
+            return new StagedContent(this, name, size);
+        }
+        catch
+        {
+            _ = Posix.TryUnlinkAt(Directory, name, 0);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
+    {
+        var staged = Own(content);
+        if (staged.TryRelease())
+        {
+            var errno = Posix.TryUnlinkAt(Directory, staged.FileName, 0);
+            if (errno is not (0 or LibC.ENOENT))
+            {
+                throw Posix.Failure("unlinkat", Describe(staged.FileName), errno);
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Takes a staged file out of the store's hands so commit can rename it into the tree.</summary>
+    public StagedContent Claim(ContentRef content, string treePath)
+    {
+        var staged = Own(content);
+        return staged.TryClaim()
+            ? staged
+            : throw new InvalidOperationException($"the content of \"{treePath}\" was released or already placed at another inode");
+    }
+
+    /// <summary>Removes the staging directory and any content that was never placed or released.</summary>
+    public void RemoveDirectory(CancellationToken cancellationToken) =>
+        TreeRemover.RemoveEntry(_root.Handle, DirectoryName, _root.Describe(DirectoryName), cancellationToken);
+
+    public void Dispose() => Directory.Dispose();
+
+    private string Describe(string fileName) => _root.Describe(DirectoryName + "/" + fileName);
+
+    private StagedContent Own(ContentRef content) =>
+        content is StagedContent staged && staged.Store == this
+            ? staged
+            : throw new ArgumentException("the content was not written through this directory writer's store", nameof(content));
+
+    private static async Task CopyAsync(Stream data, long size, SafeFileHandle file, byte[] buffer, string display, CancellationToken cancellationToken)
+    {
+        long offset = 0;
+        long dataEnd = 0;
+        while (offset < size)
+        {
+            var want = (int)Math.Min(buffer.Length, size - offset);
+            var filled = await data.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (filled < want)
+            {
+                throw new DecantException(DecantErrorKind.InvalidLayer, $"file content ended after {offset + filled} of {size} bytes");
+            }
+            var end = await WriteNonZeroBlocksAsync(file, buffer.AsMemory(0, want), offset, cancellationToken).ConfigureAwait(false);
+            dataEnd = end > 0 ? offset + end : dataEnd;
+            offset += want;
+        }
+        if (dataEnd < size)
+        {
+            // The tail is a hole (or the whole file is): set the length without writing zeros.
+            Posix.Ftruncate(file, size, display);
+        }
+    }
+
+    /// <summary>Writes the chunk except its all-zero aligned blocks; returns where the last write ended within the chunk.</summary>
+    private static async Task<int> WriteNonZeroBlocksAsync(SafeFileHandle file, ReadOnlyMemory<byte> chunk, long fileOffset, CancellationToken cancellationToken)
+    {
+        var lastEnd = 0;
+        var position = 0;
+        while (position < chunk.Length)
+        {
+            var start = position;
+            while (start < chunk.Length && IsZeroBlock(chunk.Span, start))
+            {
+                start += HoleBlockSize;
+            }
+            if (start >= chunk.Length)
+            {
+                break;
+            }
+            var end = start + HoleBlockSize;
+            while (end < chunk.Length && !IsZeroBlock(chunk.Span, end))
+            {
+                end += HoleBlockSize;
+            }
+            end = Math.Min(end, chunk.Length);
+            await RandomAccess.WriteAsync(file, chunk[start..end], fileOffset + start, cancellationToken).ConfigureAwait(false);
+            lastEnd = end;
+            position = end;
+        }
+        return lastEnd;
+    }
+
+    private static bool IsZeroBlock(ReadOnlySpan<byte> chunk, int start) =>
+        !chunk.Slice(start, Math.Min(HoleBlockSize, chunk.Length - start)).ContainsAnyExcept((byte)0);
+}
+
+/// <summary>One file's content, waiting in the staging directory under a numbered name.</summary>
+internal sealed class StagedContent : ContentRef
+{
+    private const int Staged = 0;
+    private const int Placed = 1;
+    private const int Released = 2;
+    private int _state;
+
+    public StagedContent(StagingContentStore store, string fileName, long size)
+        : base(size)
+    {
+        Store = store;
+        FileName = fileName;
+    }
+
+    public StagingContentStore Store { get; }
+
+    /// <summary>The file's name inside the staging directory.</summary>
+    public string FileName { get; }
+
+    public bool TryClaim() => Interlocked.CompareExchange(ref _state, Placed, Staged) == Staged;
+
+    public bool TryRelease() => Interlocked.CompareExchange(ref _state, Released, Staged) == Staged;
+}

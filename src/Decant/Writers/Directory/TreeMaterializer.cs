@@ -1,0 +1,152 @@
+using Decant.Errors;
+using Decant.Interop;
+using Decant.Tree;
+
+namespace Decant.Writers.Directory;
+
+/// <summary>
+/// Creates every path of a merged tree inside the target, parents first, with *at calls relative
+/// to the kernel-resolved parent: directories (0700 until their metadata is applied), regular files
+/// (renamed from staging), further paths of an inode as hardlinks, symlinks, fifos and devices.
+/// With <see cref="OwnershipMode.Rootless"/> device nodes cannot be made, so they are left out and
+/// counted (umoci writes empty regular files in their place instead; Decant does not pretend).
+/// </summary>
+internal sealed class TreeMaterializer
+{
+    private const uint PrivateMode = 0x1C0; // 0700 for directories while they are filled
+    private const uint NewFileMode = 0x180; // 0600 for files until their metadata is applied
+
+    private readonly ConfinedRoot _root;
+    private readonly StagingContentStore _store;
+    private readonly OwnershipMode _ownership;
+    private readonly DirectoryHandleCache _parents;
+    private readonly Dictionary<Inode, TreeNode> _firstPaths = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<Inode> _skippedDevices = new(ReferenceEqualityComparer.Instance);
+    private long _directories, _files, _symlinks, _hardlinks, _devices, _fifos, _skipped, _contentBytes;
+
+    public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
+    {
+        _root = root;
+        _store = store;
+        _ownership = ownership;
+        _parents = parents;
+    }
+
+    /// <summary>Every directory created (the root first), in walk order.</summary>
+    public List<TreeNode> Directories { get; } = [];
+
+    /// <summary>The first path of every other inode created, which is where its metadata is applied.</summary>
+    public List<TreeNode> OtherInodes { get; } = [];
+
+    public WriteSummary Summary => new()
+    {
+        Directories = _directories,
+        Files = _files,
+        Symlinks = _symlinks,
+        Hardlinks = _hardlinks,
+        Devices = _devices,
+        Fifos = _fifos,
+        SkippedDevices = _skipped,
+        ContentBytes = _contentBytes,
+    };
+
+    public void Create(TreeNode node)
+    {
+        var inode = node.Inode;
+        if (node.Parent is null)
+        {
+            if (!inode.IsDirectory)
+            {
+                throw new DecantException(DecantErrorKind.UnsafeLayer, $"the image's root is a {inode.Kind}, not a directory");
+            }
+            Directories.Add(node);
+            return;
+        }
+        ValidateName(node);
+        var display = _root.Describe(node.Path);
+        if (_skippedDevices.Contains(inode))
+        {
+            _skipped++;
+            return;
+        }
+        if (_firstPaths.TryGetValue(inode, out var first))
+        {
+            CreateHardlink(node, first, display);
+            return;
+        }
+
+        var parent = _parents.Get(node.Parent.Path);
+        switch (inode.Kind)
+        {
+            case NodeKind.Directory:
+                Posix.MkdirAt(parent, node.Name, PrivateMode, display);
+                _firstPaths.Add(inode, node);
+                Directories.Add(node);
+                _directories++;
+                return;
+            case NodeKind.RegularFile:
+                CreateRegularFile(parent, node, display);
+                _files++;
+                _contentBytes += inode.Size;
+                break;
+            case NodeKind.Symlink:
+                Posix.SymlinkAt(inode.SymlinkTarget ?? throw MissingSymlinkTarget(display), parent, node.Name, display);
+                _symlinks++;
+                break;
+            case NodeKind.Fifo:
+                Posix.MknodAt(parent, node.Name, LibC.S_IFIFO | NewFileMode, 0, display);
+                _fifos++;
+                break;
+            case NodeKind.CharDevice or NodeKind.BlockDevice:
+                if (_ownership == OwnershipMode.Rootless)
+                {
+                    _skippedDevices.Add(inode);
+                    _skipped++;
+                    return;
+                }
+                var type = inode.Kind == NodeKind.CharDevice ? LibC.S_IFCHR : LibC.S_IFBLK;
+                Posix.MknodAt(parent, node.Name, type | NewFileMode, LibC.MakeDevice(inode.DeviceMajor, inode.DeviceMinor), display);
+                _devices++;
+                break;
+            default:
+                throw new DecantException(DecantErrorKind.UnsafeLayer, $"\"{node.Path}\" has an unknown kind {inode.Kind}");
+        }
+        _firstPaths.Add(inode, node);
+        OtherInodes.Add(node);
+    }
+
+    private void CreateRegularFile(SafeFdHandle parent, TreeNode node, string display)
+    {
+        var content = node.Inode.Content;
+        if (content is null)
+        {
+            Posix.CreateFileAt(parent, node.Name, NewFileMode, display).Dispose();
+            return;
+        }
+        var staged = _store.Claim(content, node.Path);
+        Posix.RenameNoReplace(_store.Directory, staged.FileName, parent, node.Name, display);
+    }
+
+    private void CreateHardlink(TreeNode node, TreeNode first, string display)
+    {
+        if (node.Inode.IsDirectory)
+        {
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{first.Path}\" appears again at \"{node.Path}\"; directories cannot be hardlinked");
+        }
+        // The first path's parent is opened on its own: the cache holds the new path's parent.
+        using var firstParent = _root.OpenDirectory(first.Parent!.Path);
+        Posix.LinkAt(firstParent, first.Name, _parents.Get(node.Parent!.Path), node.Name, display);
+        _hardlinks++;
+    }
+
+    private static void ValidateName(TreeNode node)
+    {
+        if (node.Name is "" or "." or ".." || node.Name.Contains('/', StringComparison.Ordinal) || node.Name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"tree entry \"{node.Path}\" has a name that is not a single path component");
+        }
+    }
+
+    private static DecantException MissingSymlinkTarget(string display) =>
+        new(DecantErrorKind.UnsafeLayer, $"symlink \"{display}\" has no target");
+}

@@ -1,0 +1,87 @@
+using Decant.Errors;
+using Decant.Interop;
+using Decant.Tests.Interop;
+using Decant.Tree;
+using Decant.Writers.Directory;
+
+namespace Decant.Tests.Writers.Directory;
+
+public sealed class StagingContentStoreTests : IDisposable
+{
+    private readonly ScratchDirectory _scratch = new();
+    private readonly ConfinedRoot _root;
+    private readonly StagingContentStore _store;
+
+    public StagingContentStoreTests()
+    {
+        _root = ConfinedRoot.Open(_scratch.Path);
+        _store = StagingContentStore.Create(_root);
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _root.Dispose();
+        _scratch.Dispose();
+    }
+
+    private string StagingPath => _scratch.Combine(_store.DirectoryName);
+
+    [Fact]
+    public void StagingDirectoryIsPrivate()
+    {
+        Assert.Equal(0x1C0u, FileSystemProbe.Permissions(StagingPath));
+    }
+
+    [Fact]
+    public async Task ConcurrentWritesKeepEveryFileApart()
+    {
+        var payloads = Enumerable.Range(0, 32).Select(i => Enumerable.Repeat((byte)(i + 1), 10_000 + i * 4096).ToArray()).ToArray();
+
+        var refs = await Task.WhenAll(payloads.Select(p => Task.Run(async () => await _store.WriteAsync(new MemoryStream(p), p.Length, CancellationToken.None))));
+
+        var files = refs.Cast<StagedContent>().Select(r => r.FileName).ToList();
+        Assert.Equal(files.Count, files.Distinct().Count());
+        for (var i = 0; i < payloads.Length; i++)
+        {
+            Assert.Equal(payloads[i].Length, refs[i].Size);
+            Assert.Equal(payloads[i], File.ReadAllBytes(System.IO.Path.Combine(StagingPath, files[i])));
+        }
+    }
+
+    [Fact]
+    public async Task ReleaseRemovesTheStagedFile()
+    {
+        var content = await _store.WriteAsync(new MemoryStream(new byte[100]), 100, CancellationToken.None);
+        Assert.Single(System.IO.Directory.GetFileSystemEntries(StagingPath));
+
+        await _store.ReleaseAsync(content, CancellationToken.None);
+        await _store.ReleaseAsync(content, CancellationToken.None); // twice is harmless
+
+        Assert.Empty(System.IO.Directory.GetFileSystemEntries(StagingPath));
+        Assert.Throws<InvalidOperationException>(() => _store.Claim(content, "x"));
+    }
+
+    [Fact]
+    public async Task ATruncatedStreamFailsAndLeavesNothingBehind()
+    {
+        var error = await Assert.ThrowsAsync<DecantException>(async () =>
+            await _store.WriteAsync(new MemoryStream(new byte[1000]), 5000, CancellationToken.None));
+
+        Assert.Equal(DecantErrorKind.InvalidLayer, error.Kind);
+        Assert.Contains("1000 of 5000", error.Message, StringComparison.Ordinal);
+        Assert.Empty(System.IO.Directory.GetFileSystemEntries(StagingPath));
+    }
+
+    [Fact]
+    public async Task ReadsExactlyTheGivenSizeFromALongerStream()
+    {
+        var stream = new MemoryStream([1, 2, 3, 4, 5, 6]);
+
+        ContentRef content = await _store.WriteAsync(stream, 4, CancellationToken.None);
+
+        Assert.Equal(4, stream.Position);
+        var staged = Assert.IsType<StagedContent>(content);
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, File.ReadAllBytes(System.IO.Path.Combine(StagingPath, staged.FileName)));
+    }
+}

@@ -1,0 +1,115 @@
+using Decant.Errors;
+using Decant.Interop;
+using Decant.Tests.Interop;
+using Decant.Tree;
+using Decant.Writers;
+using Decant.Writers.Directory;
+using static Decant.Tests.Interop.FileSystemProbe;
+
+namespace Decant.Tests.Writers.Directory;
+
+/// <summary>
+/// What happens when something swaps a path inside the target while the writer works (a race or an
+/// attack): the write must fail, and nothing outside the target may change.
+/// </summary>
+public sealed class WriterConfinementTests : IDisposable
+{
+    private readonly ScratchDirectory _scratch = new();
+    private readonly string _target;
+    private readonly string _outside;
+
+    public WriterConfinementTests()
+    {
+        _target = _scratch.Combine("target");
+        _outside = _scratch.Combine("outside");
+        System.IO.Directory.CreateDirectory(_target);
+        System.IO.Directory.CreateDirectory(_outside);
+        File.WriteAllText(System.IO.Path.Combine(_outside, "victim"), "untouched");
+        SetPermissions(System.IO.Path.Combine(_outside, "victim"), 0x1A4);
+    }
+
+    public void Dispose() => _scratch.Dispose();
+
+    public static TheoryData<bool> Resolvers => new() { false, true };
+
+    private void AssertOutsideUntouched()
+    {
+        Assert.Equal(["victim"], System.IO.Directory.GetFileSystemEntries(_outside).Select(System.IO.Path.GetFileName));
+        Assert.Equal("untouched", File.ReadAllText(System.IO.Path.Combine(_outside, "victim")));
+        var st = Stat(System.IO.Path.Combine(_outside, "victim"));
+        Assert.Equal((0x1A4u, 0u, 0u), (st.Mode & 0xFFFu, st.Uid, st.Gid));
+    }
+
+    [Theory]
+    [MemberData(nameof(Resolvers))]
+    public void ADirectorySwappedForASymlinkMidwayStopsTheWrite(bool walkComponents)
+    {
+        var tree = new TestTree();
+        var etc = tree.Add("etc", TestTree.Directory(0x1ED));
+        var passwd = tree.Add("etc/passwd", TestTree.File(null, 0x1A4));
+        using var root = new ConfinedRoot(Posix.OpenAt(SafeFdHandle.CurrentDirectory, _target, LibC.O_PATH | LibC.O_DIRECTORY, 0, _target), _target, walkComponents);
+        using var store = CreateStore(root);
+        using var parents = new DirectoryHandleCache(root);
+        var materializer = new TreeMaterializer(root, store, OwnershipMode.Preserve, parents);
+        materializer.Create(tree.RootNode);
+        materializer.Create(etc);
+
+        // The attack: "etc" becomes a symlink to a directory outside before its child is written.
+        System.IO.Directory.Delete(System.IO.Path.Combine(_target, "etc"));
+        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(_target, "etc"), _outside);
+        var error = Assert.Throws<NativeIOException>(() => materializer.Create(passwd));
+
+        Assert.Equal(DecantErrorKind.OutputError, error.Kind);
+        Assert.Contains("etc", error.Message, StringComparison.Ordinal);
+        AssertOutsideUntouched();
+    }
+
+    [Fact]
+    public void MetadataIsAppliedToASymlinkItselfNeverToItsTarget()
+    {
+        var victim = System.IO.Path.Combine(_outside, "victim");
+        System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(_target, "link"), victim);
+        var link = TestTree.Symlink(victim, 4321, 8765);
+        link.Xattrs = [new("trusted.mark", [1])];
+        using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, _target, LibC.O_PATH | LibC.O_DIRECTORY, 0, _target);
+
+        new MetadataApplier(OwnershipMode.Preserve).ApplyByName(parent, "link", link, "link");
+
+        var st = Stat(System.IO.Path.Combine(_target, "link"));
+        Assert.Equal((4321u, 8765u), (st.Uid, st.Gid));
+        Assert.Equal([1], Xattr(System.IO.Path.Combine(_target, "link"), "trusted.mark"));
+        Assert.Null(Xattr(victim, "trusted.mark"));
+        AssertOutsideUntouched();
+    }
+
+    [Fact]
+    public void AFifoSwappedForASymlinkIsNotChmoddedThroughIt()
+    {
+        var victim = System.IO.Path.Combine(_outside, "victim");
+        System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(_target, "fifo"), victim);
+        var fifo = TestTree.Special(NodeKind.Fifo, 0xFFF);
+        using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, _target, LibC.O_PATH | LibC.O_DIRECTORY, 0, _target);
+
+        var error = Assert.Throws<NativeIOException>(() => new MetadataApplier(OwnershipMode.Rootless).ApplyByName(parent, "fifo", fifo, "fifo"));
+
+        Assert.Equal("fchmodat", error.Operation);
+        AssertOutsideUntouched();
+    }
+
+    [Fact]
+    public async Task ASymlinkPlantedAtADirectoryPathFailsTheCommit()
+    {
+        var tree = new TestTree();
+        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = _target }, CancellationToken.None);
+        tree.Add("dir", TestTree.Directory(0x1ED));
+        // The attacker plants "dir" first: the writer's mkdir must not adopt it.
+        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(_target, "dir"), _outside);
+
+        var error = await Assert.ThrowsAsync<NativeIOException>(() => writer.CommitAsync(tree.Tree, CancellationToken.None));
+
+        Assert.Equal(LibC.EEXIST, error.Errno);
+        AssertOutsideUntouched();
+    }
+
+    private static StagingContentStore CreateStore(ConfinedRoot root) => StagingContentStore.Create(root);
+}
