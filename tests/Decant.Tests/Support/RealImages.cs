@@ -55,13 +55,11 @@ public sealed class RealImages : IAsyncLifetime
         Directory.CreateDirectory(scratchRoot);
     }
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
-        if (Directory.Exists(scratchRoot))
-        {
-            Directory.Delete(scratchRoot, recursive: true);
-        }
-        return Task.CompletedTask;
+        // rm, not Directory.Delete: unpacked trees may hold names that are not UTF-8.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await Tools.RunCheckedAsync("rm", ["-rf", "--", scratchRoot], timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>A new, empty directory for one test, deleted when the collection finishes.</summary>

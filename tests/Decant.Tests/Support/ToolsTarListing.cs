@@ -6,7 +6,7 @@ namespace Decant.Tests.Support;
 /// <param name="Type">The type letter tar prints first: <c>-</c> file, <c>d</c>, <c>l</c> symlink, <c>h</c> hardlink, <c>c</c>, <c>b</c>, <c>p</c> fifo.</param>
 /// <param name="Permissions">The nine rwx letters, with s/S/t/T for setuid, setgid and sticky.</param>
 /// <param name="HasXattrs">Whether tar marked the entry with <c>*</c> (it carries extended attributes).</param>
-/// <param name="Name">The entry name, with tar's escape quoting (a tab shows as <c>\t</c>).</param>
+/// <param name="Name">The entry name, exactly as stored (literal quoting; a name holding a newline would break the listing).</param>
 /// <param name="LinkTarget">The symlink or hardlink target, or null.</param>
 public sealed record TarListingEntry(char Type, string Permissions, bool HasXattrs, long Uid, long Gid, string SizeOrDevice, string Name, string? LinkTarget)
 {
@@ -23,7 +23,7 @@ public static class ToolsTarListing
     public static async Task<IReadOnlyList<TarListingEntry>> ListAsync(string archive, CancellationToken cancellationToken)
     {
         var result = await Tools.RunCheckedAsync("tar",
-            ["--list", "--verbose", "--numeric-owner", "--full-time", "--utc", "--quoting-style=escape",
+            ["--list", "--verbose", "--numeric-owner", "--full-time", "--utc", "--quoting-style=literal",
              "--xattrs", "--xattrs-include=*", "--file", archive],
             cancellationToken).ConfigureAwait(false);
         return [.. result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => Parse(line, archive))];
