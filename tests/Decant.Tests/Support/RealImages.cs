@@ -35,7 +35,7 @@ public sealed class RealImages : IAsyncLifetime
     /// <summary><see cref="UmociMulti"/> as an oci-archive (tag <c>latest</c>).</summary>
     public string UmociMultiOciArchive => Path.Combine(CorpusDirectory, "umoci-multi.oci.tar");
 
-    /// <summary><see cref="UmociMulti"/> as a docker-archive (reference <c>umoci/multi:latest</c>).</summary>
+    /// <summary><see cref="UmociMulti"/> as a docker-archive (RepoTags <c>docker.io/umoci/multi:latest</c>).</summary>
     public string UmociMultiDockerArchive => Path.Combine(CorpusDirectory, "umoci-multi.docker.tar");
 
     /// <summary>OCI layout made by buildah's overlay driver, with uncompressed layers and a real opaque whiteout.</summary>
