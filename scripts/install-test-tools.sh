@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs every external tool Decant's tests and benchmarks use (Debian/Ubuntu, apt).
+# Idempotent and non-interactive: packages already installed are detected with
+# `dpkg -s` and nothing is downloaded when all of them are present.
+# Exits non-zero when a package cannot be installed or a tool is still missing.
+set -euo pipefail
+
+packages=(
+  umoci skopeo buildah docker-registry apache2-utils e2fsprogs attr
+  busybox-static zstd time clang zlib1g-dev tar gzip libcap2-bin
+)
+# Executables that must be on PATH afterwards (package -> command it provides).
+commands=(umoci skopeo buildah docker-registry htpasswd mke2fs setfattr getfattr
+  busybox zstd clang tar gzip setcap)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg -s "$package" >/dev/null 2>&1; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "install-test-tools: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-test-tools: not root and no sudo" >&2; exit 1; }
+    sudo_cmd=(sudo -n)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt_options=(-o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+  "${sudo_cmd[@]}" apt-get "${apt_options[@]}" update -qq
+  "${sudo_cmd[@]}" apt-get "${apt_options[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+status=0
+for package in "${packages[@]}"; do
+  if ! dpkg -s "$package" >/dev/null 2>&1; then
+    echo "install-test-tools: package $package is still not installed" >&2
+    status=1
+  fi
+done
+for command in "${commands[@]}"; do
+  # busybox-static installs /bin/busybox; setcap lives in /usr/sbin.
+  if ! PATH="$PATH:/usr/sbin:/sbin:/bin" command -v "$command" >/dev/null 2>&1; then
+    echo "install-test-tools: command $command not found after install" >&2
+    status=1
+  fi
+done
+exit "$status"
