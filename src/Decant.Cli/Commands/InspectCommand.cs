@@ -55,7 +55,7 @@ internal static class InspectCommand
             json.WriteNumber("size", layer.Size);
             if (i < image.DiffIds.Count)
             {
-                json.WriteString("diffId", image.DiffIds[i]);
+                json.WriteString("diffId", image.DiffIds[i].ToString());
             }
             json.WriteEndObject();
         }

@@ -78,7 +78,7 @@ public static class ImageExporter
         for (int i = 0; i < total; i++)
         {
             var layer = image.Layers[i];
-            string? diffId = i < image.DiffIds.Count ? image.DiffIds[i] : null;
+            string? diffId = i < image.DiffIds.Count ? image.DiffIds[i].ToString() : null;
             reads[i] = ReadLayerAsync(source, layer, diffId, store, budget, limits, slots, progress, total, failFast.Token);
         }
 

@@ -10,14 +10,14 @@ namespace Decant.Tests.Conformance;
 /// </summary>
 public class ConformanceTests
 {
-    public record Case(string Name, LayerTar[] Layers, string[]? Expect = null, DecantErrorKind? Error = null, string? ErrorText = null)
+    public record LayerCase(string Name, LayerTar[] Layers, string[]? Expect = null, DecantErrorKind? Error = null, string? ErrorText = null)
     {
         public override string ToString() => Name;
     }
 
-    public static TheoryData<Case, OutputFormat> Cases()
+    public static TheoryData<LayerCase, OutputFormat> Cases()
     {
-        var data = new TheoryData<Case, OutputFormat>();
+        var data = new TheoryData<LayerCase, OutputFormat>();
         foreach (var c in All())
         {
             data.Add(c, OutputFormat.Directory);
@@ -26,7 +26,7 @@ public class ConformanceTests
         return data;
     }
 
-    private static IEnumerable<Case> All()
+    private static IEnumerable<LayerCase> All()
     {
         yield return new("plain whiteout hides the lower file",
             [new LayerTar().Dir("a").File("a/x", "1").File("a/y", "2"), new LayerTar().Whiteout("a/x")],
@@ -127,7 +127,7 @@ public class ConformanceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task LayersGiveTheExpectedTree(Case testCase, OutputFormat format)
+    public async Task LayersGiveTheExpectedTree(LayerCase testCase, OutputFormat format)
     {
         using var scratch = new ScratchDirectory();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), testCase.Layers.Select(l => l.ToArray()));

@@ -33,7 +33,7 @@ internal static partial class RootfsListing
                 TarEntryType.SymbolicLink => $"l {path} -> {entry.LinkName}",
                 TarEntryType.HardLink => $"h {path} => {entry.LinkName}",
                 TarEntryType.Fifo => $"p {path} {mode}",
-                TarEntryType.CharacterDevice => $"c {path} {mode} {entry.DeviceMajor},{entry.DeviceMinor}",
+                TarEntryType.CharacterDevice => $"c {path} {mode} {((PosixTarEntry)entry).DeviceMajor},{((PosixTarEntry)entry).DeviceMinor}",
                 _ => $"? {path} {entry.EntryType}",
             });
         }

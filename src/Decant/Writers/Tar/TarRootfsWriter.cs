@@ -52,7 +52,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
         else
         {
             string full = Path.GetFullPath(options.Output);
-            if (Directory.Exists(full))
+            if (System.IO.Directory.Exists(full))
             {
                 throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" is a directory; a tar output needs a file name");
             }
@@ -61,7 +61,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
                 throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
             }
             string directory = Path.GetDirectoryName(full) ?? ".";
-            if (!Directory.Exists(directory))
+            if (!System.IO.Directory.Exists(directory))
             {
                 throw new DecantException(DecantErrorKind.OutputError, $"the directory of output \"{options.Output}\" does not exist");
             }
