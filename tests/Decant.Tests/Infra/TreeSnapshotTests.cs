@@ -43,6 +43,7 @@ public sealed class TreeSnapshotTests : IAsyncLifetime, IDisposable
             chown 1000:2000 dir/sub
             touch -h -d @1234567890.5 dir/rel-link
             printf x > $'bad-\xff-name'
+            printf y > $'tab\tname\\'
             """);
         return await TreeSnapshot.CaptureAsync(root, cancellationToken: Token);
     }
@@ -53,7 +54,7 @@ public sealed class TreeSnapshotTests : IAsyncLifetime, IDisposable
         var snapshot = await BuildSampleTreeAsync();
 
         Assert.Equal(
-            ["/", "/bad-\\xff-name", "/dir", "/dir/abs-link", "/dir/fifo", "/dir/file.txt", "/dir/null", "/dir/rel-link", "/dir/sub", "/dir/sub/second-name", "/shared"],
+            ["/", "/bad-\\xff-name", "/dir", "/dir/abs-link", "/dir/fifo", "/dir/file.txt", "/dir/null", "/dir/rel-link", "/dir/sub", "/dir/sub/second-name", "/shared", "/tab\\x09name\\\\"],
             snapshot.Entries.Keys);
 
         var file = snapshot["/dir/file.txt"];

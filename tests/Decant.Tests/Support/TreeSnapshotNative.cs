@@ -29,11 +29,14 @@ internal static partial class TreeSnapshotNative
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxBasicStats = 0x7ff;
     private const int StatxBufferSize = 256;
-    private const int OpenReadOnlyNoFollowCloexec = 0x0 | 0x20000 | 0x80000; // O_RDONLY | O_NOFOLLOW | O_CLOEXEC
+    private const int OpenCloseOnExec = 0x80000; // O_CLOEXEC (O_RDONLY is 0)
     private const int ErrnoNoData = 61; // ENODATA
     private const int ErrnoRange = 34; // ERANGE
     private const int ErrnoNotSupported = 95; // EOPNOTSUPP
     private const int DirentNameOffset = 19; // struct dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[]
+
+    /// <summary>O_NOFOLLOW, whose value differs between the x86 and Arm ABIs.</summary>
+    private static int OpenNoFollow => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x8000 : 0x20000;
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buffer);
@@ -209,7 +212,7 @@ internal static partial class TreeSnapshotNative
         int descriptor;
         fixed (byte* p = terminated)
         {
-            descriptor = open(p, OpenReadOnlyNoFollowCloexec);
+            descriptor = open(p, OpenCloseOnExec | OpenNoFollow);
         }
         if (descriptor < 0)
         {
