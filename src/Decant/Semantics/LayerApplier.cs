@@ -99,7 +99,7 @@ public sealed class LayerApplier
 
     private void ApplyEntry(IndexedEntry entry)
     {
-        if (entry.Path.Length > 0 && Whiteout.Classify(entry.Path[^1], entry.Header.Name, out _) != Whiteout.Kind.None)
+        if (entry.Path.Length > 0 && (Whiteout.Classify(entry.Path[^1], entry.Header.Name, out _) != Whiteout.Kind.None || Whiteout.IsUnderMetadata(entry.Path)))
         {
             Discard(entry.Content);
             return;

@@ -44,4 +44,17 @@ public static class Whiteout
         }
         return Kind.Plain;
     }
+
+    /// <summary>Whether a path lies inside an aufs metadata directory such as <c>.wh..wh.plnk/</c>.</summary>
+    public static bool IsUnderMetadata(string[] path)
+    {
+        for (int i = 0; i < path.Length - 1; i++)
+        {
+            if (path[i].StartsWith(MetaPrefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 }
