@@ -61,11 +61,19 @@ internal sealed class OutputTarget : IDisposable
                     ? new DecantException(DecantErrorKind.OutputError, $"output \"{full}\" exists and is not a directory")
                     : Posix.Failure("open", full, errno, DecantErrorKind.OutputError));
             var result = new OutputTarget(parent, name, new ConfinedRoot(handle, full), created);
-            if (!created)
+            try
             {
-                result.EnsureEmpty(force, cancellationToken);
+                if (!created)
+                {
+                    result.EnsureEmpty(force, cancellationToken);
+                }
+                return result;
             }
-            return result;
+            catch
+            {
+                result.Root.Dispose();
+                throw;
+            }
         }
         catch
         {

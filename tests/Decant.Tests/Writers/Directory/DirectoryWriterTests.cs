@@ -2,7 +2,6 @@ using System.Text;
 using Decant.Errors;
 using Decant.Interop;
 using Decant.Layers;
-using Decant.Tests.Interop;
 using Decant.Tree;
 using Decant.Writers;
 using Decant.Writers.Directory;
@@ -12,36 +11,22 @@ namespace Decant.Tests.Writers.Directory;
 
 public sealed class DirectoryWriterTests : IDisposable
 {
-    private readonly ScratchDirectory _scratch = new();
-    private readonly string _target;
-    private readonly string _sentinel;
+    private readonly GuardedTarget _guard = new();
+    private string Target => _guard.Target;
 
-    public DirectoryWriterTests()
-    {
-        _target = _scratch.Combine("rootfs");
-        // A directory beside the target that no test may ever change.
-        _sentinel = _scratch.Combine("sentinel");
-        System.IO.Directory.CreateDirectory(_sentinel);
-        File.WriteAllText(System.IO.Path.Combine(_sentinel, "keep"), "precious");
-    }
-
-    public void Dispose() => _scratch.Dispose();
+    public void Dispose() => _guard.Dispose();
 
     private static CancellationToken Ct => CancellationToken.None;
 
     private Task<DirectoryWriter> CreateWriter(OwnershipMode ownership = OwnershipMode.Preserve, bool force = false) =>
-        DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = _target, Force = force, Ownership = ownership }, Ct);
+        DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = Target, Force = force, Ownership = ownership }, Ct);
 
     private static async Task<ContentRef> Store(DirectoryWriter writer, byte[] bytes) =>
         await writer.Content.WriteAsync(new MemoryStream(bytes), bytes.Length, Ct);
 
-    private string At(string relative) => System.IO.Path.Combine(_target, relative);
+    private string At(string relative) => _guard.At(relative);
 
-    private void AssertSentinelUntouched()
-    {
-        Assert.Equal(["keep"], System.IO.Directory.GetFileSystemEntries(_sentinel).Select(System.IO.Path.GetFileName));
-        Assert.Equal("precious", File.ReadAllText(System.IO.Path.Combine(_sentinel, "keep")));
-    }
+    private void AssertSentinelUntouched() => _guard.AssertSentinelUntouched();
 
     private static void AssertTimes(string path, Inode inode)
     {
@@ -87,10 +72,10 @@ public sealed class DirectoryWriterTests : IDisposable
         }, summary);
         Assert.Equal(0, writer.SkippedXattrs);
 
-        Assert.Equal(LibC.S_IFDIR, FileType(_target));
-        Assert.Equal(0x1EDu, Permissions(_target));
-        AssertTimes(_target, tree.RootNode.Inode);
-        Assert.Equal(["tmp", "usr"], System.IO.Directory.GetFileSystemEntries(_target).Select(System.IO.Path.GetFileName).Order());
+        Assert.Equal(LibC.S_IFDIR, FileType(Target));
+        Assert.Equal(0x1EDu, Permissions(Target));
+        AssertTimes(Target, tree.RootNode.Inode);
+        Assert.Equal(["tmp", "usr"], System.IO.Directory.GetFileSystemEntries(Target).Select(System.IO.Path.GetFileName).Order());
 
         Assert.Equal((LibC.S_IFDIR, 0x1E8u), (FileType(At("usr")), Permissions(At("usr"))));
         AssertOwner(At("usr"), 10, 20);
@@ -133,7 +118,7 @@ public sealed class DirectoryWriterTests : IDisposable
         Assert.Equal((LibC.S_IFBLK, 0x1B0u, 7u, 300u, 6u), (loopStat.Mode & LibC.S_IFMT, loopStat.Mode & 0xFFFu, loopStat.RdevMajor, loopStat.RdevMinor, loopStat.Gid));
         AssertTimes(At("tmp/loop"), loop.Inode);
 
-        Assert.DoesNotContain(System.IO.Directory.GetFileSystemEntries(_target), e => e.Contains(".decant-staging", StringComparison.Ordinal));
+        Assert.DoesNotContain(System.IO.Directory.GetFileSystemEntries(Target), e => e.Contains(".decant-staging", StringComparison.Ordinal));
         AssertSentinelUntouched();
     }
 
@@ -192,13 +177,13 @@ public sealed class DirectoryWriterTests : IDisposable
     [Fact]
     public async Task NonEmptyTargetIsRefusedWithoutForce()
     {
-        System.IO.Directory.CreateDirectory(_target);
+        System.IO.Directory.CreateDirectory(Target);
         File.WriteAllText(At("old"), "old");
 
         var error = await Assert.ThrowsAsync<DecantException>(() => CreateWriter());
 
         Assert.Equal(DecantErrorKind.OutputError, error.Kind);
-        Assert.Contains(_target, error.Message, StringComparison.Ordinal);
+        Assert.Contains(Target, error.Message, StringComparison.Ordinal);
         Assert.Contains("--force", error.Message, StringComparison.Ordinal);
         Assert.Equal("old", File.ReadAllText(At("old")));
     }
@@ -208,20 +193,20 @@ public sealed class DirectoryWriterTests : IDisposable
     {
         System.IO.Directory.CreateDirectory(At("old/deeper"));
         File.WriteAllText(At("old/deeper/file"), "old");
-        File.CreateSymbolicLink(At("old/to-sentinel"), _sentinel);
-        File.CreateSymbolicLink(At("sentinel-file"), System.IO.Path.Combine(_sentinel, "keep"));
+        File.CreateSymbolicLink(At("old/to-sentinel"), _guard.Sentinel);
+        File.CreateSymbolicLink(At("sentinel-file"), _guard.SentinelFilePath);
         System.IO.Directory.CreateDirectory(At("locked"));
         SetPermissions(At("locked"), 0);
 
         var tree = new TestTree();
         await using (var writer = await CreateWriter(force: true))
         {
-            Assert.Single(System.IO.Directory.GetFileSystemEntries(_target)); // only the staging directory is left
+            Assert.Single(System.IO.Directory.GetFileSystemEntries(Target)); // only the staging directory is left
             tree.Add("new", TestTree.File(await Store(writer, "new"u8.ToArray()), 0x1A4));
             await writer.CommitAsync(tree.Tree, Ct);
         }
 
-        Assert.Equal(["new"], System.IO.Directory.GetFileSystemEntries(_target).Select(System.IO.Path.GetFileName));
+        Assert.Equal(["new"], System.IO.Directory.GetFileSystemEntries(Target).Select(System.IO.Path.GetFileName));
         AssertSentinelUntouched();
     }
 
@@ -231,27 +216,27 @@ public sealed class DirectoryWriterTests : IDisposable
         await using (var writer = await CreateWriter())
         {
             await Store(writer, "abandoned"u8.ToArray());
-            Assert.True(System.IO.Directory.Exists(_target));
+            Assert.True(System.IO.Directory.Exists(Target));
         }
 
-        Assert.False(Exists(_target));
+        Assert.False(Exists(Target));
         AssertSentinelUntouched();
     }
 
     [Fact]
     public async Task DisposingWithoutCommitLeavesAPreexistingEmptyTargetEmpty()
     {
-        System.IO.Directory.CreateDirectory(_target);
-        SetPermissions(_target, 0x1E8);
+        System.IO.Directory.CreateDirectory(Target);
+        SetPermissions(Target, 0x1E8);
 
         await using (var writer = await CreateWriter())
         {
             await Store(writer, "abandoned"u8.ToArray());
         }
 
-        Assert.True(System.IO.Directory.Exists(_target));
-        Assert.Empty(System.IO.Directory.GetFileSystemEntries(_target));
-        Assert.Equal(0x1E8u, Permissions(_target));
+        Assert.True(System.IO.Directory.Exists(Target));
+        Assert.Empty(System.IO.Directory.GetFileSystemEntries(Target));
+        Assert.Equal(0x1E8u, Permissions(Target));
         AssertSentinelUntouched();
     }
 
@@ -271,7 +256,7 @@ public sealed class DirectoryWriterTests : IDisposable
             Assert.Contains("\"again\"", error.Message, StringComparison.Ordinal);
         }
 
-        Assert.False(Exists(_target));
+        Assert.False(Exists(Target));
         AssertSentinelUntouched();
     }
 
@@ -302,7 +287,7 @@ public sealed class DirectoryWriterTests : IDisposable
             Assert.Equal(self, Stat(At(name)).Uid);
         }
         Assert.Null(Xattr(At("root-owned"), RootlessOwnerXattr.Name));
-        Assert.Null(Xattr(_target, RootlessOwnerXattr.Name));
+        Assert.Null(Xattr(Target, RootlessOwnerXattr.Name));
         Assert.Equal((7u, 8u), DecodeOwner(Xattr(At("d"), RootlessOwnerXattr.Name)));
         Assert.Equal((1000u, 1000u), DecodeOwner(Xattr(At("user-owned"), RootlessOwnerXattr.Name)));
         Assert.Equal((1234u, RootlessOwnerXattr.Unchanged), DecodeOwner(Xattr(At("uid-only"), RootlessOwnerXattr.Name)));
@@ -349,7 +334,7 @@ public sealed class DirectoryWriterTests : IDisposable
     {
         await using var first = await CreateWriter();
         var foreign = await first.Content.WriteAsync(new MemoryStream(Encoding.UTF8.GetBytes("x")), 1, Ct);
-        var otherTarget = _scratch.Combine("other");
+        var otherTarget = _guard.Scratch("other");
         await using var second = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = otherTarget }, Ct);
 
         await Assert.ThrowsAsync<ArgumentException>(() => second.Content.ReleaseAsync(foreign, Ct).AsTask());

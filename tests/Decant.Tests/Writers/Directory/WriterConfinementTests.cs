@@ -1,6 +1,5 @@
 using Decant.Errors;
 using Decant.Interop;
-using Decant.Tests.Interop;
 using Decant.Tree;
 using Decant.Writers;
 using Decant.Writers.Directory;
@@ -14,31 +13,22 @@ namespace Decant.Tests.Writers.Directory;
 /// </summary>
 public sealed class WriterConfinementTests : IDisposable
 {
-    private readonly ScratchDirectory _scratch = new();
-    private readonly string _target;
-    private readonly string _outside;
+    private readonly GuardedTarget _guard = new();
 
     public WriterConfinementTests()
     {
-        _target = _scratch.Combine("target");
-        _outside = _scratch.Combine("outside");
-        System.IO.Directory.CreateDirectory(_target);
-        System.IO.Directory.CreateDirectory(_outside);
-        File.WriteAllText(System.IO.Path.Combine(_outside, "victim"), "untouched");
-        SetPermissions(System.IO.Path.Combine(_outside, "victim"), 0x1A4);
+        System.IO.Directory.CreateDirectory(Target);
     }
 
-    public void Dispose() => _scratch.Dispose();
+    private string Target => _guard.Target;
+
+    private string Outside => _guard.Sentinel;
+
+    public void Dispose() => _guard.Dispose();
 
     public static TheoryData<bool> Resolvers => new() { false, true };
 
-    private void AssertOutsideUntouched()
-    {
-        Assert.Equal(["victim"], System.IO.Directory.GetFileSystemEntries(_outside).Select(System.IO.Path.GetFileName));
-        Assert.Equal("untouched", File.ReadAllText(System.IO.Path.Combine(_outside, "victim")));
-        var st = Stat(System.IO.Path.Combine(_outside, "victim"));
-        Assert.Equal((0x1A4u, 0u, 0u), (st.Mode & 0xFFFu, st.Uid, st.Gid));
-    }
+    private void AssertOutsideUntouched() => _guard.AssertSentinelUntouched();
 
     [Theory]
     [MemberData(nameof(Resolvers))]
@@ -47,7 +37,7 @@ public sealed class WriterConfinementTests : IDisposable
         var tree = new TestTree();
         var etc = tree.Add("etc", TestTree.Directory(0x1ED));
         var passwd = tree.Add("etc/passwd", TestTree.File(null, 0x1A4));
-        using var root = new ConfinedRoot(Posix.OpenAt(SafeFdHandle.CurrentDirectory, _target, LibC.O_PATH | LibC.O_DIRECTORY, 0, _target), _target, walkComponents);
+        using var root = new ConfinedRoot(Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target), Target, walkComponents);
         using var store = CreateStore(root);
         using var parents = new DirectoryHandleCache(root);
         var materializer = new TreeMaterializer(root, store, OwnershipMode.Preserve, parents);
@@ -55,8 +45,8 @@ public sealed class WriterConfinementTests : IDisposable
         materializer.Create(etc);
 
         // The attack: "etc" becomes a symlink to a directory outside before its child is written.
-        System.IO.Directory.Delete(System.IO.Path.Combine(_target, "etc"));
-        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(_target, "etc"), _outside);
+        System.IO.Directory.Delete(System.IO.Path.Combine(Target, "etc"));
+        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(Target, "etc"), Outside);
         var error = Assert.Throws<NativeIOException>(() => materializer.Create(passwd));
 
         Assert.Equal(DecantErrorKind.OutputError, error.Kind);
@@ -67,17 +57,17 @@ public sealed class WriterConfinementTests : IDisposable
     [Fact]
     public void MetadataIsAppliedToASymlinkItselfNeverToItsTarget()
     {
-        var victim = System.IO.Path.Combine(_outside, "victim");
-        System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(_target, "link"), victim);
+        var victim = _guard.SentinelFilePath;
+        System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(Target, "link"), victim);
         var link = TestTree.Symlink(victim, 4321, 8765);
         link.Xattrs = [new("trusted.mark", [1])];
-        using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, _target, LibC.O_PATH | LibC.O_DIRECTORY, 0, _target);
+        using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target);
 
         new MetadataApplier(OwnershipMode.Preserve).ApplyByName(parent, "link", link, "link");
 
-        var st = Stat(System.IO.Path.Combine(_target, "link"));
+        var st = Stat(System.IO.Path.Combine(Target, "link"));
         Assert.Equal((4321u, 8765u), (st.Uid, st.Gid));
-        Assert.Equal([1], Xattr(System.IO.Path.Combine(_target, "link"), "trusted.mark"));
+        Assert.Equal([1], Xattr(System.IO.Path.Combine(Target, "link"), "trusted.mark"));
         Assert.Null(Xattr(victim, "trusted.mark"));
         AssertOutsideUntouched();
     }
@@ -85,10 +75,10 @@ public sealed class WriterConfinementTests : IDisposable
     [Fact]
     public void AFifoSwappedForASymlinkIsNotChmoddedThroughIt()
     {
-        var victim = System.IO.Path.Combine(_outside, "victim");
-        System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(_target, "fifo"), victim);
+        var victim = _guard.SentinelFilePath;
+        System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(Target, "fifo"), victim);
         var fifo = TestTree.Special(NodeKind.Fifo, 0xFFF);
-        using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, _target, LibC.O_PATH | LibC.O_DIRECTORY, 0, _target);
+        using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target);
 
         var error = Assert.Throws<NativeIOException>(() => new MetadataApplier(OwnershipMode.Rootless).ApplyByName(parent, "fifo", fifo, "fifo"));
 
@@ -100,10 +90,10 @@ public sealed class WriterConfinementTests : IDisposable
     public async Task ASymlinkPlantedAtADirectoryPathFailsTheCommit()
     {
         var tree = new TestTree();
-        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = _target }, CancellationToken.None);
+        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = Target }, CancellationToken.None);
         tree.Add("dir", TestTree.Directory(0x1ED));
         // The attacker plants "dir" first: the writer's mkdir must not adopt it.
-        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(_target, "dir"), _outside);
+        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(Target, "dir"), Outside);
 
         var error = await Assert.ThrowsAsync<NativeIOException>(() => writer.CommitAsync(tree.Tree, CancellationToken.None));
 
