@@ -147,8 +147,7 @@ public class ImageResolverTests
     public async Task CorruptManifestIsADigestMismatch()
     {
         using var layout = new TestLayout();
-        var image = layout.AddImage("linux", "amd64");
-        layout.Tag(image.Manifest, "v1");
+        var image = layout.AddTaggedImage("v1");
         layout.Corrupt(image.Manifest);
         var error = await FailsAsync(layout.Reference("v1"), DecantErrorKind.DigestMismatch);
         Assert.Contains($"blob {image.Manifest.Digest}: digest mismatch: expected {image.Manifest.Digest}, computed sha256:", error.Message, StringComparison.Ordinal);
@@ -158,8 +157,7 @@ public class ImageResolverTests
     public async Task CorruptConfigIsADigestMismatch()
     {
         using var layout = new TestLayout();
-        var image = layout.AddImage("linux", "amd64");
-        layout.Tag(image.Manifest, "v1");
+        var image = layout.AddTaggedImage("v1");
         layout.Corrupt(image.Config);
         var error = await FailsAsync(layout.Reference("v1"), DecantErrorKind.DigestMismatch);
         Assert.Contains($"config: blob {image.Config.Digest}: digest mismatch", error.Message, StringComparison.Ordinal);
