@@ -129,6 +129,76 @@ public class ArchiveSourceTests(UmociImages images)
     }
 
     [Fact]
+    public async Task DockerArchiveLayersStoredUnderBlobsAreNamedByTheirPath()
+    {
+        // Docker 25+ stores layers as blobs/sha256/<hex>; the path gives the digest.
+        string archive = Path.Combine(images.Root, "blobs.docker.tar");
+        string manifest = await ReadEntryAsync(images.DockerArchive, "manifest.json");
+        await RewriteArchiveAsync(images.DockerArchive, archive, entry =>
+        {
+            if (entry.EntryType == TarEntryType.RegularFile && entry.Name.EndsWith(".tar", StringComparison.Ordinal))
+            {
+                string blob = "blobs/sha256/" + entry.Name[..^".tar".Length];
+                manifest = manifest.Replace($"\"{entry.Name}\"", $"\"{blob}\"", StringComparison.Ordinal);
+                return WithData(blob, ReadAll(entry));
+            }
+            return entry.Name == "manifest.json" || entry.EntryType == TarEntryType.SymbolicLink ? Entry("unused/" + entry.Name, "") : entry;
+        }, extraFactory: () => Entry("manifest.json", manifest));
+        Assert.Contains("blobs/sha256/", manifest, StringComparison.Ordinal);
+
+        var (_, expectedLayers) = await LayoutImageAsync();
+        var (source, image) = await ResolveAsync($"docker-archive:{archive}");
+        await using (source)
+        {
+            Assert.Equal(expectedLayers, await UncompressedLayersAsync(source, image));
+        }
+    }
+
+    [Fact]
+    public async Task DockerArchiveCompressedLegacyLayerIsHashedAndLabelledGzip()
+    {
+        string archive = Path.Combine(images.Root, "gzip.docker.tar");
+        await RewriteArchiveAsync(images.DockerArchive, archive, entry =>
+        {
+            if (entry.EntryType != TarEntryType.RegularFile || !entry.Name.EndsWith(".tar", StringComparison.Ordinal))
+            {
+                return entry;
+            }
+            using var compressed = new MemoryStream();
+            using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(ReadAll(entry));
+            }
+            return WithData(entry.Name, compressed.ToArray());
+        });
+
+        var (_, expectedLayers) = await LayoutImageAsync();
+        var (source, image) = await ResolveAsync($"docker-archive:{archive}");
+        await using (source)
+        {
+            Assert.All(image.Layers, layer => Assert.Equal(MediaTypes.OciLayerGzip, layer.MediaType));
+            Assert.DoesNotContain(image.Layers[0].ParsedDigest, image.DiffIds);
+            Assert.Equal(expectedLayers, await UncompressedLayersAsync(source, image));
+        }
+    }
+
+    [Fact]
+    public async Task DockerArchiveWithSeveralImagesNeedsASelector()
+    {
+        string archive = Path.Combine(images.Root, "two.docker.tar");
+        string manifest = await ReadEntryAsync(images.DockerArchive, "manifest.json");
+        string second = manifest.Trim().TrimStart('[').TrimEnd(']').Replace("docker.io/example/app:v1", "docker.io/example/app:v2", StringComparison.Ordinal);
+        string both = manifest.Trim().TrimEnd(']') + "," + second + "]";
+        await RewriteArchiveAsync(images.DockerArchive, archive, entry => entry.Name == "manifest.json" ? Entry(entry.Name, both) : entry);
+
+        var error = await OpenFailsAsync($"docker-archive:{archive}", DecantErrorKind.Usage);
+        Assert.Contains("holds 2 images", error.Message, StringComparison.Ordinal);
+        Assert.Contains("@0 (docker.io/example/app:v1); @1 (docker.io/example/app:v2)", error.Message, StringComparison.Ordinal);
+        var (source, _) = await ResolveAsync($"docker-archive:{archive}:example/app:v2");
+        await source.DisposeAsync();
+    }
+
+    [Fact]
     public async Task OciArchiveMayPrefixEntriesWithDotSlash()
     {
         string archive = Path.Combine(images.Root, "dotslash.oci.tar");
@@ -196,12 +266,9 @@ public class ArchiveSourceTests(UmociImages images)
             {
                 return entry;
             }
-            using var copy = new MemoryStream();
-            entry.DataStream!.CopyTo(copy);
-            byte[] bytes = copy.ToArray();
+            byte[] bytes = ReadAll(entry);
             bytes[100] ^= 0x01;
-            var changed = new PaxTarEntry(TarEntryType.RegularFile, entry.Name) { DataStream = new MemoryStream(bytes) };
-            return changed;
+            return WithData(entry.Name, bytes);
         });
         var (source, image) = await ResolveAsync($"docker-archive:{archive}");
         await using (source)
@@ -211,11 +278,20 @@ public class ArchiveSourceTests(UmociImages images)
         }
     }
 
-    private static PaxTarEntry Entry(string name, string content) =>
-        new(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)) };
+    private static PaxTarEntry Entry(string name, string content) => WithData(name, Encoding.UTF8.GetBytes(content));
+
+    private static PaxTarEntry WithData(string name, byte[] data) =>
+        new(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(data) };
+
+    private static byte[] ReadAll(TarEntry entry)
+    {
+        using var copy = new MemoryStream();
+        entry.DataStream!.CopyTo(copy);
+        return copy.ToArray();
+    }
 
     /// <summary>Copies a tar, passing each entry through <paramref name="change"/>, optionally appending one more.</summary>
-    private static async Task RewriteArchiveAsync(string from, string to, Func<TarEntry, TarEntry> change, TarEntry? extra = null)
+    private static async Task RewriteArchiveAsync(string from, string to, Func<TarEntry, TarEntry> change, TarEntry? extra = null, Func<TarEntry>? extraFactory = null)
     {
         await using var input = File.OpenRead(from);
         await using var reader = new TarReader(input);
@@ -225,9 +301,9 @@ public class ArchiveSourceTests(UmociImages images)
         {
             await writer.WriteEntryAsync(change(entry));
         }
-        if (extra is not null)
+        if ((extra ?? extraFactory?.Invoke()) is { } appended)
         {
-            await writer.WriteEntryAsync(extra);
+            await writer.WriteEntryAsync(appended);
         }
     }
 
