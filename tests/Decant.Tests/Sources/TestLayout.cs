@@ -62,6 +62,14 @@ internal sealed class TestLayout : IDisposable
         return new TestImage(manifestDescriptor, configDescriptor, configBytes, layers);
     }
 
+    /// <summary>Adds a linux/amd64 image with one layer and tags it in index.json.</summary>
+    public TestImage AddTaggedImage(string tag)
+    {
+        var image = AddImage("linux", "amd64");
+        Tag(image.Manifest, tag);
+        return image;
+    }
+
     /// <summary>Adds an index listing the children with the given platforms (null = no platform field).</summary>
     public Descriptor AddIndex(params (Descriptor Child, Platform? Platform)[] children)
     {
