@@ -12,7 +12,7 @@ bash scripts/install-test-tools.sh >/dev/null
 decant=artifacts/aot/decant
 [ -x "$decant" ] || bash scripts/publish-aot.sh >/dev/null
 
-groups=${BENCH_IMAGE_GROUPS:-"/usr/lib/x86_64-linux-gnu /usr/share/dotnet /usr/lib/gcc,/usr/include /usr/bin,/usr/sbin"}
+groups=${BENCH_IMAGE_GROUPS:-"/usr/share/dotnet /usr/lib/gcc /usr/bin,/usr/sbin /usr/include"}
 image="$work/image"
 stamp="$work/image.groups"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$groups" ]; then

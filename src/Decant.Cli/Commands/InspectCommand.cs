@@ -19,7 +19,7 @@ internal static class InspectCommand
             await using var source = await ImageSources.OpenAsync(ImageReference.Parse(parse.GetValue(image)!), cancellationToken).ConfigureAwait(false);
             var resolved = await ImageResolver.ResolveAsync(source, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
             using var stdout = Console.OpenStandardOutput();
-            using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+            using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 Write(json, source.Name, resolved);
             }

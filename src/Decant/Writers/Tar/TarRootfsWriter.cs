@@ -118,7 +118,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
             {
                 case NodeKind.Directory:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '5', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    directories++;
+                    directories += node.Parent is null ? 0 : 1;
                     break;
                 case NodeKind.RegularFile:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '0', inode, inode.Size, ""), cancellationToken).ConfigureAwait(false);
