@@ -2,22 +2,26 @@ namespace Decant.Blobs;
 
 /// <summary>
 /// A read-only, forward-only stream that yields bytes already peeked from a source, then the rest
-/// of the source, then an optional suffix. Lets detection peek without a seekable source.
+/// of the source, then an optional suffix. Lets detection peek without a seekable source. With a
+/// buffer, the source is read in large chunks however small the reads made on this stream (a
+/// decoder's input reads are small), and reads served from the buffer complete synchronously.
 /// </summary>
 internal sealed class DecompressPrefixStream : Stream
 {
     private readonly Stream _source;
     private readonly bool _leaveOpen;
-    private ReadOnlyMemory<byte> _prefix;
+    private readonly byte[]? _buffer;
+    private ReadOnlyMemory<byte> _pending;
     private ReadOnlyMemory<byte> _suffix;
     private bool _sourceDone;
 
-    public DecompressPrefixStream(ReadOnlyMemory<byte> prefix, Stream source, ReadOnlyMemory<byte> suffix, bool leaveOpen)
+    public DecompressPrefixStream(ReadOnlyMemory<byte> prefix, Stream source, ReadOnlyMemory<byte> suffix, bool leaveOpen, int bufferSize = 0)
     {
-        _prefix = prefix;
+        _pending = prefix;
         _source = source;
         _suffix = suffix;
         _leaveOpen = leaveOpen;
+        _buffer = bufferSize > 0 ? new byte[bufferSize] : null;
     }
 
     public override bool CanRead => true;
@@ -30,49 +34,76 @@ internal sealed class DecompressPrefixStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        if (buffer.IsEmpty)
+        while (!buffer.IsEmpty)
         {
-            return 0;
-        }
-        if (!_prefix.IsEmpty)
-        {
-            return Take(ref _prefix, buffer);
-        }
-        if (!_sourceDone)
-        {
-            int read = _source.Read(buffer);
-            if (read > 0)
+            if (!_pending.IsEmpty)
             {
-                return read;
+                return Take(ref _pending, buffer);
             }
-            _sourceDone = true;
+            if (_sourceDone)
+            {
+                return Take(ref _suffix, buffer);
+            }
+            if (_buffer is null)
+            {
+                int direct = _source.Read(buffer);
+                if (direct > 0)
+                {
+                    return direct;
+                }
+                _sourceDone = true;
+                continue;
+            }
+            Refilled(_source.Read(_buffer));
         }
-        return Take(ref _suffix, buffer);
+        return 0;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
         {
-            return 0;
+            return ValueTask.FromResult(0);
         }
-        if (!_prefix.IsEmpty)
+        if (!_pending.IsEmpty)
         {
-            return Take(ref _prefix, buffer.Span);
+            return ValueTask.FromResult(Take(ref _pending, buffer.Span));
         }
-        if (!_sourceDone)
+        if (_sourceDone)
         {
-            int read = await _source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (read > 0)
+            return ValueTask.FromResult(Take(ref _suffix, buffer.Span));
+        }
+        return ReadSourceAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask<int> ReadSourceAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (_buffer is null)
+        {
+            int direct = await _source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (direct > 0)
             {
-                return read;
+                return direct;
             }
             _sourceDone = true;
         }
-        return Take(ref _suffix, buffer.Span);
+        else
+        {
+            Refilled(await _source.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false));
+        }
+        return await ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Refilled(int read)
+    {
+        if (read == 0)
+        {
+            _sourceDone = true;
+        }
+        _pending = _buffer.AsMemory(0, read);
     }
 
     private static int Take(ref ReadOnlyMemory<byte> pending, Span<byte> buffer)

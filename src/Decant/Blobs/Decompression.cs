@@ -79,7 +79,7 @@ public static class Decompression
         return kind switch
         {
             LayerCompression.Gzip => DecompressingStream.ForGzip(
-                new DecompressPrefixStream(prefix, compressed, DecompressGzipEndCheck.SentinelMember, leaveOpen)),
+                new DecompressPrefixStream(prefix, compressed, DecompressGzipEndCheck.SentinelMember, leaveOpen, BufferSize)),
             LayerCompression.Zstd => DecompressingStream.ForZstd(new ZstdSharp.DecompressionStream(
                 new DecompressPrefixStream(prefix, compressed, ReadOnlyMemory<byte>.Empty, leaveOpen),
                 BufferSize, checkEndOfStream: true, leaveOpen: false)),

@@ -11,7 +11,8 @@ internal static class TarErrors
     public static DecantException Truncated(long offset, string what, string? entry = null) =>
         Invalid($"the tar archive is truncated: it ends at byte offset {offset} in the middle of {what}", entry);
 
-    public static DecantException LimitExceeded(string limit, long value, long maximum, string what, long offset) =>
+    public static DecantException LimitExceeded(string limit, long value, long maximum, string what, long offset, string? entry = null) =>
         new(DecantErrorKind.LimitExceeded,
-            $"{what} at byte offset {offset} is {value} bytes or entries, over the limit {limit} = {maximum}");
+            $"{what} at byte offset {offset} exceeds the limit {limit} = {maximum} (it has {value})")
+        { Entry = entry };
 }

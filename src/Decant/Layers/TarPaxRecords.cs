@@ -126,23 +126,21 @@ internal static class TarPaxRecords
     private static void AddXattr(TarPendingMetadata target, string name, byte[] value, TarReaderLimits limits, long offset)
     {
         var xattrs = target.Xattrs ??= [];
-        int existing = xattrs.FindIndex(pair => pair.Key == name);
-        long added = Encoding.UTF8.GetByteCount(name) + value.Length;
-        if (existing >= 0)
-        {
-            added -= Encoding.UTF8.GetByteCount(name) + xattrs[existing].Value.Length;
-        }
+        var index = target.XattrIndex ??= new Dictionary<string, int>(StringComparer.Ordinal);
+        bool exists = index.TryGetValue(name, out int existing);
+        long added = exists ? value.Length - xattrs[existing].Value.Length : Encoding.UTF8.GetByteCount(name) + value.Length;
         if (target.XattrBytes + added > limits.MaxXattrBytesPerEntry)
         {
             throw TarErrors.LimitExceeded(nameof(limits.MaxXattrBytesPerEntry), target.XattrBytes + added, limits.MaxXattrBytesPerEntry, "the extended attributes in the PAX extended header", offset);
         }
         target.XattrBytes += added;
-        if (existing >= 0)
+        if (exists)
         {
             xattrs[existing] = new(name, value);
         }
         else
         {
+            index[name] = xattrs.Count;
             xattrs.Add(new(name, value));
         }
     }

@@ -18,6 +18,8 @@ internal sealed class TarPendingMetadata
     public Timestamp? ModificationTime { get; set; }
     public Timestamp? AccessTime { get; set; }
     public List<KeyValuePair<string, byte[]>>? Xattrs { get; set; }
+    /// <summary>Where each xattr name sits in <see cref="Xattrs"/>, so repeats are found in constant time.</summary>
+    public Dictionary<string, int>? XattrIndex { get; set; }
     public long XattrBytes { get; set; }
 
     /// <summary>How many PAX bytes this entry has carried so far, over all its 'x' headers.</summary>
@@ -44,6 +46,7 @@ internal sealed class TarPendingMetadata
         Size = Uid = Gid = SparseMajor = SparseMinor = SparseRealSize = SparsePendingOffset = null;
         ModificationTime = AccessTime = null;
         Xattrs = null;
+        XattrIndex = null;
         SparseMap = null;
         XattrBytes = PaxBytes = 0;
         Any = false;

@@ -67,13 +67,17 @@ public sealed partial class TarReader
             {
                 throw TarErrors.Truncated(offset + available, $"the tar header at byte offset {offset}");
             }
-            var (type, size, headerName) = CheckHeaderBlock(_input.Peek(TarHeaderFields.BlockSize), offset);
-            if (headerName is null)
+            var (type, size, isEndMarker) = CheckHeaderBlock(_input.Peek(TarHeaderFields.BlockSize), offset);
+            if (isEndMarker)
             {
                 _input.Consume(TarHeaderFields.BlockSize);
                 await ReadEndOfArchiveAsync(offset, cancellationToken).ConfigureAwait(false);
                 return null;
             }
+            // Names of metadata headers are decoded only for messages; a real entry decodes its own.
+            string headerName = type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K'
+                ? TarText.DecodeField(_input.Peek(TarHeaderFields.BlockSize)[TarHeaderFields.Name])
+                : "";
             switch (type)
             {
                 case (byte)'x':
@@ -107,25 +111,24 @@ public sealed partial class TarReader
     }
 
     /// <summary>
-    /// Checks a header block: end marker (returns a null name), checksum, and size field. Returns the
-    /// type flag, the size field and the raw name field for messages.
+    /// Checks a header block: end marker, checksum, and size field. Returns the type flag, the size
+    /// field, and whether the block is a zero (end-of-archive) block.
     /// </summary>
-    private static (byte Type, long Size, string? Name) CheckHeaderBlock(ReadOnlySpan<byte> block, long offset)
+    private static (byte Type, long Size, bool IsEndMarker) CheckHeaderBlock(ReadOnlySpan<byte> block, long offset)
     {
         if (TarHeaderFields.IsZeroBlock(block))
         {
-            return (0, 0, null);
+            return (0, 0, true);
         }
         if (!TarHeaderFields.ChecksumMatches(block, out long stored, out long computed))
         {
             throw TarErrors.Invalid($"the tar header at byte offset {offset} has a bad checksum (stored {stored}, computed {computed}): not a tar archive, or corrupt");
         }
-        string name = TarText.DecodeField(block[TarHeaderFields.Name]);
         if (!TarHeaderFields.TryParseNumeric(block[TarHeaderFields.Size], out long size) || size < 0)
         {
-            throw TarErrors.Invalid($"the tar header at byte offset {offset} has an invalid size field", name);
+            throw TarErrors.Invalid($"the tar header at byte offset {offset} has an invalid size field", TarText.DecodeField(block[TarHeaderFields.Name]));
         }
-        return (block[TarHeaderFields.TypeFlag], size, name);
+        return (block[TarHeaderFields.TypeFlag], size, false);
     }
 
     /// <summary>After a first zero block: a second one (or the end of the stream) ends the archive.</summary>
@@ -149,7 +152,7 @@ public sealed partial class TarReader
         long total = _pending.PaxBytes + size;
         if (total > _limits.MaxPaxHeaderBytes)
         {
-            throw LimitError(nameof(TarReaderLimits.MaxPaxHeaderBytes), total, _limits.MaxPaxHeaderBytes, "PAX extended header", headerName, offset);
+            throw TarErrors.LimitExceeded(nameof(TarReaderLimits.MaxPaxHeaderBytes), total, _limits.MaxPaxHeaderBytes, $"the PAX extended header \"{headerName}\"", offset, headerName);
         }
         byte[] records = await ReadMetadataAsync((int)size, headerName, offset, cancellationToken).ConfigureAwait(false);
         try
@@ -173,7 +176,7 @@ public sealed partial class TarReader
         string what = type == 'L' ? "GNU long name" : "GNU long link name";
         if (size > _limits.MaxLongNameBytes)
         {
-            throw LimitError(nameof(TarReaderLimits.MaxLongNameBytes), size, _limits.MaxLongNameBytes, what, headerName, offset);
+            throw TarErrors.LimitExceeded(nameof(TarReaderLimits.MaxLongNameBytes), size, _limits.MaxLongNameBytes, $"the {what} \"{headerName}\"", offset, headerName);
         }
         byte[] data = await ReadMetadataAsync((int)size, headerName, offset, cancellationToken).ConfigureAwait(false);
         string name = TarText.DecodeField(data.AsSpan(0, (int)size));
@@ -209,11 +212,6 @@ public sealed partial class TarReader
             throw TarErrors.Truncated(_input.Position, $"the data of the header \"{headerName}\" at byte offset {offset}", headerName);
         }
     }
-
-    private static DecantException LimitError(string limit, long value, long maximum, string what, string headerName, long offset) =>
-        new(DecantErrorKind.LimitExceeded,
-            $"the {what} \"{headerName}\" at byte offset {offset} holds {value} bytes, over the limit {limit} = {maximum}")
-        { Entry = headerName };
 
     /// <summary>How many padding bytes follow <paramref name="size"/> bytes of data to reach a block boundary.</summary>
     internal static int Padding(long size) => (int)((TarHeaderFields.BlockSize - (size % TarHeaderFields.BlockSize)) % TarHeaderFields.BlockSize);

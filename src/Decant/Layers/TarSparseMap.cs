@@ -57,7 +57,7 @@ internal static class TarSparseMap
         long start = input.Position;
         var reader = new DecimalLineReader(input, storedSize, entry);
         long count = await reader.NextAsync(cancellationToken).ConfigureAwait(false);
-        CheckCount(count, limits, $"the sparse map of \"{entry}\"", start);
+        CheckCount(count, limits, $"the sparse map of \"{entry}\"", start, entry);
         var map = new List<TarSparseSegment>((int)Math.Min(count, 1024));
         for (long i = 0; i < count; i++)
         {
@@ -108,7 +108,7 @@ internal static class TarSparseMap
             {
                 throw TarErrors.Invalid($"the old GNU sparse map of \"{entry}\" at byte offset {offset} has an invalid number", entry);
             }
-            CheckCount(map.Count + 1L, limits, $"the sparse map of \"{entry}\"", offset);
+            CheckCount(map.Count + 1L, limits, $"the sparse map of \"{entry}\"", offset, entry);
             map.Add(new TarSparseSegment(segmentOffset, length));
         }
     }
@@ -137,11 +137,11 @@ internal static class TarSparseMap
         }
     }
 
-    private static void CheckCount(long count, TarReaderLimits limits, string what, long offset)
+    private static void CheckCount(long count, TarReaderLimits limits, string what, long offset, string? entry = null)
     {
         if (count < 0 || count > limits.MaxSparseMapEntries)
         {
-            throw TarErrors.LimitExceeded(nameof(limits.MaxSparseMapEntries), count, limits.MaxSparseMapEntries, what, offset);
+            throw TarErrors.LimitExceeded(nameof(limits.MaxSparseMapEntries), count, limits.MaxSparseMapEntries, what, offset, entry);
         }
     }
 

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using Decant.Blobs;
 using Decant.Errors;
+using Decant.Layers;
 using Decant.Tests.Layers;
 
 namespace Decant.Tests.Blobs;
@@ -250,6 +251,37 @@ public class DecompressionTests
         }
 
         Assert.Equal(leaveOpen, source.CanRead);
+    }
+
+    [Theory]
+    [InlineData("--gzip", LayerCompression.Gzip)]
+    [InlineData("--zstd", LayerCompression.Zstd)]
+    [InlineData("--no-auto-compress", LayerCompression.None)]
+    public async Task FeedsTheTarReaderWhatGnuTarCompressed(string compressOption, LayerCompression expected)
+    {
+        using var tree = new TarTestTree();
+        byte[] content = Compressible(300_000, 16);
+        tree.Write("dir/file.bin", content);
+        byte[] blob = await tree.TarAsync(compressOption);
+
+        await using var stream = await Decompression.OpenAsync(new MemoryStream(blob), CancellationToken.None);
+        var reader = new TarReader(stream);
+        byte[]? read = null;
+        while (await reader.ReadNextAsync(CancellationToken.None) is { } header)
+        {
+            if (header.Name == "./dir/file.bin")
+            {
+                using var copy = new MemoryStream();
+                await reader.OpenData().CopyToAsync(copy);
+                read = copy.ToArray();
+            }
+        }
+        await reader.DrainAsync(CancellationToken.None);
+
+        Assert.Equal(expected, stream.Compression);
+        Assert.Equal(content, read);
+        Assert.Equal(stream.BytesDecompressed, reader.BytesRead);
+        Assert.Equal(0, reader.BytesRead % 10240); // GNU tar pads to whole records, and the reader took them all
     }
 
     [Fact]
