@@ -25,17 +25,19 @@ unpacked=$(python3 -c "import json,sys; print(sum(l['size'] for l in json.load(o
   "$image/blobs/sha256/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['manifests'][0]['digest'][7:])" "$image/index.json")")
 echo "image: $image ($((unpacked >> 20)) MiB compressed)"
 
-measure() { # name command...  -> prints "seconds peak_kib"
-  local out; out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  echo "$out"
+measure() { # command...  -> prints "seconds peak_kib"; a failing command stops the benchmark
+  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
+    echo "failed: $*" >&2; cat "$work/stderr.txt" >&2; exit 1
+  fi
+  tail -1 "$work/time.txt"
 }
 decant_times=(); umoci_times=(); decant_rss=0; umoci_rss=0
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/out-decant" "$work/out-umoci"; sync
-  read -r t m < <(measure "$decant" export "oci:$image:bench" -o "$work/out-decant" --progress none)
+  measure "$decant" export "oci:$image:bench" -o "$work/out-decant" --progress none > "$work/m.txt"; read -r t m < "$work/m.txt"
   decant_times+=("$t"); [ "$m" -gt "$decant_rss" ] && decant_rss=$m
   rm -rf "$work/out-decant"; sync
-  read -r t m < <(measure umoci unpack --image "$image:bench" "$work/out-umoci")
+  measure umoci unpack --image "$image:bench" "$work/out-umoci" > "$work/m.txt"; read -r t m < "$work/m.txt"
   umoci_times+=("$t"); [ "$m" -gt "$umoci_rss" ] && umoci_rss=$m
   rm -rf "$work/out-umoci"
   echo "run $i: decant ${decant_times[-1]}s, umoci ${umoci_times[-1]}s"
