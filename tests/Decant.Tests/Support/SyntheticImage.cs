@@ -21,7 +21,8 @@ public static class SyntheticImage
     public const string Tag = "test";
 
     /// <summary>Writes the layout into <paramref name="directory"/> and returns the reference <c>oci:DIR:test</c>.</summary>
-    public static string WriteLayout(string directory, IEnumerable<byte[]> layerTars, LayerCompressionForTest compression = LayerCompressionForTest.Gzip, string os = "linux", string architecture = "amd64")
+    /// <param name="diffIdOverrides">Diff_ids to write instead of the true ones (for integrity tests).</param>
+    public static string WriteLayout(string directory, IEnumerable<byte[]> layerTars, LayerCompressionForTest compression = LayerCompressionForTest.Gzip, string os = "linux", string architecture = "amd64", IReadOnlyList<string>? diffIdOverrides = null)
     {
         Directory.CreateDirectory(Path.Combine(directory, "blobs", "sha256"));
         File.WriteAllText(Path.Combine(directory, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
@@ -29,7 +30,7 @@ public static class SyntheticImage
         var diffIds = new JsonArray();
         foreach (var tar in layerTars)
         {
-            diffIds.Add("sha256:" + Convert.ToHexStringLower(SHA256.HashData(tar)));
+            diffIds.Add(diffIdOverrides?[diffIds.Count] ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(tar)));
             byte[] blob = compression == LayerCompressionForTest.Gzip ? Gzip(tar) : tar;
             layers.Add(Descriptor(compression == LayerCompressionForTest.Gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar", WriteBlob(directory, blob), blob.Length));
         }
