@@ -8,6 +8,9 @@ namespace Decant.Tests.Differential;
 /// <c>umoci unpack --rootless</c> both run as the unprivileged user 65534 (umoci's --rootless run as
 /// root would leave every file owned by root, which proves nothing about owners), and their trees
 /// must be identical in every field, owners and the <c>user.rootlesscontainers</c> xattr included.
+/// The CLI is the <c>decant.dll</c> built next to the tests (the test project references
+/// Decant.Cli), run with <c>dotnet</c>; each run gets a copy of the image in a workspace the
+/// unprivileged user owns.
 /// </summary>
 /// <remarks>
 /// The one documented difference is device nodes, which an unprivileged user cannot create: Decant
