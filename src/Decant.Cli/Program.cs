@@ -12,6 +12,12 @@ internal static class Program
             ExportCommand.Create(),
             InspectCommand.Create(),
         };
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        int exitCode = await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        if (Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1")
+        {
+            var gc = GC.GetGCMemoryInfo();
+            Console.Error.WriteLine($"debug: heap {gc.HeapSizeBytes >> 10} KiB, committed {gc.TotalCommittedBytes >> 10} KiB, peak working set {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 >> 10} KiB, gen0 collections {GC.CollectionCount(0)}, allocated {GC.GetTotalAllocatedBytes() >> 10} KiB");
+        }
+        return exitCode;
     }
 }

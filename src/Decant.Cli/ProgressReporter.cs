@@ -6,6 +6,7 @@ namespace Decant.Cli;
 /// <summary>Shows export progress on stderr: readable lines, or one JSON object per line for programs.</summary>
 internal sealed class ProgressReporter : IProgress<ExportProgress>
 {
+    private static readonly bool Debug = Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1";
     private readonly bool _json;
     private readonly Lock _gate = new();
 
@@ -50,7 +51,7 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
             };
             if (line is not null)
             {
-                Console.Error.WriteLine(line);
+                Console.Error.WriteLine(Debug ? $"{line} [allocated {GC.GetTotalAllocatedBytes() >> 10} KiB, gen0 GCs {GC.CollectionCount(0)}]" : line);
             }
         }
     }

@@ -95,20 +95,32 @@ public sealed class MergedTree
     public TreeNode Root { get; }
 
     /// <summary>Every node, parents before children, siblings in ordinal order.</summary>
-    public IEnumerable<TreeNode> Walk()
+    public IEnumerable<TreeNode> Walk() => WalkWithPaths().Select(entry => entry.Node);
+
+    /// <summary>
+    /// Every node with its path ("" for the root), parents before children, siblings in ordinal
+    /// order. Paths are built once per node, not by climbing to the root each time.
+    /// </summary>
+    public IEnumerable<(TreeNode Node, string Path)> WalkWithPaths()
     {
-        var stack = new Stack<TreeNode>();
-        stack.Push(Root);
+        var stack = new Stack<(TreeNode Node, string Path)>();
+        var siblings = new List<TreeNode>();
+        stack.Push((Root, ""));
         while (stack.Count > 0)
         {
-            var node = stack.Pop();
-            yield return node;
-            if (node.ChildCount > 0)
+            var (node, path) = stack.Pop();
+            yield return (node, path);
+            if (node.ChildCount == 0)
             {
-                foreach (var child in node.Children.Reverse())
-                {
-                    stack.Push(child);
-                }
+                continue;
+            }
+            siblings.Clear();
+            siblings.AddRange(node.UnorderedChildren);
+            siblings.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            string prefix = path.Length == 0 ? "" : path + "/";
+            for (int i = siblings.Count - 1; i >= 0; i--)
+            {
+                stack.Push((siblings[i], prefix + siblings[i].Name));
             }
         }
     }

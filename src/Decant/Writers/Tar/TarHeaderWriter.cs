@@ -83,16 +83,18 @@ internal static class TarHeaderWriter
         await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
     }
 
+    private static readonly byte[] Zeros = new byte[BlockSize * 2];
+
     /// <summary>Pads content of <paramref name="size"/> bytes up to the next block boundary.</summary>
     public static ValueTask WritePaddingAsync(Stream output, long size, CancellationToken cancellationToken)
     {
         int padding = (int)((BlockSize - (size % BlockSize)) % BlockSize);
-        return padding == 0 ? ValueTask.CompletedTask : output.WriteAsync(new byte[padding], cancellationToken);
+        return padding == 0 ? ValueTask.CompletedTask : output.WriteAsync(Zeros.AsMemory(0, padding), cancellationToken);
     }
 
     /// <summary>The end-of-archive marker: two zero blocks.</summary>
     public static ValueTask WriteEndAsync(Stream output, CancellationToken cancellationToken) =>
-        output.WriteAsync(new byte[BlockSize * 2], cancellationToken);
+        output.WriteAsync(Zeros, cancellationToken);
 
     private static byte[] EncodePax(List<KeyValuePair<string, byte[]>> records)
     {

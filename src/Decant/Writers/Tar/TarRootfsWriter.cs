@@ -99,11 +99,11 @@ public sealed class TarRootfsWriter : IRootfsWriter
         var firstPathOf = new Dictionary<Inode, string>(ReferenceEqualityComparer.Instance);
         byte[] buffer = new byte[CopyBufferSize];
         long directories = 0, files = 0, symlinks = 0, hardlinks = 0, devices = 0, fifos = 0, bytes = 0;
-        foreach (var node in tree.Walk())
+        foreach (var (node, path) in tree.WalkWithPaths())
         {
             cancellationToken.ThrowIfCancellationRequested();
             var inode = node.Inode;
-            string name = node.Parent is null ? "./" : inode.IsDirectory ? node.Path + "/" : node.Path;
+            string name = node.Parent is null ? "./" : inode.IsDirectory ? path + "/" : path;
             if (!inode.IsDirectory && inode.LinkCount > 1 && firstPathOf.TryGetValue(inode, out var first))
             {
                 await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, first), cancellationToken).ConfigureAwait(false);
@@ -112,7 +112,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
             }
             if (!inode.IsDirectory && inode.LinkCount > 1)
             {
-                firstPathOf[inode] = node.Path;
+                firstPathOf[inode] = path;
             }
             switch (inode.Kind)
             {
