@@ -5,8 +5,18 @@ namespace Decant.Cli;
 /// <summary>Turns failures into one line on stderr and an exit code (documented in the README).</summary>
 internal static class CommandErrors
 {
-    public static async Task<int> RunAsync(Func<Task<int>> action, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(ProgressMode mode, Func<Task<int>> action, CancellationToken cancellationToken)
     {
+        int Fail(string message, int exitCode)
+        {
+            if (mode == ProgressMode.Json)
+            {
+                ProgressReporter.WriteJsonError(message, exitCode);
+            }
+            Console.Error.WriteLine("decant: error: " + message);
+            return exitCode;
+        }
+
         try
         {
             return await action().ConfigureAwait(false);
@@ -34,11 +44,5 @@ internal static class CommandErrors
             bool debug = Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1";
             return Fail($"internal error ({error.GetType().Name}): {error.Message}" + (debug ? Environment.NewLine + error : " (set DECANT_DEBUG=1 for details)"), 70);
         }
-    }
-
-    private static int Fail(string message, int exitCode)
-    {
-        Console.Error.WriteLine("decant: error: " + message);
-        return exitCode;
     }
 }

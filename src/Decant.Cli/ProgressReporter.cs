@@ -3,55 +3,79 @@ using Decant.Export;
 
 namespace Decant.Cli;
 
-/// <summary>Shows export progress on stderr: readable lines, or one JSON object per line for programs.</summary>
+/// <summary>How progress is shown on stderr.</summary>
+internal enum ProgressMode
+{
+    None,
+    /// <summary>One line per layer state change.</summary>
+    Plain,
+    /// <summary>One JSON object per line, for programs.</summary>
+    Json,
+    /// <summary>Live bars on a terminal.</summary>
+    Bars,
+}
+
+/// <summary>Shows export progress on stderr as lines or JSON; <see cref="TerminalProgress"/> draws bars.</summary>
 internal sealed class ProgressReporter : IProgress<ExportProgress>
 {
-    private static readonly bool Debug = Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1";
-    private readonly bool _json;
+    private static readonly TimeSpan JsonInterval = TimeSpan.FromMilliseconds(500);
+    private readonly ProgressMode _mode;
     private readonly Lock _gate = new();
+    private LayerState[] _lastStates = [];
+    private ExportStage? _lastStage;
+    private DateTime _lastJson = DateTime.MinValue;
 
-    private ProgressReporter(bool json)
+    public ProgressReporter(ProgressMode mode)
     {
-        _json = json;
+        _mode = mode;
     }
 
-    public static ProgressReporter? Create(string mode) => mode switch
+    public static ProgressMode ParseMode(string mode) => mode switch
     {
-        "none" => null,
-        "json" => new ProgressReporter(json: true),
-        _ => new ProgressReporter(json: false),
+        "none" => ProgressMode.None,
+        "json" => ProgressMode.Json,
+        "plain" => ProgressMode.Plain,
+        "bars" => ProgressMode.Bars,
+        _ => Console.IsErrorRedirected ? ProgressMode.Plain : ProgressMode.Bars,
     };
 
     public void Report(ExportProgress value)
     {
         lock (_gate)
         {
-            if (_json)
+            bool stageChanged = value.Stage != _lastStage;
+            bool changed = stageChanged || value.Layers.Count != _lastStates.Length
+                || value.Layers.Any(l => l.State != _lastStates[l.Index]);
+            var previous = _lastStates;
+            _lastStage = value.Stage;
+            _lastStates = [.. value.Layers.Select(l => l.State)];
+            if (_mode == ProgressMode.Json)
             {
-                WriteJson(json =>
+                if (changed || DateTime.UtcNow - _lastJson >= JsonInterval)
                 {
-                    json.WriteString("event", value.Stage.ToString());
-                    json.WriteNumber("layersTotal", value.LayersTotal);
-                    json.WriteNumber("layersApplied", value.LayersApplied);
-                    if (value.Layer is not null)
-                    {
-                        json.WriteString("layer", value.Layer);
-                        json.WriteNumber("layerBytes", value.LayerBytes);
-                    }
-                });
+                    _lastJson = DateTime.UtcNow;
+                    WriteJson(json => WriteSnapshot(json, value));
+                }
                 return;
             }
-            string? line = value.Stage switch
+            if (!changed)
             {
-                ExportStage.Resolving => "resolving image",
-                ExportStage.ReadingLayer => $"reading layer {Short(value.Layer)} ({value.LayerBytes} bytes)",
-                ExportStage.LayerApplied => $"applied layer {value.LayersApplied}/{value.LayersTotal} {Short(value.Layer)}",
-                ExportStage.Writing => "writing output",
-                _ => null,
-            };
-            if (line is not null)
+                return;
+            }
+            if (stageChanged && value.Stage == ExportStage.Resolving)
             {
-                Console.Error.WriteLine(Debug ? $"{line} [allocated {GC.GetTotalAllocatedBytes() >> 10} KiB, gen0 GCs {GC.CollectionCount(0)}]" : line);
+                Console.Error.WriteLine("resolving image");
+            }
+            foreach (var layer in value.Layers.Where(l => previous.Length != value.Layers.Count || previous[l.Index] != l.State))
+            {
+                if (layer.State is LayerState.Downloading or LayerState.Done)
+                {
+                    Console.Error.WriteLine($"layer {layer.Index + 1}/{value.Layers.Count} {Short(layer.Digest)} {Describe(layer.State)} ({Format(layer.Size)})");
+                }
+            }
+            if (stageChanged && value.Stage == ExportStage.Writing)
+            {
+                Console.Error.WriteLine("writing output");
             }
         }
     }
@@ -59,11 +83,11 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
     public void Finish(ExportResult result)
     {
         var summary = result.Summary;
-        if (_json)
+        if (_mode == ProgressMode.Json)
         {
             WriteJson(json =>
             {
-                json.WriteString("event", "Summary");
+                json.WriteString("event", "summary");
                 json.WriteNumber("directories", summary.Directories);
                 json.WriteNumber("files", summary.Files);
                 json.WriteNumber("symlinks", summary.Symlinks);
@@ -78,9 +102,39 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
             return;
         }
         Console.Error.WriteLine(
-            $"done in {result.Elapsed.TotalSeconds:F2}s: {summary.Directories} directories, {summary.Files} files ({summary.ContentBytes} bytes), " +
+            $"done in {result.Elapsed.TotalSeconds:F2}s: {summary.Directories} directories, {summary.Files} files ({Format(summary.ContentBytes)}), " +
             $"{summary.Symlinks} symlinks, {summary.Hardlinks} hardlinks, {summary.Devices} devices, {summary.Fifos} fifos" +
             (summary.SkippedDevices > 0 ? $"; {summary.SkippedDevices} device nodes skipped (not root)" : ""));
+    }
+
+    /// <summary>Writes an error event (JSON mode) so programs see failures in the same stream.</summary>
+    public static void WriteJsonError(string message, int exitCode) => WriteJson(json =>
+    {
+        json.WriteString("event", "error");
+        json.WriteString("message", message);
+        json.WriteNumber("exitCode", exitCode);
+    });
+
+    private static void WriteSnapshot(Utf8JsonWriter json, ExportProgress value)
+    {
+        json.WriteString("event", "progress");
+        json.WriteString("stage", value.Stage.ToString().ToLowerInvariant());
+        json.WriteNumber("totalBytes", value.TotalBytes);
+        json.WriteNumber("bytesRead", value.BytesRead);
+        json.WriteNumber("bytesPerSecond", Math.Round(value.BytesPerSecond));
+        json.WriteNumber("layersTotal", value.Layers.Count);
+        json.WriteNumber("layersDone", value.LayersDone);
+        json.WriteStartArray("layers");
+        foreach (var layer in value.Layers)
+        {
+            json.WriteStartObject();
+            json.WriteString("digest", layer.Digest);
+            json.WriteNumber("size", layer.Size);
+            json.WriteNumber("bytesRead", layer.BytesRead);
+            json.WriteString("state", layer.State.ToString().ToLowerInvariant());
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 
     private static void WriteJson(Action<Utf8JsonWriter> body)
@@ -95,5 +149,20 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
         Console.Error.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    private static string Short(string? digest) => digest is null ? "" : digest.Length > 19 ? digest[..19] : digest;
+    internal static string Describe(LayerState state) => state switch
+    {
+        LayerState.Downloading => "reading",
+        LayerState.Done => "applied",
+        _ => state.ToString().ToLowerInvariant(),
+    };
+
+    internal static string Short(string digest) => digest.Length > 19 ? digest[..19] : digest;
+
+    internal static string Format(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F1} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F1} MiB",
+        >= 1L << 10 => $"{bytes / (double)(1L << 10):F1} KiB",
+        _ => $"{bytes} B",
+    };
 }

@@ -21,14 +21,14 @@ internal static class ExportCommand
         var rootless = new Option<bool>("--rootless") { Description = "Keep files owned by you and record image owners in the user.rootlesscontainers xattr (the default when not root)" };
         var maxUnpacked = new Option<string?>("--max-unpacked-bytes") { Description = "Stop when the layers unpack to more than this (e.g. 20G; default 64G)" };
         var jobs = new Option<int?>("--jobs", "-j") { Description = "How many layers to read at once (default: number of CPUs, at least 2)" };
-        var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto, plain, json or none", DefaultValueFactory = _ => "auto" };
-        progress.AcceptOnlyFromAmong("auto", "plain", "json", "none");
+        var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto (bars on a terminal, else plain), bars, plain, json or none", DefaultValueFactory = _ => "auto" };
+        progress.AcceptOnlyFromAmong("auto", "bars", "plain", "json", "none");
 
         var command = new Command("export", "Export an image's root filesystem as a directory or a flattened tar")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, progress,
         };
-        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(async () =>
+        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressReporter.ParseMode(parse.GetValue(progress)!), async () =>
         {
             var options = new ExportOptions
             {
@@ -42,9 +42,15 @@ internal static class ExportCommand
                 MaxUnpackedBytes = parse.GetValue(maxUnpacked) is { } limit ? ParseSize(limit) : ExportOptions.DefaultMaxUnpackedBytes,
                 Jobs = parse.GetValue(jobs) ?? Math.Max(2, Environment.ProcessorCount),
             };
-            var reporter = ProgressReporter.Create(parse.GetValue(progress)!);
-            var result = await ImageExporter.ExportAsync(parse.GetValue(image)!, options, reporter, cancellationToken).ConfigureAwait(false);
-            reporter?.Finish(result);
+            var mode = ProgressReporter.ParseMode(parse.GetValue(progress)!);
+            string reference = parse.GetValue(image)!;
+            var result = mode == ProgressMode.Bars
+                ? await TerminalProgress.RunAsync(reporter => ImageExporter.ExportAsync(reference, options, reporter, cancellationToken)).ConfigureAwait(false)
+                : await ImageExporter.ExportAsync(reference, options, mode == ProgressMode.None ? null : new ProgressReporter(mode), cancellationToken).ConfigureAwait(false);
+            if (mode != ProgressMode.None)
+            {
+                new ProgressReporter(mode).Finish(result);
+            }
             return 0;
         }, cancellationToken));
         return command;

@@ -14,7 +14,7 @@ internal static class InspectCommand
         var image = SharedOptions.Image();
         var platform = SharedOptions.Platform();
         var command = new Command("inspect", "Print the resolved index, manifest, config and layers of an image as JSON") { image, platform };
-        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(async () =>
+        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressMode.Plain, async () =>
         {
             await using var source = await ImageSources.OpenAsync(ImageReference.Parse(parse.GetValue(image)!), cancellationToken).ConfigureAwait(false);
             var resolved = await ImageResolver.ResolveAsync(source, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);

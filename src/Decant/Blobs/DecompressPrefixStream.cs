@@ -6,7 +6,7 @@ namespace Decant.Blobs;
 /// buffer, the source is read in large chunks however small the reads made on this stream (a
 /// decoder's input reads are small), and reads served from the buffer complete synchronously.
 /// </summary>
-internal sealed class DecompressPrefixStream : Stream
+internal sealed class DecompressPrefixStream : ReadOnlyStream
 {
     private readonly Stream _source;
     private readonly bool _leaveOpen;
@@ -23,14 +23,6 @@ internal sealed class DecompressPrefixStream : Stream
         _leaveOpen = leaveOpen;
         _buffer = bufferSize > 0 ? new byte[bufferSize] : null;
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -58,9 +50,6 @@ internal sealed class DecompressPrefixStream : Stream
         }
         return 0;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -113,14 +102,6 @@ internal sealed class DecompressPrefixStream : Stream
         pending = pending[count..];
         return count;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -8,7 +8,7 @@ namespace Decant.Blobs;
 /// (corrupt or truncated data) surface as <see cref="DecantException"/> of kind
 /// <see cref="DecantErrorKind.InvalidLayer"/> instead of the decoders' own exception types.
 /// </summary>
-public sealed class DecompressingStream : Stream
+public sealed class DecompressingStream : ReadOnlyStream
 {
     private readonly Stream _decoder;
     // For gzip only: the last output bytes, held back until the end to check the sentinel.
@@ -35,14 +35,6 @@ public sealed class DecompressingStream : Stream
 
     /// <summary>How many decompressed bytes have been returned to the reader so far.</summary>
     public long BytesDecompressed { get; private set; }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -74,9 +66,6 @@ public sealed class DecompressingStream : Stream
             throw error;
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -184,14 +173,6 @@ public sealed class DecompressingStream : Stream
         string name = compression == LayerCompression.Gzip ? "gzip" : "zstd";
         return new DecantException(DecantErrorKind.InvalidLayer, $"the layer's {name} stream is corrupt or truncated: {detail}", inner);
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

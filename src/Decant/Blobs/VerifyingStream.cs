@@ -17,7 +17,7 @@ namespace Decant.Blobs;
 /// exactly <c>size</c> bytes still gets verification; the next read then checks that the source
 /// really ends there. Callers that stop early can call <see cref="DrainAndVerifyAsync"/>.
 /// </remarks>
-public sealed class VerifyingStream : Stream
+public sealed class VerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -59,21 +59,10 @@ public sealed class VerifyingStream : Stream
     /// <summary>True once the full size arrived, the digest matched and the source was seen to end.</summary>
     public bool IsVerified => _digestChecked && _endConfirmed && _failure is null;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-
     public override long Position
     {
         get => _bytesRead;
         set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count)
-    {
-        ValidateBufferArguments(buffer, offset, count);
-        return Read(buffer.AsSpan(offset, count));
     }
 
     public override int Read(Span<byte> buffer)
@@ -85,12 +74,6 @@ public sealed class VerifyingStream : Stream
         Span<byte> window = buffer[..toRead];
         int read = _inner.Read(window);
         return Account(window[..read]);
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-    {
-        ValidateBufferArguments(buffer, offset, count);
-        return ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -176,16 +159,6 @@ public sealed class VerifyingStream : Stream
         _failure = new DecantException(DecantErrorKind.DigestMismatch, message);
         return _failure;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

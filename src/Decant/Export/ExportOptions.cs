@@ -53,19 +53,5 @@ public sealed record ExportOptions
     internal OwnershipMode ResolvedOwnership => Ownership ?? (Environment.IsPrivilegedProcess ? OwnershipMode.Preserve : OwnershipMode.Rootless);
 }
 
-/// <summary>A step of an export, reported through <see cref="IProgress{T}"/>.</summary>
-public enum ExportStage
-{
-    Resolving,
-    ReadingLayer,
-    LayerRead,
-    LayerApplied,
-    Writing,
-    Done,
-}
-
-/// <summary>One progress report.</summary>
-public sealed record ExportProgress(ExportStage Stage, int LayersTotal, int LayersApplied, string? Layer = null, long LayerBytes = 0);
-
 /// <summary>What an export produced.</summary>
 public sealed record ExportResult(ResolvedImage Image, Writers.WriteSummary Summary, long UncompressedBytes, TimeSpan Elapsed);

@@ -24,7 +24,7 @@ public static class ImageExporter
     {
         ArgumentNullException.ThrowIfNull(options);
         var clock = Stopwatch.StartNew();
-        progress?.Report(new ExportProgress(ExportStage.Resolving, 0, 0));
+        progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
         await using var source = await ImageSources.OpenAsync(ImageReference.Parse(reference), cancellationToken).ConfigureAwait(false);
         var image = await ImageResolver.ResolveAsync(source, options.Platform, cancellationToken).ConfigureAwait(false);
 
@@ -32,8 +32,9 @@ public static class ImageExporter
         try
         {
             await using var writer = await CreateWriterAsync(options, bundle?.RootfsPath ?? options.Output, cancellationToken).ConfigureAwait(false);
-            var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, progress, cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ExportProgress(ExportStage.Writing, image.Layers.Count, image.Layers.Count));
+            await using var tracker = new ProgressTracker(image.Layers, progress);
+            var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
+            tracker.SetStage(ExportStage.Writing);
             var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
             if (bundle is not null)
             {
@@ -44,7 +45,7 @@ public static class ImageExporter
                 await File.WriteAllBytesAsync(options.ConfigOutput, image.ConfigBytes, cancellationToken).ConfigureAwait(false);
             }
             bundle?.Complete();
-            progress?.Report(new ExportProgress(ExportStage.Done, image.Layers.Count, image.Layers.Count));
+            tracker.SetStage(ExportStage.Done);
             return new ExportResult(image, summary, uncompressed, clock.Elapsed);
         }
         finally
@@ -67,7 +68,7 @@ public static class ImageExporter
     /// </summary>
     private static async Task<(Tree.MergedTree Tree, long UncompressedBytes)> ReadAndApplyLayersAsync(
         IImageSource source, ResolvedImage image, Tree.IContentStore store, ExportOptions options,
-        IProgress<ExportProgress>? progress, CancellationToken cancellationToken)
+        ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var slots = new SemaphoreSlim(Math.Max(1, options.Jobs));
@@ -79,7 +80,7 @@ public static class ImageExporter
         {
             var layer = image.Layers[i];
             string? diffId = i < image.DiffIds.Count ? image.DiffIds[i].ToString() : null;
-            reads[i] = ReadLayerAsync(source, layer, diffId, store, budget, limits, slots, progress, total, failFast.Token);
+            reads[i] = ReadLayerAsync(source, i, layer, diffId, store, budget, limits, slots, tracker, failFast.Token);
         }
 
         var applier = new LayerApplier(store, options.Xattrs ?? XattrPolicy.ForCurrentUser());
@@ -91,7 +92,7 @@ public static class ImageExporter
                 var index = await reads[i].ConfigureAwait(false);
                 await applier.ApplyAsync(index, failFast.Token).ConfigureAwait(false);
                 uncompressed += index.UncompressedBytes;
-                progress?.Report(new ExportProgress(ExportStage.LayerApplied, total, i + 1, index.Digest));
+                tracker.SetState(i, LayerState.Done);
             }
         }
         catch
@@ -104,17 +105,17 @@ public static class ImageExporter
     }
 
     private static async Task<LayerIndex> ReadLayerAsync(
-        IImageSource source, Descriptor layer, string? diffId, Tree.IContentStore store, UnpackBudget budget,
-        TarReaderLimits limits, SemaphoreSlim slots, IProgress<ExportProgress>? progress, int total, CancellationToken cancellationToken)
+        IImageSource source, int number, Descriptor layer, string? diffId, Tree.IContentStore store, UnpackBudget budget,
+        TarReaderLimits limits, SemaphoreSlim slots, ProgressTracker tracker, CancellationToken cancellationToken)
     {
         await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            progress?.Report(new ExportProgress(ExportStage.ReadingLayer, total, 0, layer.Digest, layer.Size));
+            tracker.SetState(number, LayerState.Downloading);
             var raw = await source.OpenBlobAsync(layer, cancellationToken).ConfigureAwait(false);
-            await using var verified = new VerifyingStream(raw, layer);
+            await using var verified = new VerifyingStream(new CountingStream(raw, bytes => tracker.AddBytes(number, bytes)), layer);
             var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, store, budget, limits, cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ExportProgress(ExportStage.LayerRead, total, 0, layer.Digest, layer.Size));
+            tracker.SetState(number, LayerState.Applying);
             return index;
         }
         finally

@@ -1,3 +1,4 @@
+using Decant.Blobs;
 using System.Security.Cryptography;
 
 namespace Decant.Layers;
@@ -6,7 +7,7 @@ namespace Decant.Layers;
 /// Wraps a layer's uncompressed tar stream: hashes it (the diff_id) and charges every byte to the
 /// export's <see cref="UnpackBudget"/>.
 /// </summary>
-internal sealed class DiffIdStream : Stream
+internal sealed class DiffIdStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly UnpackBudget _budget;
@@ -23,13 +24,7 @@ internal sealed class DiffIdStream : Stream
     /// <summary>The diff_id of everything read so far.</summary>
     public string DiffId => "sha256:" + Convert.ToHexStringLower(_hash.GetCurrentHash());
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -37,9 +32,6 @@ internal sealed class DiffIdStream : Stream
         Account(buffer[..read]);
         return read;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -58,14 +50,6 @@ internal sealed class DiffIdStream : Stream
         _hash.AppendData(data);
         BytesRead += data.Length;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

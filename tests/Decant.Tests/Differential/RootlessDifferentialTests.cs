@@ -87,7 +87,7 @@ public sealed class RootlessDifferentialTests(RealImages images) : RealImagesTes
         foreach (string line in standardError.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             using var json = JsonDocument.Parse(line);
-            if (json.RootElement.GetProperty("event").GetString() == "Summary")
+            if (json.RootElement.GetProperty("event").GetString() == "summary")
             {
                 return json.RootElement.GetProperty("skippedDevices").GetInt64();
             }
