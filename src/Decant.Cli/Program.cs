@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Decant.Cli.Commands;
 
 namespace Decant.Cli;
@@ -12,7 +13,17 @@ internal static class Program
             ExportCommand.Create(),
             InspectCommand.Create(),
         };
-        int exitCode = await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        // Ctrl-C or SIGTERM cancels the run, which removes its partial output; a second Ctrl-C ends it at once.
+        using var cancel = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = !cancel.IsCancellationRequested;
+            cancel.Cancel();
+        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
+        int exitCode = await root.Parse(args).InvokeAsync(invocation, cancel.Token).ConfigureAwait(false);
         if (Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1")
         {
             var gc = GC.GetGCMemoryInfo();

@@ -150,6 +150,46 @@ public class CliTests
     }
 
     [Fact]
+    public async Task InterruptCancelsAndRemovesThePartialOutput()
+    {
+        using var scratch = new ScratchDirectory();
+        // One big file of zeros: quick to build, and long enough to read that the interrupt lands mid-layer.
+        var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "big") { DataStream = new MemoryStream(new byte[768 << 20]) });
+        }
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [tar.ToArray()]);
+        string output = scratch.Combine("out");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { Decant, "export", reference, "-o", output, "--progress", "plain" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = new System.Text.StringBuilder();
+        var reading = new TaskCompletionSource();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.AppendLine(e.Data);
+            }
+            if (e.Data?.Contains("reading", StringComparison.Ordinal) == true)
+            {
+                reading.TrySetResult();
+            }
+        };
+        process.BeginErrorReadLine();
+        await reading.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        (await Tools.RunAsync("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], CancellationToken.None)).EnsureSuccess();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(130, process.ExitCode);
+        Assert.Contains("cancelled", stderr.ToString(), StringComparison.Ordinal);
+        Assert.False(Path.Exists(output), "the partial output must be removed");
+    }
+
+    [Fact]
     public async Task UnsafeLayerIsExitEightNamingLayerAndEntry()
     {
         using var scratch = new ScratchDirectory();
