@@ -36,6 +36,7 @@ public static class LayerIndexer
                     content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
                 }
                 entries.Add(new IndexedEntry { Header = header, Path = path, Content = content });
+                MemoryGovernor.Tick();
             }
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
             // Whatever follows the compressed stream must still be read: the blob digest covers every byte.

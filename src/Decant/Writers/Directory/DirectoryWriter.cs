@@ -114,6 +114,7 @@ public sealed class DirectoryWriter : IRootfsWriter
         foreach (var node in tree.Walk())
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             materializer.Create(node);
         }
 
@@ -121,6 +122,7 @@ public sealed class DirectoryWriter : IRootfsWriter
         foreach (var node in materializer.OtherInodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             ApplyToNonDirectory(metadata, parents, node);
         }
         _store.RemoveDirectory(cancellationToken);
@@ -130,6 +132,7 @@ public sealed class DirectoryWriter : IRootfsWriter
         for (var i = materializer.Directories.Count - 1; i >= 0; i--)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             var node = materializer.Directories[i];
             using var directory = root.OpenDirectoryForMetadata(node.Path);
             metadata.ApplyToDescriptor(directory, node.Inode, root.Describe(node.Path));

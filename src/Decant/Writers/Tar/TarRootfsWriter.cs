@@ -102,6 +102,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
         foreach (var (node, path) in tree.WalkWithPaths())
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             var inode = node.Inode;
             string name = node.Parent is null ? "./" : inode.IsDirectory ? path + "/" : path;
             if (!inode.IsDirectory && inode.LinkCount > 1 && firstPathOf.TryGetValue(inode, out var first))
