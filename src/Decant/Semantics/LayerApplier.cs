@@ -255,16 +255,7 @@ public sealed class LayerApplier
                 {
                     throw new DecantException(DecantErrorKind.UnsafeLayer, $"too many levels of symbolic links resolving the parent of this entry (at \"{child.Path}\")") { Entry = header.Name };
                 }
-                string target = child.Inode.SymlinkTarget ?? "";
-                if (target.StartsWith('/'))
-                {
-                    current = Tree.Root;
-                }
-                var parts = target.Split('/');
-                for (int i = parts.Length - 1; i >= 0; i--)
-                {
-                    pending.AddFirst(parts[i]);
-                }
+                current = FollowSymlink(child, current, pending);
             }
             else
             {
@@ -324,21 +315,27 @@ public sealed class LayerApplier
                 {
                     return null;
                 }
-                string target = child.Inode.SymlinkTarget ?? "";
-                if (target.StartsWith('/'))
-                {
-                    current = Tree.Root;
-                }
-                var parts = target.Split('/');
-                for (int i = parts.Length - 1; i >= 0; i--)
-                {
-                    pending.AddFirst(parts[i]);
-                }
+                current = FollowSymlink(child, current, pending);
                 continue;
             }
             current = child;
         }
         return current;
+    }
+
+    /// <summary>
+    /// Replaces a symlink met on the way by its target: the target's components go in front of the
+    /// rest of the path, and an absolute target starts again at the image root (never the host's).
+    /// </summary>
+    private TreeNode FollowSymlink(TreeNode link, TreeNode current, LinkedList<string> pending)
+    {
+        string target = link.Inode.SymlinkTarget ?? "";
+        var parts = target.Split('/');
+        for (int i = parts.Length - 1; i >= 0; i--)
+        {
+            pending.AddFirst(parts[i]);
+        }
+        return target.StartsWith('/') ? Tree.Root : current;
     }
 
     private TreeNode? LookupWithoutFollowing(ReadOnlySpan<string> path)
