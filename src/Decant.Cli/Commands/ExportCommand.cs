@@ -20,13 +20,14 @@ internal static class ExportCommand
         var configOut = new Option<string?>("--config-out") { Description = "Also write the image's config JSON to this file" };
         var rootless = new Option<bool>("--rootless") { Description = "Keep files owned by you and record image owners in the user.rootlesscontainers xattr (the default when not root)" };
         var maxUnpacked = new Option<string?>("--max-unpacked-bytes") { Description = "Stop when the layers unpack to more than this (e.g. 20G; default 64G)" };
-        var jobs = new Option<int?>("--jobs", "-j") { Description = "How many layers to read at once (default: number of CPUs, at least 2)" };
+        var jobs = new Option<int?>("--jobs", "-j") { Description = "How many layers to fetch and read at once (default 4)" };
+        var maxInFlight = new Option<string?>("--max-in-flight") { Description = "Most compressed bytes of layers read ahead of the one being applied, which bounds extra disk use (default 2G)" };
         var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto (bars on a terminal, else plain), bars, plain, json or none", DefaultValueFactory = _ => "auto" };
         progress.AcceptOnlyFromAmong("auto", "bars", "plain", "json", "none");
 
         var command = new Command("export", "Export an image's root filesystem as a directory or a flattened tar")
         {
-            image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, progress,
+            image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, progress,
         };
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressReporter.ParseMode(parse.GetValue(progress)!), async () =>
         {
@@ -40,7 +41,8 @@ internal static class ExportCommand
                 ConfigOutput = parse.GetValue(configOut),
                 Ownership = parse.GetValue(rootless) ? OwnershipMode.Rootless : null,
                 MaxUnpackedBytes = parse.GetValue(maxUnpacked) is { } limit ? ParseSize(limit) : ExportOptions.DefaultMaxUnpackedBytes,
-                Jobs = parse.GetValue(jobs) ?? Math.Max(2, Environment.ProcessorCount),
+                Jobs = parse.GetValue(jobs) is { } j ? (j > 0 ? j : throw SharedOptions.Usage("--jobs must be at least 1")) : ExportOptions.DefaultJobs,
+                MaxBytesInFlight = parse.GetValue(maxInFlight) is { } window ? ParseSize(window) : ExportOptions.DefaultMaxBytesInFlight,
             };
             var mode = ProgressReporter.ParseMode(parse.GetValue(progress)!);
             string reference = parse.GetValue(image)!;

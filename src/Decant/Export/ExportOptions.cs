@@ -43,9 +43,17 @@ public sealed record ExportOptions
     /// <summary>The limit on uncompressed bytes across all layers (stops decompression bombs).</summary>
     public long MaxUnpackedBytes { get; init; } = DefaultMaxUnpackedBytes;
 
-    /// <summary>How many layers are read at once.</summary>
-    public int Jobs { get; init; } = Math.Max(2, Environment.ProcessorCount);
+    /// <summary>How many layers are fetched and read at once.</summary>
+    public int Jobs { get; init; } = DefaultJobs;
 
+    /// <summary>
+    /// The most compressed bytes of layers read ahead of the one being applied; their contents wait
+    /// on disk, so this bounds the extra disk an export uses. The next layer to apply always proceeds.
+    /// </summary>
+    public long MaxBytesInFlight { get; init; } = DefaultMaxBytesInFlight;
+
+    public const int DefaultJobs = 4;
+    public const long DefaultMaxBytesInFlight = 2L << 30;
     public const long DefaultMaxUnpackedBytes = 64L << 30;
 
     internal OutputFormat ResolvedFormat => Format ?? (Output == "-" || Output.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Tar : OutputFormat.Directory);

@@ -63,15 +63,15 @@ public static class ImageExporter
         };
 
     /// <summary>
-    /// Reads up to <see cref="ExportOptions.Jobs"/> layers at once, and applies each, in order, as
-    /// soon as it and every layer below it are read.
+    /// Reads up to <see cref="ExportOptions.Jobs"/> layers at once (within the read-ahead window),
+    /// and applies each, in order, as soon as it and every layer below it are read.
     /// </summary>
     private static async Task<(Tree.MergedTree Tree, long UncompressedBytes)> ReadAndApplyLayersAsync(
         IImageSource source, ResolvedImage image, Tree.IContentStore store, ExportOptions options,
         ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var slots = new SemaphoreSlim(Math.Max(1, options.Jobs));
+        var window = new ReadAheadWindow(options.Jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size));
         var budget = new UnpackBudget(options.MaxUnpackedBytes);
         var limits = new TarReaderLimits();
         int total = image.Layers.Count;
@@ -80,7 +80,7 @@ public static class ImageExporter
         {
             var layer = image.Layers[i];
             string? diffId = i < image.DiffIds.Count ? image.DiffIds[i].ToString() : null;
-            reads[i] = ReadLayerAsync(source, i, layer, diffId, store, budget, limits, slots, tracker, failFast.Token);
+            reads[i] = ReadLayerAsync(source, i, layer, diffId, store, budget, limits, window, tracker, failFast.Token);
         }
 
         var applier = new LayerApplier(store, options.Xattrs ?? XattrPolicy.ForCurrentUser());
@@ -92,6 +92,7 @@ public static class ImageExporter
                 var index = await reads[i].ConfigureAwait(false);
                 await applier.ApplyAsync(index, failFast.Token).ConfigureAwait(false);
                 uncompressed += index.UncompressedBytes;
+                window.Applied(i);
                 tracker.SetState(i, LayerState.Done);
             }
         }
@@ -106,9 +107,9 @@ public static class ImageExporter
 
     private static async Task<LayerIndex> ReadLayerAsync(
         IImageSource source, int number, Descriptor layer, string? diffId, Tree.IContentStore store, UnpackBudget budget,
-        TarReaderLimits limits, SemaphoreSlim slots, ProgressTracker tracker, CancellationToken cancellationToken)
+        TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker, CancellationToken cancellationToken)
     {
-        await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await window.WaitTurnAsync(number, cancellationToken).ConfigureAwait(false);
         try
         {
             tracker.SetState(number, LayerState.Downloading);
@@ -120,7 +121,7 @@ public static class ImageExporter
         }
         finally
         {
-            slots.Release();
+            window.ReadFinished();
         }
     }
 }

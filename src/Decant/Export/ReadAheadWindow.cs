@@ -1,0 +1,83 @@
+namespace Decant.Export;
+
+/// <summary>
+/// Decides when each layer may start reading. Layers start strictly in order, at most
+/// <c>jobs</c> read at once, and layers read ahead of the one being applied may hold at most
+/// <c>maxBytesInFlight</c> of compressed size between them: their contents wait on disk until
+/// their turn, so this bounds the extra disk an export uses. The lowest unapplied layer may
+/// always start, so one huge layer never stalls the export.
+/// </summary>
+internal sealed class ReadAheadWindow
+{
+    private readonly int _jobs;
+    private readonly long _maxBytesInFlight;
+    private readonly long[] _sizes;
+    private readonly Lock _gate = new();
+    private TaskCompletionSource _changed = NewSignal();
+    private int _nextToStart;
+    private int _applied;
+    private int _reading;
+    private long _bytesInFlight;
+
+    public ReadAheadWindow(int jobs, long maxBytesInFlight, IEnumerable<long> sizes)
+    {
+        _jobs = Math.Max(1, jobs);
+        _maxBytesInFlight = maxBytesInFlight;
+        _sizes = [.. sizes];
+    }
+
+    /// <summary>Waits until layer <paramref name="layer"/> may start reading.</summary>
+    public async Task WaitTurnAsync(int layer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                bool inOrder = layer == _nextToStart;
+                bool slotFree = _reading < _jobs;
+                bool fits = layer == _applied || _bytesInFlight + _sizes[layer] <= _maxBytesInFlight;
+                if (inOrder && slotFree && fits)
+                {
+                    _nextToStart++;
+                    _reading++;
+                    _bytesInFlight += _sizes[layer];
+                    Signal();
+                    return;
+                }
+                changed = _changed.Task;
+            }
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Layer finished reading (or failed): its job slot is free.</summary>
+    public void ReadFinished()
+    {
+        lock (_gate)
+        {
+            _reading--;
+            Signal();
+        }
+    }
+
+    /// <summary>Layer <paramref name="layer"/> is applied: its bytes no longer count as in flight.</summary>
+    public void Applied(int layer)
+    {
+        lock (_gate)
+        {
+            _applied = layer + 1;
+            _bytesInFlight -= _sizes[layer];
+            Signal();
+        }
+    }
+
+    private void Signal()
+    {
+        var previous = _changed;
+        _changed = NewSignal();
+        previous.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
