@@ -15,10 +15,17 @@ internal static class CredentialHelper
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     /// <summary>The credentials the helper holds for <paramref name="serverUrl"/>, or null when it has none.</summary>
-    public static async Task<RegistryCredential?> GetAsync(string helper, string serverUrl, string origin, CancellationToken cancellationToken)
+    /// <param name="helper">The helper's NAME.</param>
+    /// <param name="serverUrl">The server to ask about, written to the helper's stdin.</param>
+    /// <param name="origin">Where the helper was named, for messages.</param>
+    /// <param name="environment">Reads <c>PATH</c>, which the helper is searched on.</param>
+    /// <param name="cancellationToken">Stops the helper.</param>
+    public static async Task<RegistryCredential?> GetAsync(string helper, string serverUrl, string origin, Func<string, string?> environment, CancellationToken cancellationToken)
     {
         string program = "docker-credential-" + helper;
-        var start = new ProcessStartInfo(program)
+        string executable = FindOnPath(program, environment("PATH"))
+            ?? throw new DecantException(DecantErrorKind.Unauthorized, $"credential helper {program} (named in {origin}) is not installed (not found on PATH)");
+        var start = new ProcessStartInfo(executable)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -84,6 +91,19 @@ internal static class CredentialHelper
         return output.Username == "<token>"
             ? new RegistryCredential("<token>", "", output.Secret, source)
             : new RegistryCredential(output.Username ?? "", output.Secret, null, source);
+    }
+
+    private static string? FindOnPath(string program, string? path)
+    {
+        foreach (string directory in (path ?? "/usr/local/bin:/usr/bin:/bin").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(directory, program);
+            if (File.Exists(candidate) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0))
+            {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     private static string FirstLine(string text) =>

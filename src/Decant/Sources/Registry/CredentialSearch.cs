@@ -32,7 +32,7 @@ internal sealed class CredentialSearch(SourceOptions options)
         var files = AuthFiles();
         foreach (string file in files)
         {
-            var found = await FindInFileAsync(file, registry, repository, cancellationToken).ConfigureAwait(false);
+            var found = await FindInFileAsync(file, registry, repository, options.Environment, cancellationToken).ConfigureAwait(false);
             if (found is not null)
             {
                 return new CredentialLookup(found, string.Join(", ", files));
@@ -80,7 +80,7 @@ internal sealed class CredentialSearch(SourceOptions options)
         return new RegistryCredential(value[..colon], value[(colon + 1)..], null, "--creds");
     }
 
-    private static async Task<RegistryCredential?> FindInFileAsync(string file, string registry, string repository, CancellationToken cancellationToken)
+    private static async Task<RegistryCredential?> FindInFileAsync(string file, string registry, string repository, Func<string, string?> environment, CancellationToken cancellationToken)
     {
         if (!File.Exists(file))
         {
@@ -104,7 +104,7 @@ internal sealed class CredentialSearch(SourceOptions options)
         string helperServer = registry == DockerImageName.DefaultRegistry ? DockerHubLegacyKey : registry;
         if (document.CredentialHelpers?.GetValueOrDefault(registry) is { Length: > 0 } helper)
         {
-            return await CredentialHelper.GetAsync(helper, helperServer, $"credHelpers of {file}", cancellationToken).ConfigureAwait(false);
+            return await CredentialHelper.GetAsync(helper, helperServer, $"credHelpers of {file}", environment, cancellationToken).ConfigureAwait(false);
         }
         if (FindEntry(document, registry, repository) is { } match)
         {
@@ -112,7 +112,7 @@ internal sealed class CredentialSearch(SourceOptions options)
         }
         if (document.CredentialStore is { Length: > 0 } store)
         {
-            return await CredentialHelper.GetAsync(store, helperServer, $"credsStore of {file}", cancellationToken).ConfigureAwait(false);
+            return await CredentialHelper.GetAsync(store, helperServer, $"credsStore of {file}", environment, cancellationToken).ConfigureAwait(false);
         }
         return null;
     }
