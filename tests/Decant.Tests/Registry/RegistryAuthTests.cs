@@ -13,22 +13,22 @@ namespace Decant.Tests.Registry;
 /// Every test runs with its own environment (an empty HOME), so the host's credentials never leak in.
 /// </summary>
 [Collection(UsesRegistries.Name)]
-public sealed class RegistryAuthTests(RegistryFixture registries) : IDisposable
+public sealed class RegistryAuthTests(RegistryFixture registries) : RegistryTest(registries)
 {
-    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(3));
     private readonly ScratchDirectory _home = new();
 
-    private CancellationToken Token => _timeout.Token;
-
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        _timeout.Dispose();
-        _home.Dispose();
+        if (disposing)
+        {
+            _home.Dispose();
+        }
+        base.Dispose(disposing);
     }
 
     public static TheoryData<string> AuthRegistries => ["basic", "token"];
 
-    private RegistryServer Server(string kind) => kind == "basic" ? registries.Basic : registries.Token;
+    private RegistryServer Server(string kind) => kind == "basic" ? Registries.Basic : Registries.Token;
 
     private static (string User, string Password) Account(string kind) => kind == "basic"
         ? (RegistryFixture.BasicUser, RegistryFixture.BasicPassword)
@@ -96,11 +96,11 @@ public sealed class RegistryAuthTests(RegistryFixture registries) : IDisposable
         await File.WriteAllTextAsync(Path.Combine(xdgConfig, "containers", "auth.json"), JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["auths"] = new Dictionary<string, object>(),
-            ["credHelpers"] = new Dictionary<string, string> { [registries.Token.Host] = "decanttest" },
+            ["credHelpers"] = new Dictionary<string, string> { [Registries.Token.Host] = "decanttest" },
         }), Token);
         var options = Options(new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = xdgConfig, ["PATH"] = bin + ":/usr/bin:/bin" });
         TreeSnapshotAssert.Equal(await ExpectedAsync(), await ExportAsync("token", options));
-        Assert.Equal(registries.Token.Host, await File.ReadAllTextAsync(seen, Token));
+        Assert.Equal(Registries.Token.Host, await File.ReadAllTextAsync(seen, Token));
     }
 
     [Theory]
@@ -121,9 +121,9 @@ public sealed class RegistryAuthTests(RegistryFixture registries) : IDisposable
     [Fact]
     public async Task TokensAreRequestedWithThePullScopeAndCached()
     {
-        int before = registries.Issuer.Requests.Count;
+        int before = Registries.Issuer.Requests.Count;
         await ExportAsync("token", Options() with { Credentials = $"{RegistryFixture.TokenUser}:{RegistryFixture.TokenPassword}" });
-        var requests = registries.Issuer.Requests.Skip(before).Where(r => r.User == RegistryFixture.TokenUser).ToList();
+        var requests = Registries.Issuer.Requests.Skip(before).Where(r => r.User == RegistryFixture.TokenUser).ToList();
         // Manifest, config and four layers share one token; other tests may run in parallel with other scopes.
         var mine = requests.Where(r => r.Scopes.Contains($"repository:{RegistryFixture.UmociMulti}:pull")).ToList();
         Assert.NotEmpty(mine);
@@ -132,12 +132,12 @@ public sealed class RegistryAuthTests(RegistryFixture registries) : IDisposable
     }
 
     private async Task<TreeSnapshot> ExpectedAsync() =>
-        await RegistryExport.ExportAsync($"oci:{registries.Images.UmociMulti}:latest", SourceOptions.Default, NewOutput(), null, Token);
+        await RegistryExport.ExportAsync($"oci:{Registries.Images.UmociMulti}:latest", SourceOptions.Default, NewOutput(), null, Token);
 
     private async Task<TreeSnapshot> ExportAsync(string kind, SourceOptions options) =>
         await RegistryExport.ExportAsync(RegistryFixture.Reference(Server(kind), RegistryFixture.UmociMulti), options, NewOutput(), null, Token);
 
-    private string NewOutput() => Path.Combine(registries.Images.NewScratchDirectory("auth"), "rootfs");
+    private string NewOutput() => NewOutput("auth");
 
     /// <summary>Options whose environment holds only HOME (an empty directory) and <paramref name="variables"/>.</summary>
     private SourceOptions Options(IReadOnlyDictionary<string, string>? variables = null)

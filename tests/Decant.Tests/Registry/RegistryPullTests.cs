@@ -13,15 +13,9 @@ namespace Decant.Tests.Registry;
 /// gives from its OCI layout: gzip, zstd, uncompressed layers, Docker schema2, a multi-platform index.
 /// </summary>
 [Collection(UsesRegistries.Name)]
-public sealed class RegistryPullTests(RegistryFixture registries) : IDisposable
+public sealed class RegistryPullTests(RegistryFixture registries) : RegistryTest(registries)
 {
-    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(3));
-
-    private CancellationToken Token => _timeout.Token;
-
-    private RealImages Images => registries.Images;
-
-    public void Dispose() => _timeout.Dispose();
+    private RealImages Images => Registries.Images;
 
     [Theory]
     [InlineData(RegistryFixture.UmociMulti, "umoci-multi")]
@@ -31,7 +25,7 @@ public sealed class RegistryPullTests(RegistryFixture registries) : IDisposable
     public async Task RegistryExportEqualsTheLayoutExport(string repository, string layout)
     {
         var fromLayout = await ExportAsync($"oci:{Path.Combine(Images.CorpusDirectory, layout)}:latest");
-        var fromRegistry = await ExportAsync(RegistryFixture.Reference(registries.Anonymous, repository));
+        var fromRegistry = await ExportAsync(RegistryFixture.Reference(Registries.Anonymous, repository));
         TreeSnapshotAssert.Equal(fromLayout, fromRegistry);
         Assert.True(fromRegistry.Entries.Count > 10, $"the export of {repository} has only {fromRegistry.Entries.Count} entries");
     }
@@ -41,14 +35,14 @@ public sealed class RegistryPullTests(RegistryFixture registries) : IDisposable
     {
         var fromLayout = await ExportAsync($"oci:{Images.BuildahOpaque}:latest");
         string output = Path.Combine(Images.NewScratchDirectory("bare"), "rootfs");
-        await ImageExporter.ExportAsync($"docker://{registries.Anonymous.Host}/{RegistryFixture.BuildahOpaque}", Options(output), cancellationToken: Token);
+        await ImageExporter.ExportAsync($"docker://{Registries.Anonymous.Host}/{RegistryFixture.BuildahOpaque}", Options(output), cancellationToken: Token);
         TreeSnapshotAssert.Equal(fromLayout, await TreeSnapshot.CaptureAsync(output, cancellationToken: Token));
     }
 
     [Fact]
     public async Task SchemaTwoImageIsServedAsADockerManifest()
     {
-        await using var source = await ImageSources.OpenAsync(ImageReference.Parse(RegistryFixture.Reference(registries.Anonymous, RegistryFixture.UmociMultiSchema2)), CancellationToken.None);
+        await using var source = await ImageSources.OpenAsync(ImageReference.Parse(RegistryFixture.Reference(Registries.Anonymous, RegistryFixture.UmociMultiSchema2)), CancellationToken.None);
         var image = await ImageResolver.ResolveAsync(source, null, Token);
         Assert.Equal(MediaTypes.DockerManifest, image.ManifestBlob.MediaType);
         Assert.All(image.Layers, layer => Assert.Equal(MediaTypes.DockerLayerGzip, layer.MediaType));
@@ -59,17 +53,17 @@ public sealed class RegistryPullTests(RegistryFixture registries) : IDisposable
     [InlineData("arm64")]
     public async Task MultiPlatformIndexPicksThePlatform(string architecture)
     {
-        string layout = architecture == "amd64" ? Images.UmociMulti : registries.Arm64Layout;
+        string layout = architecture == "amd64" ? Images.UmociMulti : Registries.Arm64Layout;
         var platform = new Platform { Os = "linux", Architecture = architecture };
         var fromLayout = await ExportAsync($"oci:{layout}:latest", platform);
-        var fromRegistry = await ExportAsync(RegistryFixture.Reference(registries.Anonymous, RegistryFixture.MultiPlatform), platform);
+        var fromRegistry = await ExportAsync(RegistryFixture.Reference(Registries.Anonymous, RegistryFixture.MultiPlatform), platform);
         TreeSnapshotAssert.Equal(fromLayout, fromRegistry);
     }
 
     [Fact]
     public async Task PullByDigestVerifiesTheManifestAndTagAtDigestUsesTheDigest()
     {
-        await using var byTag = await ImageSources.OpenAsync(ImageReference.Parse(RegistryFixture.Reference(registries.Anonymous, RegistryFixture.BuildahOpaque)), CancellationToken.None);
+        await using var byTag = await ImageSources.OpenAsync(ImageReference.Parse(RegistryFixture.Reference(Registries.Anonymous, RegistryFixture.BuildahOpaque)), CancellationToken.None);
         var root = await byTag.ResolveRootAsync(Token);
         Assert.Equal(MediaTypes.OciManifest, root.MediaType);
         var tagged = await ImageResolver.ResolveAsync(byTag, null, Token);
@@ -77,7 +71,7 @@ public sealed class RegistryPullTests(RegistryFixture registries) : IDisposable
         Assert.True(root.ParsedDigest.Matches(tagged.ManifestBlob.Bytes));
 
         // Tag that does not exist plus the right digest: the digest wins.
-        string byDigest = $"docker://{registries.Anonymous.Host}/{RegistryFixture.BuildahOpaque}:no-such-tag@{root.Digest}";
+        string byDigest = $"docker://{Registries.Anonymous.Host}/{RegistryFixture.BuildahOpaque}:no-such-tag@{root.Digest}";
         await using var source = await ImageSources.OpenAsync(ImageReference.Parse(byDigest), CancellationToken.None);
         var image = await ImageResolver.ResolveAsync(source, null, Token);
         Assert.Equal(root.Digest, image.ManifestBlob.Descriptor.Digest);
@@ -87,11 +81,11 @@ public sealed class RegistryPullTests(RegistryFixture registries) : IDisposable
     [Fact]
     public async Task UnknownTagRepositoryAndHostAreOneLineErrors()
     {
-        var tag = await Assert.ThrowsAsync<DecantException>(() => ResolveAsync($"docker://{registries.Anonymous.Host}/{RegistryFixture.UmociMulti}:no-such-tag"));
+        var tag = await Assert.ThrowsAsync<DecantException>(() => ResolveAsync($"docker://{Registries.Anonymous.Host}/{RegistryFixture.UmociMulti}:no-such-tag"));
         Assert.Equal(DecantErrorKind.NotFound, tag.Kind);
         Assert.Contains("manifest unknown", tag.Message, StringComparison.Ordinal);
 
-        var repository = await Assert.ThrowsAsync<DecantException>(() => ResolveAsync($"docker://{registries.Anonymous.Host}/corpus/no-such-repository:latest"));
+        var repository = await Assert.ThrowsAsync<DecantException>(() => ResolveAsync($"docker://{Registries.Anonymous.Host}/corpus/no-such-repository:latest"));
         Assert.Equal(DecantErrorKind.NotFound, repository.Kind);
         Assert.Contains("corpus/no-such-repository", repository.Message, StringComparison.Ordinal);
 
