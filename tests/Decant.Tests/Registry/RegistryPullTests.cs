@@ -31,12 +31,32 @@ public sealed class RegistryPullTests(RegistryFixture registries) : RegistryTest
     }
 
     [Fact]
-    public async Task BareNamesWork()
+    public async Task NamesWithoutTagPullLatestAndBareNamesWork()
     {
         var fromLayout = await ExportAsync($"oci:{Images.BuildahOpaque}:latest");
-        string output = Path.Combine(Images.NewScratchDirectory("bare"), "rootfs");
+        string output = NewOutput("untagged");
         await ImageExporter.ExportAsync($"docker://{Registries.Anonymous.Host}/{RegistryFixture.BuildahOpaque}", Options(output), cancellationToken: Token);
         TreeSnapshotAssert.Equal(fromLayout, await TreeSnapshot.CaptureAsync(output, cancellationToken: Token));
+
+        var bare = await RegistryExport.ExportAsync($"{Registries.Anonymous.Host}/{RegistryFixture.BuildahOpaque}", SourceOptions.Default, NewOutput("bare"), null, Token);
+        TreeSnapshotAssert.Equal(fromLayout, bare);
+    }
+
+    [Theory]
+    [InlineData("alpine", "docker://docker.io/library/alpine")]
+    [InlineData("alpine:3.20", "docker://docker.io/library/alpine:3.20")]
+    [InlineData("localhost:5000/app", "docker://localhost:5000/app")]
+    [InlineData("oci:/some/dir:tag", "oci:/some/dir:tag")]
+    [InlineData("docker://quay.io/org/app:1", "docker://quay.io/org/app:1")]
+    public void BareNamesParseAsRegistryReferences(string text, string canonical) =>
+        Assert.Equal(canonical, ImageReference.ParseWithBareNames(text).ToString());
+
+    [Fact]
+    public void TextThatIsNeitherIsAUsageError()
+    {
+        var error = Assert.Throws<DecantException>(() => ImageReference.ParseWithBareNames("Not A Name"));
+        Assert.Equal(DecantErrorKind.Usage, error.Kind);
+        Assert.Contains("neither TRANSPORT:NAME", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -17,10 +17,10 @@ namespace Decant.Tests.Support;
 /// </summary>
 public static class RegistryExport
 {
-    /// <summary>Exports <paramref name="reference"/> into <paramref name="output"/> (which must not exist) and snapshots it.</summary>
+    /// <summary>Exports <paramref name="reference"/> (any transport, or a bare registry name) into <paramref name="output"/> (which must not exist) and snapshots it.</summary>
     public static async Task<TreeSnapshot> ExportAsync(string reference, SourceOptions options, string output, Platform? platform, CancellationToken cancellationToken)
     {
-        await using var source = await ImageSources.OpenAsync(ImageReference.Parse(reference), options, cancellationToken);
+        await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options, cancellationToken);
         var image = await ImageResolver.ResolveAsync(source, platform, cancellationToken);
         await using (var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = output, Ownership = OwnershipMode.Preserve }, cancellationToken))
         {

@@ -29,8 +29,8 @@ public sealed record Fault(FaultKind Kind, double Fraction = 0, int Status = 0, 
     public static Fault None { get; } = new(FaultKind.None);
 }
 
-/// <summary>A request the proxy saw: its method, path, Range header, and how many times this method and path were asked (1-based).</summary>
-public sealed record ProxiedRequest(string Method, string Path, string? Range, int Number);
+/// <summary>A request the proxy saw: its method, path, Range header, how many times this method and path were asked (1-based), and whether it carried credentials.</summary>
+public sealed record ProxiedRequest(string Method, string Path, string? Range, int Number, bool HasAuthorization = false);
 
 /// <summary>
 /// The tests' only fake: a loopback TCP proxy in front of a real registry that injects faults into
@@ -107,7 +107,8 @@ public sealed class RegistryFaultProxy : IAsyncDisposable
         string[] requestLine = lines[0].Split(' ');
         string? range = lines.Skip(1).FirstOrDefault(l => l.StartsWith("Range:", StringComparison.OrdinalIgnoreCase))?[6..].Trim();
         int number = _counts.AddOrUpdate(requestLine[0] + " " + requestLine[1], 1, (_, n) => n + 1);
-        var request = new ProxiedRequest(requestLine[0], requestLine[1], range, number);
+        bool authorized = lines.Skip(1).Any(l => l.StartsWith("Authorization:", StringComparison.OrdinalIgnoreCase));
+        var request = new ProxiedRequest(requestLine[0], requestLine[1], range, number, authorized);
         Requests.Enqueue(request);
         var fault = _policy(request);
 
