@@ -119,6 +119,19 @@ public sealed class RegistryAuthTests(RegistryFixture registries) : RegistryTest
     }
 
     [Fact]
+    public async Task IdentityTokensUseTheOAuth2RefreshGrant()
+    {
+        string refreshToken = "refresh-" + Guid.NewGuid().ToString("N");
+        Registries.Issuer.RefreshTokens[refreshToken] = RegistryFixture.TokenUser;
+        string authFile = _home.Combine("identity.json");
+        await WriteAuthFileAsync(authFile, Registries.Token.Host, new Dictionary<string, string> { ["auth"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("<token>:")), ["identitytoken"] = refreshToken });
+        int before = Registries.Issuer.Requests.Count;
+        TreeSnapshotAssert.Equal(await ExpectedAsync(), await ExportAsync("token", Options() with { AuthFile = authFile }));
+        var posts = Registries.Issuer.Requests.Skip(before).Where(r => r.Method == "POST" && r.User == RegistryFixture.TokenUser).ToList();
+        Assert.Contains(posts, r => r.Scopes.Contains($"repository:{RegistryFixture.UmociMulti}:pull"));
+    }
+
+    [Fact]
     public async Task TokensAreRequestedWithThePullScopeAndCached()
     {
         int before = Registries.Issuer.Requests.Count;

@@ -21,10 +21,14 @@ public enum FaultKind
     StallBody,
     /// <summary>Accept the request and never answer.</summary>
     StallHeaders,
+    /// <summary>Answer 307 to <see cref="Fault.Location"/>.</summary>
+    Redirect,
+    /// <summary>Forward the request without its Range header, as a server without range support would answer.</summary>
+    IgnoreRange,
 }
 
 /// <summary>A fault to inject; <see cref="Fraction"/> is a position in the body (0–1).</summary>
-public sealed record Fault(FaultKind Kind, double Fraction = 0, int Status = 0, string? RetryAfter = null)
+public sealed record Fault(FaultKind Kind, double Fraction = 0, int Status = 0, string? RetryAfter = null, string? Location = null)
 {
     public static Fault None { get; } = new(FaultKind.None);
 }
@@ -118,6 +122,15 @@ public sealed class RegistryFaultProxy : IAsyncDisposable
             await clientStream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {fault.Status} Injected\r\n{retryAfter}Content-Length: 0\r\nConnection: close\r\n\r\n"), cancellationToken);
             return;
         }
+        if (fault.Kind == FaultKind.Redirect)
+        {
+            await clientStream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 307 Temporary Redirect\r\nLocation: {fault.Location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), cancellationToken);
+            return;
+        }
+        if (fault.Kind == FaultKind.IgnoreRange)
+        {
+            lines = [.. lines.Where(l => !l.StartsWith("Range:", StringComparison.OrdinalIgnoreCase))];
+        }
         if (fault.Kind == FaultKind.StallHeaders)
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -135,7 +148,7 @@ public sealed class RegistryFaultProxy : IAsyncDisposable
             .Select(l => long.Parse(l[15..].Trim(), CultureInfo.InvariantCulture))
             .FirstOrDefault(-1);
         await clientStream.WriteAsync(Encoding.Latin1.GetBytes(WithConnectionClose(responseLines) + "\r\n\r\n"), cancellationToken);
-        long faultAt = fault.Kind == FaultKind.None || length <= 0 ? long.MaxValue : Math.Clamp((long)(length * fault.Fraction), 0, length - 1);
+        long faultAt = fault.Kind is FaultKind.None or FaultKind.IgnoreRange || length <= 0 ? long.MaxValue : Math.Clamp((long)(length * fault.Fraction), 0, length - 1);
         await RelayBodyAsync(upstreamStream, clientStream, fault.Kind, faultAt, client, cancellationToken);
     }
 

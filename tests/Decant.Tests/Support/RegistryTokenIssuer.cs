@@ -54,6 +54,9 @@ public sealed class RegistryTokenIssuer : IAsyncDisposable
     /// <summary>The issuer's certificate as PEM, for the registry's <c>rootcertbundle</c>.</summary>
     public string CertificatePem => _certificate.ExportCertificatePem();
 
+    /// <summary>Refresh (identity) tokens accepted by the OAuth2 POST, and the user each stands for.</summary>
+    public ConcurrentDictionary<string, string> RefreshTokens { get; } = new(StringComparer.Ordinal);
+
     /// <summary>How long issued tokens say they live (<c>expires_in</c>).</summary>
     public int ExpiresIn { get; set; } = 300;
 
@@ -98,15 +101,27 @@ public sealed class RegistryTokenIssuer : IAsyncDisposable
         var query = request.QueryString;
         string[] scopes = query.GetValues("scope") ?? [];
         string? service = query["service"];
+        System.Collections.Specialized.NameValueCollection? form = null; // the OAuth2 POST's fields
         if (request.HttpMethod == "POST")
         {
             using var reader = new StreamReader(request.InputStream, Encoding.UTF8);
-            var form = System.Web.HttpUtility.ParseQueryString(await reader.ReadToEndAsync());
+            form = System.Web.HttpUtility.ParseQueryString(await reader.ReadToEndAsync());
             scopes = (form["scope"] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
             service = form["service"];
         }
         string? user = null;
-        if (request.Headers["Authorization"] is { } authorization && authorization.StartsWith("Basic ", StringComparison.Ordinal))
+        if (form is not null)
+        {
+            string? refreshToken = form["refresh_token"];
+            if (form["grant_type"] != "refresh_token" || refreshToken is null || !RefreshTokens.TryGetValue(refreshToken, out user))
+            {
+                Requests.Enqueue(new TokenRequest(request.HttpMethod, scopes, "!refresh", service));
+                response.StatusCode = 401;
+                response.Close();
+                return;
+            }
+        }
+        else if (request.Headers["Authorization"] is { } authorization && authorization.StartsWith("Basic ", StringComparison.Ordinal))
         {
             string decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization["Basic ".Length..]));
             int colon = decoded.IndexOf(':', StringComparison.Ordinal);
