@@ -49,7 +49,14 @@ public sealed class RegistryFixture : IAsyncLifetime
         string storage = Path.Combine(_root, "storage");
         Directory.CreateDirectory(storage);
 
-        Anonymous = await RegistryServer.StartAsync(Path.Combine(_root, "anonymous"), storage, "", token);
+        // Pushed manifests may name foreign layers on 127.0.0.1 (distribution checks their URLs).
+        Anonymous = await RegistryServer.StartAsync(Path.Combine(_root, "anonymous"), storage, """
+            validation:
+              manifests:
+                urls:
+                  allow:
+                    - '^http://127\.0\.0\.1:'
+            """, token);
 
         string htpasswd = Path.Combine(_root, "htpasswd");
         var hash = await Tools.RunCheckedAsync("htpasswd", ["-Bbn", BasicUser, BasicPassword], token);

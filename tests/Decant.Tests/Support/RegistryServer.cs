@@ -37,8 +37,8 @@ public sealed class RegistryServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a registry whose config has <paramref name="authSection"/> (YAML under <c>auth:</c>, or empty for none).</summary>
-    public static async Task<RegistryServer> StartAsync(string directory, string storage, string authSection, CancellationToken cancellationToken)
+    /// <summary>Starts a registry whose config ends with <paramref name="extraSections"/> (top-level YAML such as <c>auth:</c>, or empty).</summary>
+    public static async Task<RegistryServer> StartAsync(string directory, string storage, string extraSections, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(directory);
         int port = RegistryTokenIssuer.FreePort();
@@ -60,7 +60,7 @@ public sealed class RegistryServer : IAsyncDisposable
             http:
               addr: 127.0.0.1:{port}
               secret: decant-test-secret
-            {authSection}
+            {extraSections}
             """, cancellationToken);
         var start = new ProcessStartInfo("docker-registry")
         {
