@@ -168,7 +168,7 @@ internal sealed class RegistryHttp : IDisposable
     private static string Message(Exception error) => error switch
     {
         TransientFailure transient => transient.Message,
-        _ when error.InnerException is { } inner && inner.Message != error.Message => $"{error.Message} ({inner.Message})",
+        _ when error.InnerException is { } inner && !error.Message.Contains(inner.Message, StringComparison.Ordinal) => $"{error.Message} ({inner.Message})",
         _ => error.Message,
     };
 
