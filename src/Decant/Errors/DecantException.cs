@@ -27,6 +27,12 @@ public enum DecantErrorKind
     Unauthorized = 12,
     /// <summary>A network or registry failure that persisted through retries.</summary>
     NetworkError = 13,
+    /// <summary>A registry's host name does not resolve.</summary>
+    UnknownHost = 14,
+    /// <summary>A registry kept answering 429 Too Many Requests through every retry.</summary>
+    RateLimited = 15,
+    /// <summary>A registry accepted the credentials but refused access to the repository (403, DENIED).</summary>
+    Denied = 16,
     /// <summary>The operation was cancelled.</summary>
     Cancelled = 130,
 }

@@ -49,5 +49,28 @@ public abstract record ImageReference
         };
     }
 
+    /// <summary>
+    /// Parses like <see cref="Parse"/>, and also accepts a bare registry image name the way podman
+    /// does (<c>alpine</c>, <c>alpine:3.20</c>, <c>localhost:5000/app@sha256:…</c>) when the text does
+    /// not start with a known transport. Text that is neither throws <see cref="DecantErrorKind.Usage"/>.
+    /// </summary>
+    public static ImageReference ParseWithBareNames(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        int colon = value.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 0 && SupportedTransports.Contains(value[..colon]))
+        {
+            return Parse(value);
+        }
+        try
+        {
+            return new RegistryReference(DockerImageName.Parse(value));
+        }
+        catch (DecantException error) when (error.Kind == DecantErrorKind.Usage)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"\"{value}\" is neither TRANSPORT:NAME ({DescribeTransports()}) nor a registry image name: {error.Message}", error);
+        }
+    }
+
     private static string DescribeTransports() => "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG|:@N], docker://NAME[:TAG], containers-storage:NAME";
 }
