@@ -29,6 +29,8 @@ internal static class ExportCommand
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, progress,
         };
+        var registry = new RegistryOptions();
+        registry.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressReporter.ParseMode(parse.GetValue(progress)!), async () =>
         {
             var options = new ExportOptions
@@ -36,6 +38,7 @@ internal static class ExportCommand
                 Output = parse.GetValue(output)!,
                 Format = parse.GetValue(format) switch { "dir" => OutputFormat.Directory, "tar" => OutputFormat.Tar, _ => null },
                 Platform = SharedOptions.ParsePlatform(parse.GetValue(platform)),
+                Source = registry.Read(parse),
                 Force = parse.GetValue(force),
                 Bundle = parse.GetValue(bundle),
                 ConfigOutput = parse.GetValue(configOut),

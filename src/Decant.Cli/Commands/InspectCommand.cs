@@ -14,9 +14,11 @@ internal static class InspectCommand
         var image = SharedOptions.Image();
         var platform = SharedOptions.Platform();
         var command = new Command("inspect", "Print the resolved index, manifest, config and layers of an image as JSON") { image, platform };
+        var registry = new RegistryOptions();
+        registry.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressMode.Plain, async () =>
         {
-            await using var source = await ImageSources.OpenAsync(ImageReference.Parse(parse.GetValue(image)!), cancellationToken).ConfigureAwait(false);
+            await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(parse.GetValue(image)!), registry.Read(parse), cancellationToken).ConfigureAwait(false);
             var resolved = await ImageResolver.ResolveAsync(source, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
             using var stdout = Console.OpenStandardOutput();
             using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))

@@ -9,7 +9,7 @@ internal static class SharedOptions
 {
     public static Argument<string> Image() => new("image")
     {
-        Description = "The image: oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]",
+        Description = "The image: [docker://]NAME[:TAG][@DIGEST], oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]",
     };
 
     public static Option<string?> Platform() => new("--platform")

@@ -22,6 +22,9 @@ public sealed record ExportOptions
     /// <summary>The format; when null it follows from the output (".tar" or "-" mean a tar, anything else a directory).</summary>
     public OutputFormat? Format { get; init; }
 
+    /// <summary>How network sources find credentials, treat TLS, use mirrors and retry; local transports ignore it.</summary>
+    public Sources.SourceOptions Source { get; init; } = Sources.SourceOptions.Default;
+
     /// <summary>The platform to pick from a multi-platform image; null means the host's.</summary>
     public Platform? Platform { get; init; }
 

@@ -25,7 +25,7 @@ public static class ImageExporter
         ArgumentNullException.ThrowIfNull(options);
         var clock = Stopwatch.StartNew();
         progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
-        await using var source = await ImageSources.OpenAsync(ImageReference.Parse(reference), cancellationToken).ConfigureAwait(false);
+        await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options.Source, cancellationToken).ConfigureAwait(false);
         var image = await ImageResolver.ResolveAsync(source, options.Platform, cancellationToken).ConfigureAwait(false);
 
         var bundle = options.Bundle ? OutputBundle.Create(options) : null;

@@ -117,10 +117,10 @@ public class CliTests
     }
 
     [Fact]
-    public async Task UnknownTransportIsAUsageError()
+    public async Task AReferenceThatIsNeitherATransportNorANameIsAUsageError()
     {
-        var result = await RunAsync("export", "ftp:somewhere", "-o", "/nonexistent/out");
-        AssertOneLineError(result, 2, "unknown transport \"ftp\"");
+        var result = await RunAsync("export", "Not A Name::", "-o", "/nonexistent/out");
+        AssertOneLineError(result, 2, "is neither TRANSPORT:NAME");
     }
 
     [Fact]

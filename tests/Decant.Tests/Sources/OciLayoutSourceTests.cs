@@ -159,7 +159,6 @@ public class OciLayoutSourceTests(UmociImages images)
     }
 
     [Theory]
-    [InlineData("docker://busybox", "docker")]
     [InlineData("containers-storage:busybox", "containers-storage")]
     public async Task ReservedTransportsAreNotSupportedYet(string reference, string transport)
     {
