@@ -89,6 +89,31 @@ public class CliTests
     }
 
     [Fact]
+    public async Task JsonProgressIsOneEventPerLineEndingWithASummary()
+    {
+        using var scratch = new ScratchDirectory();
+        var result = await RunAsync("export", SampleImage, "-o", scratch.Combine("rootfs"), "--progress", "json");
+        Assert.Equal(0, result.ExitCode);
+        var events = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line)).ToList();
+        try
+        {
+            Assert.Equal("resolving", events[0].RootElement.GetProperty("stage").GetString());
+            Assert.Equal("summary", events[^1].RootElement.GetProperty("event").GetString());
+            var progress = events.Where(e => e.RootElement.GetProperty("event").GetString() == "progress").Select(e => e.RootElement).ToList();
+            var last = progress[^1];
+            Assert.Equal("done", last.GetProperty("stage").GetString());
+            Assert.Equal(3, last.GetProperty("layersDone").GetInt32());
+            Assert.Equal(last.GetProperty("totalBytes").GetInt64(), last.GetProperty("bytesRead").GetInt64());
+            var statesSeen = progress.SelectMany(p => p.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("state").GetString())).ToHashSet();
+            Assert.Superset(new HashSet<string?> { "waiting", "downloading", "applying", "done" }, statesSeen);
+        }
+        finally
+        {
+            events.ForEach(e => e.Dispose());
+        }
+    }
+
+    [Fact]
     public async Task InspectPrintsTheResolvedImage()
     {
         var result = await RunAsync("inspect", SampleImage);
