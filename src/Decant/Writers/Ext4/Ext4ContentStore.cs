@@ -16,6 +16,8 @@ internal sealed class Ext4ContentStore : IContentStore
     private const int ChunkBlocks = 256; // 1 MiB per read
     private readonly SafeFileHandle _image;
     private readonly BlockAllocator _allocator;
+    private readonly Lock _lock = new();
+    private readonly List<Ext4Content> _written = [];
     private long _storedBytes;
 
     public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator)
@@ -60,14 +62,42 @@ internal sealed class Ext4ContentStore : IContentStore
             ArrayPool<byte>.Shared.Return(buffer);
         }
         Interlocked.Add(ref _storedBytes, size);
-        return new Ext4Content(size, extents);
+        var content = new Ext4Content(size, extents);
+        lock (_lock)
+        {
+            _written.Add(content);
+        }
+        return content;
     }
 
     public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
     {
-        var stored = (Ext4Content)content;
-        _allocator.Release(stored.Extents.Select(e => new BlockRun(e.Physical, e.Length)));
+        Release((Ext4Content)content);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Releases every content the final tree does not use, whether or not the caller released it.</summary>
+    public void ReleaseAllBut(IReadOnlySet<ContentRef> used)
+    {
+        lock (_lock)
+        {
+            foreach (var content in _written)
+            {
+                if (!used.Contains(content))
+                {
+                    Release(content);
+                }
+            }
+            _written.Clear();
+        }
+    }
+
+    private void Release(Ext4Content content)
+    {
+        if (Interlocked.Exchange(ref content.Released, 1) == 0)
+        {
+            _allocator.Release(content.Extents.Select(e => new BlockRun(e.Physical, e.Length)));
+        }
     }
 
     /// <summary>Writes the non-zero blocks of one chunk, each run of them into freshly allocated blocks.</summary>
@@ -132,6 +162,9 @@ internal sealed class Ext4ContentStore : IContentStore
 internal sealed class Ext4Content(long size, List<FileExtent> extents) : ContentRef(size)
 {
     public IReadOnlyList<FileExtent> Extents { get; } = extents;
+
+    /// <summary>1 once the blocks went back to the allocator.</summary>
+    internal int Released;
 
     public long AllocatedBlocks => Extents.Sum(e => (long)e.Length);
 }

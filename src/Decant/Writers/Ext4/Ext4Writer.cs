@@ -94,7 +94,7 @@ public sealed class Ext4Writer : IRootfsWriter
         }
         var identity = DeriveIdentity(_options.Seed);
         var builder = new ImageBuilder(_file, _allocator, _layout, _options, identity.Uuid, identity.HashSeed);
-        var summary = await builder.BuildAsync(tree, cancellationToken).ConfigureAwait(false);
+        var summary = await builder.BuildAsync(tree, _store, cancellationToken).ConfigureAwait(false);
         SkippedXattrs = builder.SkippedXattrs;
         _file.Dispose();
         File.Move(_temporaryPath, Path.GetFullPath(_options.Output), _options.Force);

@@ -47,8 +47,17 @@ internal sealed partial class ImageBuilder
 
     public IReadOnlyList<string> SkippedXattrs => _skippedXattrs;
 
-    public async Task<WriteSummary> BuildAsync(MergedTree tree, CancellationToken cancellationToken)
+    public async Task<WriteSummary> BuildAsync(MergedTree tree, Ext4ContentStore store, CancellationToken cancellationToken)
     {
+        var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
+        foreach (var node in tree.Walk())
+        {
+            if (node.Inode.Content is { } content)
+            {
+                used.Add(content);
+            }
+        }
+        store.ReleaseAllBut(used);
         foreach (var run in _allocator.Seal())
         {
             await HolePunch.ClearAsync(_file, run.Start * Ext4Constants.BlockSize, run.Length * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
