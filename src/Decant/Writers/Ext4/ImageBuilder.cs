@@ -29,6 +29,7 @@ internal sealed partial class ImageBuilder
     /// <summary>Inode records by number (index 0 and the unused reserved inodes are null).</summary>
     private readonly List<InodeRecord?> _inodes = [];
     private readonly Dictionary<Inode, uint> _numbers = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<TreeNode, TreeNode[]> _children = new(ReferenceEqualityComparer.Instance);
     private long _time;
     private long _contentBytes, _files, _directories, _symlinks, _devices, _fifos, _hardlinks;
 
@@ -49,8 +50,9 @@ internal sealed partial class ImageBuilder
 
     public async Task<WriteSummary> BuildAsync(MergedTree tree, Ext4ContentStore store, CancellationToken cancellationToken)
     {
+        var nodes = Traverse(tree);
         var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
-        foreach (var node in tree.Walk())
+        foreach (var node in nodes)
         {
             if (node.Inode.Content is { } content)
             {
@@ -63,9 +65,9 @@ internal sealed partial class ImageBuilder
             await HolePunch.ClearAsync(_file, run.Start * Ext4Constants.BlockSize, run.Length * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
         }
         bool addLostAndFound = tree.Root.GetChild(LostAndFound) is null;
-        NumberInodes(tree, addLostAndFound);
+        NumberInodes(nodes, addLostAndFound);
         _time = Math.Clamp(tree.Root.Inode.ModificationTime.Seconds, 0, (1L << 40) - 1);
-        foreach (var node in tree.Walk())
+        foreach (var node in nodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
             await AddNodeAsync(node, addLostAndFound, cancellationToken).ConfigureAwait(false);
@@ -85,21 +87,49 @@ internal sealed partial class ImageBuilder
         };
     }
 
+    /// <summary>
+    /// Every node, parents before children and siblings in ordinal name order (the tree's own walk
+    /// order), sorting each directory's children once and keeping them for its directory blocks.
+    /// </summary>
+    private List<TreeNode> Traverse(MergedTree tree)
+    {
+        var order = new List<TreeNode>();
+        var pending = new Stack<TreeNode>();
+        pending.Push(tree.Root);
+        while (pending.Count > 0)
+        {
+            var node = pending.Pop();
+            order.Add(node);
+            if (node.ChildCount == 0)
+            {
+                continue;
+            }
+            var children = node.UnorderedChildren.ToArray();
+            Array.Sort(children, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            _children[node] = children;
+            for (int i = children.Length - 1; i >= 0; i--)
+            {
+                pending.Push(children[i]);
+            }
+        }
+        return order;
+    }
+
     private uint InodeCount => (uint)(_inodes.Count - 1);
 
     /// <summary>Numbers every inode in walk order (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there.</summary>
-    private void NumberInodes(MergedTree tree, bool addLostAndFound)
+    private void NumberInodes(List<TreeNode> nodes, bool addLostAndFound)
     {
         for (int i = 0; i < Ext4Constants.FirstInode; i++)
         {
             _inodes.Add(null);
         }
-        _numbers[tree.Root.Inode] = Ext4Constants.RootInode;
+        _numbers[nodes[0].Inode] = Ext4Constants.RootInode;
         if (addLostAndFound)
         {
             _inodes.Add(null); // 11, filled in by AddLostAndFoundAsync
         }
-        foreach (var node in tree.Walk())
+        foreach (var node in nodes)
         {
             if (!_numbers.ContainsKey(node.Inode))
             {
@@ -145,7 +175,7 @@ internal sealed partial class ImageBuilder
             default:
                 throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
         }
-        await AddXattrsAsync(record, inode, node.Path, cancellationToken).ConfigureAwait(false);
+        await AddXattrsAsync(record, node, cancellationToken).ConfigureAwait(false);
     }
 
     private static InodeRecord NewRecord(Inode inode) => new()
@@ -188,7 +218,7 @@ internal sealed partial class ImageBuilder
             entries.Add(new DirectoryEntry(Encoding.UTF8.GetBytes(LostAndFound), Ext4Constants.FirstInode, Ext4Constants.TypeDirectory));
             subdirectories++;
         }
-        foreach (var child in node.Children)
+        foreach (var child in _children.GetValueOrDefault(node, []))
         {
             byte[] name = Encoding.UTF8.GetBytes(child.Name);
             if (name.Length > Ext4Constants.MaxNameLength)
@@ -262,8 +292,9 @@ internal sealed partial class ImageBuilder
         await WriteExtentTreeAsync(record, extents, number, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask AddXattrsAsync(InodeRecord record, Inode inode, string path, CancellationToken cancellationToken)
+    private async ValueTask AddXattrsAsync(InodeRecord record, TreeNode node, CancellationToken cancellationToken)
     {
+        var inode = node.Inode;
         if (inode.Xattrs.Count == 0)
         {
             return;
@@ -287,11 +318,11 @@ internal sealed partial class ImageBuilder
         }
         catch (DecantException error)
         {
-            throw new DecantException(error.Kind, $"\"{path}\": {error.Message}", error);
+            throw new DecantException(error.Kind, $"\"{node.Path}\": {error.Message}", error);
         }
         for (int i = skippedBefore; i < _skippedXattrs.Count; i++)
         {
-            _skippedXattrs[i] = $"{path}: {_skippedXattrs[i]}";
+            _skippedXattrs[i] = $"{node.Path}: {_skippedXattrs[i]}";
         }
     }
 

@@ -7,6 +7,8 @@ using Xunit.Abstractions;
 namespace Decant.Tests.Writers.Ext4;
 
 /// <summary>The sizes the issue names: a 100 000-entry directory and a 5 GiB sparse file, checked by e2fsck and the kernel.</summary>
+/// <remarks>Not run alongside other tests, so the timing measures the writer and not its neighbours.</remarks>
+[Collection(Ext4RunsAlone.Name)]
 public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
 {
     private readonly ScratchDirectory _scratch = new();
@@ -123,4 +125,11 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+}
+
+/// <summary>Tests that time the writer run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class Ext4RunsAlone
+{
+    public const string Name = "Ext4 timing";
 }
