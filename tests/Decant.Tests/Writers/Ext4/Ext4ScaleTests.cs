@@ -92,6 +92,40 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Fact]
+    public async Task FragmentedFileGetsAnExtentTreeOfDepthTwo()
+    {
+        // 2 000 one-block islands two blocks apart: 2 000 extents, 6 leaf blocks, one index block.
+        const int Islands = 2000;
+        long size = Islands * 8192L;
+        var islands = new SortedDictionary<long, byte[]>();
+        for (int i = 0; i < Islands; i++)
+        {
+            islands[i * 8192L] = System.Text.Encoding.ASCII.GetBytes($"block {i}");
+        }
+        string image = _scratch.Combine("fragmented.ext4");
+        var tree = new TestTree();
+        await using (var writer = Ext4Writer.Create(new Ext4WriterOptions { Output = image }))
+        {
+            var content = await writer.Content.WriteAsync(new IslandStream(size, islands), size, CancellationToken.None);
+            tree.Add("fragmented", TestTree.File(content, 0x1A4));
+            await writer.CommitAsync(tree.Tree, CancellationToken.None);
+        }
+        await Ext4Images.AssertCleanAsync(image);
+        string extents = await Ext4Images.DebugFsAsync(image, "ex /fragmented");
+        output.WriteLine(string.Join('\n', extents.Split('\n').Take(12)));
+        Assert.Contains(" 2/ 2 ", extents, StringComparison.Ordinal);
+        Assert.Contains("Blockcount: " + ((Islands + 6 + 1) * 8), await Ext4Images.DebugFsAsync(image, "stat /fragmented"), StringComparison.Ordinal);
+        await using var mounted = await Ext4Images.MountAsync(image, _scratch.Combine("mnt"));
+        byte[] read = await File.ReadAllBytesAsync(Path.Combine(mounted.Path, "fragmented"));
+        byte[] expected = new byte[size];
+        foreach (var (offset, bytes) in islands)
+        {
+            bytes.CopyTo(expected, offset);
+        }
+        Assert.Equal(expected, read);
+    }
+
     /// <summary>A read-only stream of <c>length</c> bytes, zero except for the given islands.</summary>
     private sealed class IslandStream(long length, SortedDictionary<long, byte[]> islands) : Stream
     {
