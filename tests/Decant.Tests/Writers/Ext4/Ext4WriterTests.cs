@@ -75,6 +75,8 @@ public sealed class Ext4WriterTests : IDisposable
             .Symlink("data/link-long", "/" + new string('v', 4000))
             .File("data/owners", "o", uid: 65536, gid: 4_000_000)
             .File("data/times", "t", mtime: SubSecond.AddTicks(9_999_999))
+            .File("data/after-2038", "t", mtime: new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(5))
+            .File("data/before-1970", "t", mtime: new DateTimeOffset(1960, 6, 1, 0, 0, 0, TimeSpan.Zero))
             .File("data/setuid", "s", mode: 0b100_111_101_101)
             .File("data/sticky-dir-file", "", mode: 0)
             .CharDevice("data/tty", 4, 300)
@@ -89,7 +91,7 @@ public sealed class Ext4WriterTests : IDisposable
         }
         for (int i = 0; i < 3000; i++)
         {
-            lower.File($"data/many/entry-{i:D5}-{new string('n', i % 50)}", i % 7 == 0 ? $"content {i}" : "");
+            lower.File($"data/many/entry-{i:D5}-{new string(i % 3 == 0 ? 'ñ' : 'n', i % 50)}", i % 7 == 0 ? $"content {i}" : "");
         }
         var upper = new LayerTar()
             .Whiteout("data/removed")
@@ -174,6 +176,30 @@ public sealed class Ext4WriterTests : IDisposable
         Assert.Equal((1L << 30) / 4096, long.Parse(superblock["Block count"], System.Globalization.CultureInfo.InvariantCulture));
         Assert.Contains("has_journal", superblock["Filesystem features"], StringComparison.Ordinal);
         Assert.Equal("32M", superblock["Total journal size"]); // as mke2fs picks for 1 GiB
+    }
+
+    [Fact]
+    public async Task FixedSizeWithATinyLastGroupLeavesItOutOfTheFilesystem()
+    {
+        long size = (1L << 30) + 3 * 4096;
+        await Ext4Images.WriteImageAsync(new Ext4WriterOptions { Output = Image(), Size = size }, new LayerTar().File("f", "content").ToArray());
+        await Ext4Images.AssertCleanAsync(Image());
+        Assert.Equal(size, new FileInfo(Image()).Length);
+        Assert.Equal("262144", (await Ext4Images.SuperblockAsync(Image()))["Block count"]);
+    }
+
+    [Fact]
+    public async Task FixedSizeBeyondOneTebibyteGetsLargerDescriptorZones()
+    {
+        long size = 3L << 40; // 24 576 groups: 384 descriptor blocks, more than the automatic zones hold
+        byte[] layer = new LayerTar().File("f", "content").ToArray();
+        await Ext4Images.WriteImageAsync(new Ext4WriterOptions { Output = Image(), Size = size, FreeInodes = 0 }, layer);
+        await Ext4Images.AssertCleanAsync(Image());
+        var superblock = await Ext4Images.SuperblockAsync(Image());
+        Assert.Equal((size / 4096).ToString(System.Globalization.CultureInfo.InvariantCulture), superblock["Block count"]);
+        Assert.Equal("1024M", superblock["Total journal size"]);
+        var automatic = await Assert.ThrowsAsync<DecantException>(() => Ext4Images.WriteImageAsync(new Ext4WriterOptions { Output = Image("auto.ext4"), FreeSpaceBytes = size }, layer));
+        Assert.Contains("give a fixed size", automatic.Message, StringComparison.Ordinal);
     }
 
     [Fact]
