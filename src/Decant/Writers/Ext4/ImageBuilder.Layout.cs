@@ -35,14 +35,24 @@ internal sealed partial class ImageBuilder
             long total = fileBlocks % Ext4Constants.BlocksPerGroup is var tail && tail != 0 && tail <= _layout.ZoneBlocks
                 ? fileBlocks - tail
                 : fileBlocks;
-            var plan = TryLayout(total, freeWanted: 0, state);
-            if (plan.NeededBlocks > total)
+            // A tight fixed size gets a smaller journal (down to the jbd2 minimum, then none) rather than failing.
+            int journal = _options.Journal ? JournalSuperblock.DefaultBlocks(total) : 0;
+            while (true)
             {
-                var smallest = Converge(freeWanted: 0, state);
-                throw new DecantException(DecantErrorKind.OutputError,
-                    $"the tree does not fit an ext4 image of {size} bytes: needs {smallest.TotalBlocks * Ext4Constants.BlockSize} bytes");
+                var plan = TryLayout(total, freeWanted: 0, state, journal);
+                if (plan.NeededBlocks <= total)
+                {
+                    return plan;
+                }
+                if (journal == 0)
+                {
+                    break;
+                }
+                journal = journal / 2 >= JournalSuperblock.MinimumBlocks ? journal / 2 : 0;
             }
-            return plan;
+            var smallest = Converge(freeWanted: 0, state);
+            throw new DecantException(DecantErrorKind.OutputError,
+                $"the tree does not fit an ext4 image of {size} bytes: needs {smallest.TotalBlocks * Ext4Constants.BlockSize} bytes");
         }
         long freeBlocks = (_options.FreeSpaceBytes + Ext4Constants.BlockSize - 1) / Ext4Constants.BlockSize;
         return Converge(freeBlocks, state);
@@ -76,7 +86,7 @@ internal sealed partial class ImageBuilder
     }
 
     /// <summary>Places the journal, bitmaps and inode tables for a filesystem of <paramref name="total"/> blocks.</summary>
-    private FilesystemPlan TryLayout(long total, long freeWanted, object state)
+    private FilesystemPlan TryLayout(long total, long freeWanted, object state, int? journalOverride = null)
     {
         _allocator.Restore(state);
         long inodesWanted = InodeCount + _options.FreeInodes;
@@ -90,7 +100,7 @@ internal sealed partial class ImageBuilder
         int inodesPerGroup = (int)Math.Clamp((perGroup + Ext4Constants.InodesPerBlock - 1) / Ext4Constants.InodesPerBlock * Ext4Constants.InodesPerBlock, Ext4Constants.InodesPerBlock, MaxInodesPerGroup);
         int inodeTableBlocks = inodesPerGroup * Ext4Constants.InodeSize / Ext4Constants.BlockSize;
 
-        int journalBlocks = _options.Journal ? JournalSuperblock.DefaultBlocks(total) : 0;
+        int journalBlocks = journalOverride ?? (_options.Journal ? JournalSuperblock.DefaultBlocks(total) : 0);
         long journalStart = 0;
         var journalTree = new List<long>();
         if (journalBlocks > 0)

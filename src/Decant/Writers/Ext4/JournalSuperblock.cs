@@ -13,11 +13,14 @@ internal static class JournalSuperblock
     private const uint IncompatCsumV3 = 0x10;
     private const byte ChecksumCrc32C = 4;
 
+    /// <summary>The smallest journal jbd2 accepts.</summary>
+    public const int MinimumBlocks = 1024;
+
     /// <summary>Journal sizes as mke2fs picks them for a filesystem of <paramref name="totalBlocks"/> 4 KiB blocks (0: too small for one).</summary>
     public static int DefaultBlocks(long totalBlocks) => totalBlocks switch
     {
         < 2048 => 0,
-        < 32768 => 1024,
+        < 32768 => MinimumBlocks,
         < 256 * 1024 => 4096,
         < 512 * 1024 => 8192,
         < 4096 * 1024 => 16384,

@@ -145,14 +145,10 @@ public sealed class Ext4WriterTests : IDisposable
     public async Task FixedSizeTooSmallFailsNamingTheSizeNeededWhichThenFitsExactly()
     {
         byte[] layer = new LayerTar().File("big", new string('b', 30_000_000)).Dir("d").File("d/f", "f").ToArray();
-        var tooSmall = new Ext4WriterOptions { Output = Image("small.ext4"), Size = 16L << 20, FreeInodes = 0 };
-        var error = await Assert.ThrowsAsync<DecantException>(() => Ext4Images.WriteImageAsync(tooSmall, layer));
-        Assert.Equal(DecantErrorKind.OutputError, error.Kind);
+        var tooSmall = new Ext4WriterOptions { Output = Image("small.ext4"), Size = 16L << 20, FreeInodes = 0, Journal = false };
+        long needed = await AssertDoesNotFitAsync(tooSmall, layer);
         Assert.False(File.Exists(Image("small.ext4")));
         Assert.Empty(System.IO.Directory.GetFiles(_scratch.Path, ".small.ext4.*"));
-        var match = System.Text.RegularExpressions.Regex.Match(error.Message, "does not fit .* needs ([0-9]+) bytes");
-        Assert.True(match.Success, error.Message);
-        long needed = long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
 
         await Ext4Images.WriteImageAsync(tooSmall with { Output = Image("exact.ext4"), Size = needed }, layer);
         await Ext4Images.AssertCleanAsync(Image("exact.ext4"));
@@ -161,8 +157,28 @@ public sealed class Ext4WriterTests : IDisposable
         Assert.InRange(long.Parse(superblock["Free inodes"], System.Globalization.CultureInfo.InvariantCulture), 0, 15); // inode tables come in whole blocks of 16
         Assert.InRange(long.Parse(superblock["Free blocks"], System.Globalization.CultureInfo.InvariantCulture), 0, 200); // only the unused part of the superblock zone
 
-        var oneBlockLess = await Assert.ThrowsAsync<DecantException>(() => Ext4Images.WriteImageAsync(tooSmall with { Output = Image("less.ext4"), Size = needed - 4096 }, layer));
-        Assert.Contains($"needs {needed} bytes", oneBlockLess.Message, StringComparison.Ordinal);
+        Assert.Equal(needed, await AssertDoesNotFitAsync(tooSmall with { Output = Image("less.ext4"), Size = needed - 4096 }, layer));
+    }
+
+    [Fact]
+    public async Task FixedSizeWithAJournalFitsWhatTheErrorNames()
+    {
+        byte[] layer = new LayerTar().File("big", new string('b', 30_000_000)).ToArray();
+        var tooSmall = new Ext4WriterOptions { Output = Image("small.ext4"), Size = 16L << 20 };
+        long needed = await AssertDoesNotFitAsync(tooSmall, layer);
+        await Ext4Images.WriteImageAsync(tooSmall with { Output = Image("fits.ext4"), Size = needed }, layer);
+        await Ext4Images.AssertCleanAsync(Image("fits.ext4"));
+        Assert.Contains("has_journal", (await Ext4Images.SuperblockAsync(Image("fits.ext4")))["Filesystem features"], StringComparison.Ordinal);
+    }
+
+    /// <summary>Expects the "does not fit" error and returns the size it names.</summary>
+    private static async Task<long> AssertDoesNotFitAsync(Ext4WriterOptions options, byte[] layer)
+    {
+        var error = await Assert.ThrowsAsync<DecantException>(() => Ext4Images.WriteImageAsync(options, layer));
+        Assert.Equal(DecantErrorKind.OutputError, error.Kind);
+        var match = System.Text.RegularExpressions.Regex.Match(error.Message, $"does not fit an ext4 image of {options.Size} bytes: needs ([0-9]+) bytes");
+        Assert.True(match.Success, error.Message);
+        return long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
