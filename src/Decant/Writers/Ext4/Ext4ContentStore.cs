@@ -18,16 +18,12 @@ internal sealed class Ext4ContentStore : IContentStore
     private readonly BlockAllocator _allocator;
     private readonly Lock _lock = new();
     private readonly List<Ext4Content> _written = [];
-    private long _storedBytes;
 
     public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator)
     {
         _image = image;
         _allocator = allocator;
     }
-
-    /// <summary>Bytes of content written so far (holes included).</summary>
-    public long StoredBytes => Interlocked.Read(ref _storedBytes);
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
@@ -61,7 +57,6 @@ internal sealed class Ext4ContentStore : IContentStore
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        Interlocked.Add(ref _storedBytes, size);
         var content = new Ext4Content(size, extents);
         lock (_lock)
         {

@@ -63,7 +63,8 @@ public sealed class Ext4Writer : IRootfsWriter
         {
             throw new DecantException(DecantErrorKind.Usage, "free space and free inodes cannot be negative");
         }
-        long maxGroups = Math.Max(MaxAutomaticSize, options.Size ?? 0) / Ext4Constants.BlockSize / Ext4Constants.BlocksPerGroup;
+        const long GroupBytes = (long)Ext4Constants.BlockSize * Ext4Constants.BlocksPerGroup;
+        long maxGroups = (Math.Max(MaxAutomaticSize, options.Size ?? 0) + GroupBytes - 1) / GroupBytes;
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
         SafeFileHandle file;
         try

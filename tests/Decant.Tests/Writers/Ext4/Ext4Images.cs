@@ -43,7 +43,10 @@ internal static class Ext4Images
         await WriteAsync(writer, layers);
     }
 
-    /// <summary>Runs <c>e2fsck -fn</c> and fails unless it exits 0 (nothing found, nothing to fix).</summary>
+    /// <summary>
+    /// Runs <c>e2fsck -fn</c> and fails unless it exits 0 (nothing found, nothing to fix). With
+    /// DECANT_EXT4_KEEP set to a directory, the image is first copied there for inspection.
+    /// </summary>
     public static async Task<string> AssertCleanAsync(string image)
     {
         if (Environment.GetEnvironmentVariable("DECANT_EXT4_KEEP") is { Length: > 0 } keep)
