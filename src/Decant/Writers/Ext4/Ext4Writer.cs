@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using Decant.Errors;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Ext4;
+
+/// <summary>
+/// Writes the merged tree as an ext4 filesystem image, in one streaming pass over file data and
+/// with no external tools or privileges. File contents go straight into data blocks of the image
+/// as layers stream (all-zero blocks become holes); <see cref="CommitAsync"/> lays out everything
+/// else: inodes, directories (htree for large ones), extent trees, xattrs, a JBD2 journal, bitmaps,
+/// group descriptors and superblocks, with metadata_csum. The output is deterministic: the UUID and
+/// hash seed come from <see cref="Ext4WriterOptions.Seed"/> and every time from the tree. The image
+/// is written under a temporary name and renamed at commit; disposing without a commit removes it.
+/// </summary>
+public sealed class Ext4Writer : IRootfsWriter
+{
+    /// <summary>The largest image written without a fixed size (the superblock zones are sized for it).</summary>
+    public const long MaxAutomaticSize = 1L << 40;
+
+    private readonly Ext4WriterOptions _options;
+    private readonly string _temporaryPath;
+    private readonly SafeFileHandle _file;
+    private readonly GroupLayout _layout;
+    private readonly BlockAllocator _allocator;
+    private readonly Ext4ContentStore _store;
+    private int _state; // 0 open, 1 committing, 2 committed, 3 disposed
+
+    private Ext4Writer(Ext4WriterOptions options, string temporaryPath, SafeFileHandle file, GroupLayout layout)
+    {
+        _options = options;
+        _temporaryPath = temporaryPath;
+        _file = file;
+        _layout = layout;
+        _allocator = new BlockAllocator(layout);
+        _store = new Ext4ContentStore(file, _allocator);
+    }
+
+    /// <summary>Checks the output path and opens the temporary image file next to it.</summary>
+    public static Ext4Writer Create(Ext4WriterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string full = Path.GetFullPath(options.Output);
+        if (System.IO.Directory.Exists(full))
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" is a directory; an ext4 output needs a file name");
+        }
+        if (File.Exists(full) && !options.Force)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
+        }
+        string directory = Path.GetDirectoryName(full) ?? ".";
+        if (!System.IO.Directory.Exists(directory))
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"the directory of output \"{options.Output}\" does not exist");
+        }
+        if (options.Size is { } size && size < MinimumSize)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"an ext4 image of {size} bytes is too small; the minimum is {MinimumSize} bytes");
+        }
+        if (options.FreeSpaceBytes < 0 || options.FreeInodes < 0)
+        {
+            throw new DecantException(DecantErrorKind.Usage, "free space and free inodes cannot be negative");
+        }
+        const long GroupBytes = (long)Ext4Constants.BlockSize * Ext4Constants.BlocksPerGroup;
+        long maxGroups = (Math.Max(MaxAutomaticSize, options.Size ?? 0) + GroupBytes - 1) / GroupBytes;
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the image file next to \"{options.Output}\": {error.Message}", error);
+        }
+        return new Ext4Writer(options, temporary, file, new GroupLayout(maxGroups));
+    }
+
+    /// <summary>The smallest image this writer makes with a fixed size.</summary>
+    public const long MinimumSize = 4L << 20;
+
+    public IContentStore Content => _store;
+
+    /// <summary>Xattr names that ext4 has no namespace for, left out of the image.</summary>
+    public IReadOnlyList<string> SkippedXattrs { get; private set; } = [];
+
+    public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tree);
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("an ext4 writer commits once, before it is disposed");
+        }
+        var identity = DeriveIdentity(_options.Seed);
+        var builder = new ImageBuilder(_file, _allocator, _layout, _options, identity.Uuid, identity.HashSeed);
+        var summary = await builder.BuildAsync(tree, _store, cancellationToken).ConfigureAwait(false);
+        SkippedXattrs = builder.SkippedXattrs;
+        _file.Dispose();
+        File.Move(_temporaryPath, Path.GetFullPath(_options.Output), _options.Force);
+        _state = 2;
+        return summary;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        int previous = Interlocked.Exchange(ref _state, 3);
+        _file.Dispose();
+        if (previous != 2 && previous != 3 && File.Exists(_temporaryPath))
+        {
+            File.Delete(_temporaryPath);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The filesystem UUID (RFC 4122 variant, version 5 bits) and directory hash seed, both from the seed bytes.</summary>
+    internal static (byte[] Uuid, uint[] HashSeed) DeriveIdentity(IReadOnlyList<byte> seed)
+    {
+        byte[] material = [.. seed];
+        byte[] uuid = SHA256.HashData([.. "decant ext4 uuid\0"u8, .. material])[..16];
+        uuid[6] = (byte)((uuid[6] & 0x0F) | 0x50);
+        uuid[8] = (byte)((uuid[8] & 0x3F) | 0x80);
+        byte[] hash = SHA256.HashData([.. "decant ext4 hash seed\0"u8, .. material]);
+        var words = new uint[4];
+        for (int i = 0; i < 4; i++)
+        {
+            words[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(hash.AsSpan(4 * i));
+        }
+        return (uuid, words);
+    }
+}

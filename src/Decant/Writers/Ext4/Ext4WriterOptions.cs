@@ -1,0 +1,38 @@
+namespace Decant.Writers.Ext4;
+
+/// <summary>Where and how <see cref="Ext4Writer"/> writes an ext4 filesystem image.</summary>
+public sealed record Ext4WriterOptions
+{
+    /// <summary>The image file to write.</summary>
+    public required string Output { get; init; }
+
+    /// <summary>Replace an existing output file.</summary>
+    public bool Force { get; init; }
+
+    /// <summary>
+    /// A fixed image size in bytes (rounded down to whole 4 KiB blocks). Null means the smallest image
+    /// that holds the tree plus <see cref="FreeSpaceBytes"/> and <see cref="FreeInodes"/>.
+    /// </summary>
+    public long? Size { get; init; }
+
+    /// <summary>Free space the filesystem keeps beyond what the tree needs (ignored with a fixed <see cref="Size"/>).</summary>
+    public long FreeSpaceBytes { get; init; } = DefaultFreeSpaceBytes;
+
+    /// <summary>Free inodes beyond those the tree uses.</summary>
+    public long FreeInodes { get; init; } = DefaultFreeInodes;
+
+    /// <summary>Write a JBD2 journal (inode 8), as <c>mke2fs -t ext4</c> does.</summary>
+    public bool Journal { get; init; } = true;
+
+    /// <summary>
+    /// Bytes the filesystem UUID and directory hash seed are derived from (e.g. the image's manifest
+    /// digest), so the same input always gives the same image. Empty means a fixed default.
+    /// </summary>
+    public IReadOnlyList<byte> Seed { get; init; } = [];
+
+    /// <summary>The volume label (at most 16 bytes of UTF-8).</summary>
+    public string Label { get; init; } = "";
+
+    public const long DefaultFreeSpaceBytes = 64L << 20;
+    public const long DefaultFreeInodes = 8192;
+}

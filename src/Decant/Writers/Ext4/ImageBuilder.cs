@@ -1,0 +1,409 @@
+using System.Text;
+using Decant.Errors;
+using Decant.Layers;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Ext4;
+
+/// <summary>
+/// The commit of an <see cref="Ext4Writer"/>: numbers the inodes, writes directories, symlink and
+/// xattr blocks and extent trees into free blocks, sizes the filesystem, then writes the journal,
+/// inode tables, bitmaps, group descriptors and superblocks.
+/// </summary>
+internal sealed partial class ImageBuilder
+{
+    private const string LostAndFound = "lost+found";
+    private const int LostAndFoundBlocks = 4;
+
+    private readonly SafeFileHandle _file;
+    private readonly BlockAllocator _allocator;
+    private readonly GroupLayout _layout;
+    private readonly Ext4WriterOptions _options;
+    private readonly byte[] _uuid;
+    private readonly uint[] _hashSeed;
+    private readonly uint _seed;
+    private readonly DirectoryHash _hash;
+    private readonly BlockWriter _writer;
+    private readonly List<string> _skippedXattrs = [];
+    /// <summary>Inode records by number (index 0 and the unused reserved inodes are null).</summary>
+    private readonly List<InodeRecord?> _inodes = [];
+    private readonly Dictionary<Inode, uint> _numbers = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<TreeNode, TreeNode[]> _children = new(ReferenceEqualityComparer.Instance);
+    private long _time;
+    private long _contentBytes, _files, _directories, _symlinks, _devices, _fifos, _hardlinks;
+
+    public ImageBuilder(SafeFileHandle file, BlockAllocator allocator, GroupLayout layout, Ext4WriterOptions options, byte[] uuid, uint[] hashSeed)
+    {
+        _file = file;
+        _allocator = allocator;
+        _layout = layout;
+        _options = options;
+        _uuid = uuid;
+        _hashSeed = hashSeed;
+        _seed = Crc32C.Append(~0u, uuid);
+        _hash = new DirectoryHash(hashSeed);
+        _writer = new BlockWriter(file);
+    }
+
+    public IReadOnlyList<string> SkippedXattrs => _skippedXattrs;
+
+    public async Task<WriteSummary> BuildAsync(MergedTree tree, Ext4ContentStore store, CancellationToken cancellationToken)
+    {
+        var nodes = Traverse(tree);
+        var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
+        foreach (var node in nodes)
+        {
+            if (node.Inode.Content is { } content)
+            {
+                used.Add(content);
+            }
+        }
+        store.ReleaseAllBut(used);
+        foreach (var run in _allocator.Seal())
+        {
+            await HolePunch.ClearAsync(_file, run.Start * Ext4Constants.BlockSize, run.Length * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
+        }
+        bool addLostAndFound = tree.Root.GetChild(LostAndFound) is null;
+        NumberInodes(nodes, addLostAndFound);
+        _time = Math.Clamp(tree.Root.Inode.ModificationTime.Seconds, 0, (1L << 40) - 1);
+        foreach (var node in nodes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await AddNodeAsync(node, addLostAndFound, cancellationToken).ConfigureAwait(false);
+        }
+        if (addLostAndFound)
+        {
+            await AddLostAndFoundAsync(tree.Root.Inode, cancellationToken).ConfigureAwait(false);
+        }
+        await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        var plan = PlanFilesystem();
+        await WriteFilesystemAsync(plan, cancellationToken).ConfigureAwait(false);
+        return new WriteSummary
+        {
+            Directories = _directories, Files = _files, Symlinks = _symlinks, Hardlinks = _hardlinks,
+            Devices = _devices, Fifos = _fifos, ContentBytes = _contentBytes,
+        };
+    }
+
+    /// <summary>
+    /// Every node, parents before children and siblings in ordinal name order (the tree's own walk
+    /// order), sorting each directory's children once and keeping them for its directory blocks.
+    /// </summary>
+    private List<TreeNode> Traverse(MergedTree tree)
+    {
+        var order = new List<TreeNode>();
+        var pending = new Stack<TreeNode>();
+        pending.Push(tree.Root);
+        while (pending.Count > 0)
+        {
+            var node = pending.Pop();
+            order.Add(node);
+            if (node.ChildCount == 0)
+            {
+                continue;
+            }
+            var children = node.UnorderedChildren.ToArray();
+            Array.Sort(children, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            _children[node] = children;
+            for (int i = children.Length - 1; i >= 0; i--)
+            {
+                pending.Push(children[i]);
+            }
+        }
+        return order;
+    }
+
+    private uint InodeCount => (uint)(_inodes.Count - 1);
+
+    /// <summary>Numbers every inode in walk order (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there.</summary>
+    private void NumberInodes(List<TreeNode> nodes, bool addLostAndFound)
+    {
+        for (int i = 0; i < Ext4Constants.FirstInode; i++)
+        {
+            _inodes.Add(null);
+        }
+        _numbers[nodes[0].Inode] = Ext4Constants.RootInode;
+        if (addLostAndFound)
+        {
+            _inodes.Add(null); // 11, filled in by AddLostAndFoundAsync
+        }
+        foreach (var node in nodes)
+        {
+            if (!_numbers.ContainsKey(node.Inode))
+            {
+                _numbers[node.Inode] = (uint)_inodes.Count;
+                _inodes.Add(null);
+            }
+        }
+        if ((ulong)_inodes.Count + (ulong)_options.FreeInodes > uint.MaxValue)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"{_inodes.Count} inodes plus {_options.FreeInodes} free ones are more than ext4 holds");
+        }
+    }
+
+    private async ValueTask AddNodeAsync(TreeNode node, bool addLostAndFound, CancellationToken cancellationToken)
+    {
+        var inode = node.Inode;
+        uint number = _numbers[inode];
+        if (_inodes[(int)number] is not null)
+        {
+            _hardlinks++;
+            return;
+        }
+        var record = NewRecord(inode);
+        _inodes[(int)number] = record;
+        switch (inode.Kind)
+        {
+            case NodeKind.RegularFile:
+                await AddFileAsync(record, inode, number, cancellationToken).ConfigureAwait(false);
+                break;
+            case NodeKind.Directory:
+                await AddDirectoryAsync(record, node, number, addLostAndFound && node.Parent is null, cancellationToken).ConfigureAwait(false);
+                break;
+            case NodeKind.Symlink:
+                await AddSymlinkAsync(record, inode, number, cancellationToken).ConfigureAwait(false);
+                break;
+            case NodeKind.CharDevice or NodeKind.BlockDevice:
+                EncodeDevice(record.Block, inode.DeviceMajor, inode.DeviceMinor);
+                _devices++;
+                break;
+            case NodeKind.Fifo:
+                _fifos++;
+                break;
+            default:
+                throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
+        }
+        await AddXattrsAsync(record, node, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static InodeRecord NewRecord(Inode inode) => new()
+    {
+        Mode = (ushort)((uint)TypeBits(inode.Kind) | (inode.Mode & 0xFFF)),
+        Uid = inode.Uid,
+        Gid = inode.Gid,
+        ModificationTime = inode.ModificationTime,
+        AccessTime = inode.AccessTime,
+        Links = inode.IsDirectory ? 2 : CheckedLinks(inode.LinkCount),
+    };
+
+    private static int CheckedLinks(int links) => links <= Ext4Constants.MaxLinks
+        ? links
+        : throw new DecantException(DecantErrorKind.OutputError, $"a file has {links} hardlinks; ext4 allows at most {Ext4Constants.MaxLinks}");
+
+    private async ValueTask AddFileAsync(InodeRecord record, Inode inode, uint number, CancellationToken cancellationToken)
+    {
+        record.Flags = Ext4Constants.FlagExtents;
+        IReadOnlyList<FileExtent> extents = [];
+        if (inode.Content is not null)
+        {
+            var content = inode.Content as Ext4Content
+                ?? throw new InvalidOperationException("the tree holds content that was not written by this ext4 writer's content store");
+            extents = content.Extents;
+            record.Size = (ulong)content.Size;
+            record.BlockCount = content.AllocatedBlocks;
+        }
+        await WriteExtentTreeAsync(record, extents, number, cancellationToken).ConfigureAwait(false);
+        _files++;
+        _contentBytes += inode.Size;
+    }
+
+    private async ValueTask AddDirectoryAsync(InodeRecord record, TreeNode node, uint number, bool withLostAndFound, CancellationToken cancellationToken)
+    {
+        var entries = new List<DirectoryEntry>(node.ChildCount + 1);
+        int subdirectories = 0;
+        if (withLostAndFound)
+        {
+            entries.Add(new DirectoryEntry(Encoding.UTF8.GetBytes(LostAndFound), Ext4Constants.FirstInode, Ext4Constants.TypeDirectory));
+            subdirectories++;
+        }
+        foreach (var child in _children.GetValueOrDefault(node, []))
+        {
+            byte[] name = Encoding.UTF8.GetBytes(child.Name);
+            if (name.Length > Ext4Constants.MaxNameLength)
+            {
+                throw new DecantException(DecantErrorKind.OutputError, $"\"{child.Path}\": the name is {name.Length} bytes; ext4 allows {Ext4Constants.MaxNameLength}");
+            }
+            entries.Add(new DirectoryEntry(name, _numbers[child.Inode], FileType(child.Inode.Kind)));
+            if (child.Inode.IsDirectory)
+            {
+                subdirectories++;
+            }
+        }
+        entries.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        uint parent = node.Parent is null ? Ext4Constants.RootInode : _numbers[node.Parent.Inode];
+        var blocks = DirectoryBlocks.Build(number, parent, entries, _hash, Crc32C.InodeSeed(_seed, number), out bool indexed);
+        await WriteDirectoryBlocksAsync(record, blocks, indexed, number, cancellationToken).ConfigureAwait(false);
+        record.Links = 2 + subdirectories > Ext4Constants.MaxLinks ? 1 : 2 + subdirectories;
+        if (node.Parent is not null)
+        {
+            _directories++;
+        }
+    }
+
+    private async ValueTask AddLostAndFoundAsync(Inode root, CancellationToken cancellationToken)
+    {
+        var record = new InodeRecord
+        {
+            Mode = Ext4Constants.ModeDirectory | 0x1C0, // 0700
+            ModificationTime = root.ModificationTime,
+            AccessTime = root.ModificationTime,
+            Links = 2,
+        };
+        _inodes[Ext4Constants.FirstInode] = record;
+        uint seed = Crc32C.InodeSeed(_seed, Ext4Constants.FirstInode);
+        var blocks = DirectoryBlocks.Build(Ext4Constants.FirstInode, Ext4Constants.RootInode, [], _hash, seed, out _);
+        while (blocks.Count < LostAndFoundBlocks)
+        {
+            blocks.Add(DirectoryBlocks.EmptyLeaf(seed));
+        }
+        await WriteDirectoryBlocksAsync(record, blocks, indexed: false, Ext4Constants.FirstInode, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask WriteDirectoryBlocksAsync(InodeRecord record, List<byte[]> blocks, bool indexed, uint number, CancellationToken cancellationToken)
+    {
+        var extents = await WriteBlocksAsync(blocks, cancellationToken).ConfigureAwait(false);
+        record.Flags = Ext4Constants.FlagExtents | (indexed ? Ext4Constants.FlagIndex : 0);
+        record.Size = (ulong)blocks.Count * Ext4Constants.BlockSize;
+        record.BlockCount = blocks.Count;
+        await WriteExtentTreeAsync(record, extents, number, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask AddSymlinkAsync(InodeRecord record, Inode inode, uint number, CancellationToken cancellationToken)
+    {
+        byte[] target = Encoding.UTF8.GetBytes(inode.SymlinkTarget ?? "");
+        if (target.Length is 0 or >= Ext4Constants.BlockSize)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"inode {number}: a symlink target of {target.Length} bytes cannot be stored (1 to {Ext4Constants.BlockSize - 1})");
+        }
+        record.Size = (ulong)target.Length;
+        _symlinks++;
+        if (target.Length < Ext4Constants.FastSymlinkLimit)
+        {
+            target.CopyTo(record.Block, 0);
+            return;
+        }
+        byte[] block = new byte[Ext4Constants.BlockSize];
+        target.CopyTo(block, 0);
+        var extents = await WriteBlocksAsync([block], cancellationToken).ConfigureAwait(false);
+        record.Flags = Ext4Constants.FlagExtents;
+        record.BlockCount = 1;
+        await WriteExtentTreeAsync(record, extents, number, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask AddXattrsAsync(InodeRecord record, TreeNode node, CancellationToken cancellationToken)
+    {
+        var inode = node.Inode;
+        if (inode.Xattrs.Count == 0)
+        {
+            return;
+        }
+        int skippedBefore = _skippedXattrs.Count;
+        List<Ext4Xattr> converted;
+        try
+        {
+            converted = XattrLayout.Convert(inode.Xattrs, _skippedXattrs);
+            var (inline, block) = XattrLayout.Split(converted);
+            record.InlineXattrs = inline;
+            if (block.Count > 0)
+            {
+                var runs = new List<BlockRun>(1);
+                _allocator.Allocate(1, runs);
+                long at = runs[0].Start;
+                await _writer.WriteAsync(at, XattrLayout.BuildBlock(block, at, _seed), cancellationToken).ConfigureAwait(false);
+                record.XattrBlock = at;
+                record.BlockCount++;
+            }
+        }
+        catch (DecantException error)
+        {
+            throw new DecantException(error.Kind, $"\"{node.Path}\": {error.Message}", error);
+        }
+        for (int i = skippedBefore; i < _skippedXattrs.Count; i++)
+        {
+            _skippedXattrs[i] = $"{node.Path}: {_skippedXattrs[i]}";
+        }
+    }
+
+    /// <summary>Writes blocks into newly allocated space and returns them as extents from logical block 0.</summary>
+    private async ValueTask<List<FileExtent>> WriteBlocksAsync(List<byte[]> blocks, CancellationToken cancellationToken)
+    {
+        var runs = new List<BlockRun>();
+        _allocator.Allocate(blocks.Count, runs);
+        var extents = new List<FileExtent>(runs.Count);
+        int logical = 0;
+        foreach (var run in runs)
+        {
+            for (int i = 0; i < run.Length; i++)
+            {
+                await _writer.WriteAsync(run.Start + i, blocks[logical + i], cancellationToken).ConfigureAwait(false);
+            }
+            for (long done = 0; done < run.Length; done += Ext4Constants.MaxExtentLength)
+            {
+                int length = (int)Math.Min(Ext4Constants.MaxExtentLength, run.Length - done);
+                extents.Add(new FileExtent((uint)(logical + done), run.Start + done, length));
+            }
+            logical += (int)run.Length;
+        }
+        return extents;
+    }
+
+    /// <summary>Fills i_block with the extent root and writes any tree blocks the extents need.</summary>
+    private async ValueTask WriteExtentTreeAsync(InodeRecord record, IReadOnlyList<FileExtent> extents, uint number, CancellationToken cancellationToken)
+    {
+        int needed = ExtentTree.BlocksNeeded(extents.Count);
+        var treeBlocks = new List<long>(needed);
+        if (needed > 0)
+        {
+            var runs = new List<BlockRun>();
+            _allocator.Allocate(needed, runs);
+            foreach (var run in runs)
+            {
+                for (long b = run.Start; b < run.End; b++)
+                {
+                    treeBlocks.Add(b);
+                }
+            }
+        }
+        foreach (var (block, data) in ExtentTree.Build(extents, treeBlocks, Crc32C.InodeSeed(_seed, number), record.Block))
+        {
+            await _writer.WriteAsync(block, data, cancellationToken).ConfigureAwait(false);
+        }
+        record.BlockCount += needed;
+    }
+
+    private static void EncodeDevice(byte[] iblock, uint major, uint minor)
+    {
+        if (major < 256 && minor < 256)
+        {
+            LittleEndian.Put32(iblock, 0, (major << 8) | minor);
+        }
+        else
+        {
+            LittleEndian.Put32(iblock, 4, (minor & 0xFF) | (major << 8) | ((minor & ~0xFFu) << 12));
+        }
+    }
+
+    private static int TypeBits(NodeKind kind) => kind switch
+    {
+        NodeKind.RegularFile => Ext4Constants.ModeRegular,
+        NodeKind.Directory => Ext4Constants.ModeDirectory,
+        NodeKind.Symlink => Ext4Constants.ModeSymlink,
+        NodeKind.CharDevice => Ext4Constants.ModeCharDevice,
+        NodeKind.BlockDevice => Ext4Constants.ModeBlockDevice,
+        NodeKind.Fifo => Ext4Constants.ModeFifo,
+        _ => throw new InvalidOperationException($"unexpected node kind {kind}"),
+    };
+
+    private static byte FileType(NodeKind kind) => kind switch
+    {
+        NodeKind.RegularFile => Ext4Constants.TypeRegular,
+        NodeKind.Directory => Ext4Constants.TypeDirectory,
+        NodeKind.Symlink => Ext4Constants.TypeSymlink,
+        NodeKind.CharDevice => Ext4Constants.TypeCharDevice,
+        NodeKind.BlockDevice => Ext4Constants.TypeBlockDevice,
+        NodeKind.Fifo => Ext4Constants.TypeFifo,
+        _ => throw new InvalidOperationException($"unexpected node kind {kind}"),
+    };
+}
