@@ -12,8 +12,12 @@ internal static class ExportCommand
     {
         var image = SharedOptions.Image();
         var output = new Option<string>("--output", "-o") { Description = "Where to write: a directory, a .tar file, or - for a tar on stdout", Required = true };
-        var format = new Option<string?>("--format") { Description = "dir or tar (default: tar for '-' and *.tar, else dir)" };
-        format.AcceptOnlyFromAmong("dir", "tar");
+        var format = new Option<string?>("--format") { Description = "dir, tar or ext4 (default: tar for '-' and *.tar, ext4 for *.ext4 and *.img, else dir)" };
+        format.AcceptOnlyFromAmong("dir", "tar", "ext4");
+        var size = new Option<string?>("--size") { Description = "ext4: the image size (e.g. 2G); default: the smallest that fits plus --free-space" };
+        var freeSpace = new Option<string?>("--free-space") { Description = "ext4: free space to leave in an automatically sized image (default 64M)" };
+        var freeInodes = new Option<long?>("--free-inodes") { Description = "ext4: free inodes to leave (default 8192)" };
+        var noJournal = new Option<bool>("--no-journal") { Description = "ext4: leave out the JBD2 journal" };
         var platform = SharedOptions.Platform();
         var force = new Option<bool>("--force") { Description = "Empty a non-empty output directory first, or replace an existing output file" };
         var bundle = new Option<bool>("--bundle") { Description = "Write an OCI runtime bundle: OUTPUT/rootfs and OUTPUT/config.json" };
@@ -28,6 +32,7 @@ internal static class ExportCommand
         var command = new Command("export", "Export an image's root filesystem as a directory or a flattened tar")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, progress,
+            size, freeSpace, freeInodes, noJournal,
         };
         var registry = new RegistryOptions();
         registry.AddTo(command);
@@ -36,7 +41,11 @@ internal static class ExportCommand
             var options = new ExportOptions
             {
                 Output = parse.GetValue(output)!,
-                Format = parse.GetValue(format) switch { "dir" => OutputFormat.Directory, "tar" => OutputFormat.Tar, _ => null },
+                Format = parse.GetValue(format) switch { "dir" => OutputFormat.Directory, "tar" => OutputFormat.Tar, "ext4" => OutputFormat.Ext4, _ => null },
+                Ext4Size = parse.GetValue(size) is { } fixedSize ? ParseSize(fixedSize) : null,
+                Ext4FreeSpaceBytes = parse.GetValue(freeSpace) is { } free ? ParseSize(free, allowZero: true) : Decant.Writers.Ext4.Ext4WriterOptions.DefaultFreeSpaceBytes,
+                Ext4FreeInodes = parse.GetValue(freeInodes) is { } inodes ? (inodes >= 0 ? inodes : throw SharedOptions.Usage("--free-inodes cannot be negative")) : Decant.Writers.Ext4.Ext4WriterOptions.DefaultFreeInodes,
+                Ext4Journal = !parse.GetValue(noJournal),
                 Platform = SharedOptions.ParsePlatform(parse.GetValue(platform)),
                 Source = registry.Read(parse),
                 Force = parse.GetValue(force),
@@ -62,7 +71,7 @@ internal static class ExportCommand
     }
 
     /// <summary>Parses a byte count with an optional K, M, G or T suffix (powers of 1024).</summary>
-    internal static long ParseSize(string text)
+    internal static long ParseSize(string text, bool allowZero = false)
     {
         string digits = text.TrimEnd('B', 'b', 'i');
         int shift = 0;
@@ -71,7 +80,7 @@ internal static class ExportCommand
             shift = 10 * ("KMGT".IndexOf(char.ToUpperInvariant(digits[^1]), StringComparison.Ordinal) + 1);
             digits = digits[..^1];
         }
-        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value <= 0 || value > (long.MaxValue >> shift))
+        if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value) || value < (allowZero ? 0 : 1) || value > (long.MaxValue >> shift))
         {
             throw SharedOptions.Usage($"invalid size \"{text}\" (expected a number with an optional K, M, G or T suffix)");
         }

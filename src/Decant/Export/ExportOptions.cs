@@ -11,6 +11,8 @@ public enum OutputFormat
     Directory,
     /// <summary>One flattened tar of the root filesystem.</summary>
     Tar,
+    /// <summary>A ready-to-mount ext4 filesystem image.</summary>
+    Ext4,
 }
 
 /// <summary>Everything an export needs besides the image reference.</summary>
@@ -19,7 +21,7 @@ public sealed record ExportOptions
     /// <summary>The output path: a directory, a tar file, or "-" for a tar on standard output.</summary>
     public required string Output { get; init; }
 
-    /// <summary>The format; when null it follows from the output (".tar" or "-" mean a tar, anything else a directory).</summary>
+    /// <summary>The format; when null it follows from the output (".tar" or "-" mean a tar, ".ext4" or ".img" an ext4 image, anything else a directory).</summary>
     public OutputFormat? Format { get; init; }
 
     /// <summary>How network sources find credentials, treat TLS, use mirrors and retry; local transports ignore it.</summary>
@@ -59,7 +61,22 @@ public sealed record ExportOptions
     public const long DefaultMaxBytesInFlight = 2L << 30;
     public const long DefaultMaxUnpackedBytes = 64L << 30;
 
-    internal OutputFormat ResolvedFormat => Format ?? (Output == "-" || Output.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Tar : OutputFormat.Directory);
+    /// <summary>For ext4: the image size; null means the smallest that fits plus the free space and inodes below.</summary>
+    public long? Ext4Size { get; init; }
+
+    /// <summary>For ext4: free space left in an automatically sized image, so a guest can write.</summary>
+    public long Ext4FreeSpaceBytes { get; init; } = Writers.Ext4.Ext4WriterOptions.DefaultFreeSpaceBytes;
+
+    /// <summary>For ext4: free inodes left in the image.</summary>
+    public long Ext4FreeInodes { get; init; } = Writers.Ext4.Ext4WriterOptions.DefaultFreeInodes;
+
+    /// <summary>For ext4: write a JBD2 journal.</summary>
+    public bool Ext4Journal { get; init; } = true;
+
+    internal OutputFormat ResolvedFormat => Format ?? (
+        Output == "-" || Output.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Tar
+        : Output.EndsWith(".ext4", StringComparison.OrdinalIgnoreCase) || Output.EndsWith(".img", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Ext4
+        : OutputFormat.Directory);
 
     internal OwnershipMode ResolvedOwnership => Ownership ?? (Environment.IsPrivilegedProcess ? OwnershipMode.Preserve : OwnershipMode.Rootless);
 }

@@ -8,6 +8,7 @@ using Decant.Semantics;
 using Decant.Sources;
 using Decant.Writers;
 using Decant.Writers.Directory;
+using Decant.Writers.Ext4;
 using Decant.Writers.Tar;
 
 namespace Decant.Export;
@@ -31,7 +32,7 @@ public static class ImageExporter
         var bundle = options.Bundle ? OutputBundle.Create(options) : null;
         try
         {
-            await using var writer = await CreateWriterAsync(options, bundle?.RootfsPath ?? options.Output, cancellationToken).ConfigureAwait(false);
+            await using var writer = await CreateWriterAsync(options, image, bundle?.RootfsPath ?? options.Output, cancellationToken).ConfigureAwait(false);
             await using var tracker = new ProgressTracker(image.Layers, progress);
             var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
             tracker.SetStage(ExportStage.Writing);
@@ -54,10 +55,21 @@ public static class ImageExporter
         }
     }
 
-    private static async Task<IRootfsWriter> CreateWriterAsync(ExportOptions options, string output, CancellationToken cancellationToken) =>
+    private static async Task<IRootfsWriter> CreateWriterAsync(ExportOptions options, ResolvedImage image, string output, CancellationToken cancellationToken) =>
         options.ResolvedFormat switch
         {
-            OutputFormat.Tar when options.Bundle => throw new DecantException(DecantErrorKind.Usage, "--bundle writes a directory; it cannot be combined with a tar output"),
+            not OutputFormat.Directory when options.Bundle => throw new DecantException(DecantErrorKind.Usage, "--bundle writes a directory; it cannot be combined with a tar or ext4 output"),
+            OutputFormat.Ext4 => Ext4Writer.Create(new Ext4WriterOptions
+            {
+                Output = output,
+                Force = options.Force,
+                Size = options.Ext4Size,
+                FreeSpaceBytes = options.Ext4FreeSpaceBytes,
+                FreeInodes = options.Ext4FreeInodes,
+                Journal = options.Ext4Journal,
+                // Same image and options, same bytes: the UUID and hash seed come from the manifest digest.
+                Seed = System.Text.Encoding.UTF8.GetBytes(image.ManifestBlob.Descriptor.Digest),
+            }),
             OutputFormat.Tar => TarRootfsWriter.Create(new TarWriterOptions { Output = output, Force = options.Force }),
             _ => await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = output, Force = options.Force, Ownership = options.ResolvedOwnership }, cancellationToken).ConfigureAwait(false),
         };
@@ -71,7 +83,9 @@ public static class ImageExporter
         ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var window = new ReadAheadWindow(options.Jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size));
+        // The ext4 writer places data blocks in arrival order, so it reads one layer at a time to stay deterministic.
+        int jobs = options.ResolvedFormat == OutputFormat.Ext4 ? 1 : options.Jobs;
+        var window = new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size));
         var budget = new UnpackBudget(options.MaxUnpackedBytes);
         var limits = new TarReaderLimits();
         int total = image.Layers.Count;
@@ -83,7 +97,8 @@ public static class ImageExporter
             reads[i] = ReadLayerAsync(source, i, layer, diffId, store, budget, limits, window, tracker, failFast.Token);
         }
 
-        var applier = new LayerApplier(store, options.Xattrs ?? XattrPolicy.ForCurrentUser());
+        // An ext4 image can hold trusted.* attributes without privileges, so it keeps them.
+        var applier = new LayerApplier(store, options.Xattrs ?? (options.ResolvedFormat == OutputFormat.Ext4 ? new XattrPolicy { KeepTrusted = true } : XattrPolicy.ForCurrentUser()));
         long uncompressed = 0;
         try
         {
