@@ -26,6 +26,9 @@ internal sealed class ReadAheadWindow
         _sizes = [.. sizes];
     }
 
+    /// <summary>How many layers may read at once.</summary>
+    public int Jobs => _jobs;
+
     /// <summary>Waits until layer <paramref name="layer"/> may start reading.</summary>
     public async Task WaitTurnAsync(int layer, CancellationToken cancellationToken)
     {

@@ -19,12 +19,13 @@ public static class LayerIndexer
         IContentStore store,
         UnpackBudget budget,
         TarReaderLimits limits,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool hashInBackground = false)
     {
         try
         {
             var uncompressed = await Decompression.OpenAsync(verifiedBlob, cancellationToken).ConfigureAwait(false);
-            await using var diffId = new DiffIdStream(uncompressed, budget);
+            await using var diffId = new DiffIdStream(uncompressed, budget, hashInBackground);
             var reader = new TarReader(diffId, limits);
             var entries = new List<IndexedEntry>();
             while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
@@ -41,11 +42,12 @@ public static class LayerIndexer
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
             // Whatever follows the compressed stream must still be read: the blob digest covers every byte.
             await verifiedBlob.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-            if (expectedDiffId is not null && !string.Equals(expectedDiffId, diffId.DiffId, StringComparison.Ordinal))
+            string actualDiffId = await diffId.CompleteAsync().ConfigureAwait(false);
+            if (expectedDiffId is not null && !string.Equals(expectedDiffId, actualDiffId, StringComparison.Ordinal))
             {
-                throw new DecantException(DecantErrorKind.DigestMismatch, $"uncompressed content is {diffId.DiffId}, but the image config's diff_id says {expectedDiffId}");
+                throw new DecantException(DecantErrorKind.DigestMismatch, $"uncompressed content is {actualDiffId}, but the image config's diff_id says {expectedDiffId}");
             }
-            return new LayerIndex { Digest = layerDigest, Entries = entries, DiffId = diffId.DiffId, UncompressedBytes = diffId.BytesRead };
+            return new LayerIndex { Digest = layerDigest, Entries = entries, DiffId = actualDiffId, UncompressedBytes = diffId.BytesRead };
         }
         catch (DecantException error)
         {
