@@ -259,6 +259,9 @@ trap cleanup EXIT
 
 total_started=$(date +%s)
 mkdir -p "$cache"
+# One run at a time per cache (the test suite and a developer may start it together).
+exec 9>"$cache/.lock"
+flock 9
 ensure_packages
 fetch_kernel
 build_rootfs
