@@ -56,12 +56,19 @@ public sealed partial class TarReader
         {
             return;
         }
-        long skip = _storedRemaining + _padding;
+        long data = _storedRemaining;
+        int padding = _padding;
         string name = _entryName;
         EndCurrentEntry();
-        if (!await _input.SkipAsync(skip, cancellationToken).ConfigureAwait(false))
+        if (!await _input.SkipAsync(data, cancellationToken).ConfigureAwait(false))
         {
             throw TarErrors.Truncated(_input.Position, $"the data of \"{name}\"", name);
+        }
+        if (!await _input.SkipAsync(padding, cancellationToken).ConfigureAwait(false))
+        {
+            // The data is whole but the archive stops before its padding: umoci 0.4.7's `insert`
+            // writes layers like this and umoci (Go's archive/tar) reads them, so this is the end.
+            _ended = true;
         }
     }
 

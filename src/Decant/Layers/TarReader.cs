@@ -49,6 +49,10 @@ public sealed partial class TarReader
             return null;
         }
         await SkipRestOfEntryAsync(cancellationToken).ConfigureAwait(false);
+        if (_ended)
+        {
+            return null;
+        }
         _pending.Clear();
         while (true)
         {

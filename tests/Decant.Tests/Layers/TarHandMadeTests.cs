@@ -264,7 +264,7 @@ public class TarHandMadeTests
 
     [Theory]
     [InlineData(512 + 700)] // in the middle of the data
-    [InlineData(512 + 1000 + 10)] // in the padding after it
+    [InlineData(512 + 999)] // one byte short
     public async Task TruncatedDataIsReportedWithTheEntry(int cut)
     {
         byte[] archive = new TarBlocks().File("victim", new byte[1000]).End().ToArray()[..cut];
@@ -274,6 +274,19 @@ public class TarHandMadeTests
         Assert.Equal(DecantErrorKind.InvalidLayer, error.Kind);
         Assert.Contains("truncated", error.Message, StringComparison.Ordinal);
         Assert.Equal("victim", error.Entry);
+    }
+
+    [Theory]
+    [InlineData(512 + 1000)] // right after the data, as `umoci insert` (0.4.7) writes it
+    [InlineData(512 + 1000 + 10)] // inside the padding
+    public async Task AnArchiveEndingAfterTheLastEntrysWholeDataIsComplete(int cut)
+    {
+        byte[] archive = new TarBlocks().File("a", Hello).File("last", new byte[1000]).End().ToArray()[..(512 + 512 + cut)];
+
+        var entries = await TarBlocks.ReadAllAsync(archive);
+
+        Assert.Equal(["a", "last"], entries.Select(e => e.Header.Name));
+        Assert.Equal(1000, entries[1].Data.Length);
     }
 
     [Fact]
