@@ -36,6 +36,7 @@ public static class ImageExporter
             await using var tracker = new ProgressTracker(image.Layers, progress);
             var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
             tracker.SetStage(ExportStage.Writing);
+            Tree.MemoryGovernor.BetweenPhases();
             var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
             if (bundle is not null)
             {

@@ -52,6 +52,7 @@ public sealed class LayerApplier
             foreach (var entry in layer.Entries)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                MemoryGovernor.Tick();
                 ApplyEntry(entry);
             }
         }

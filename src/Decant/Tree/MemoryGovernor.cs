@@ -21,4 +21,10 @@ internal static class MemoryGovernor
         }
         GC.Collect(0, GCCollectionMode.Forced, blocking: true);
     }
+
+    /// <summary>
+    /// Called once between reading layers and writing the output: the layer indexes are garbage
+    /// by then, so a full collection lets the writer reuse their memory instead of adding to it.
+    /// </summary>
+    public static void BetweenPhases() => GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
 }

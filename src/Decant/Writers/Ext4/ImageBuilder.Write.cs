@@ -1,3 +1,4 @@
+using Decant.Tree;
 using System.Numerics;
 
 namespace Decant.Writers.Ext4;
@@ -82,6 +83,7 @@ internal sealed partial class ImageBuilder
         for (long g = 0; g < plan.Groups; g++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             long first = g * perGroup + 1;
             int usedHere = (int)Math.Clamp(used - first + 1, 0, perGroup);
             long directories = 0;
@@ -125,6 +127,7 @@ internal sealed partial class ImageBuilder
         for (long g = 0; g < plan.Groups; g++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             long start = GroupLayout.GroupStart(g);
             long end = start + PerGroup;
             Array.Clear(bitmap);

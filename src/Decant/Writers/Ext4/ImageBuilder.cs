@@ -70,6 +70,7 @@ internal sealed partial class ImageBuilder
         foreach (var node in nodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            MemoryGovernor.Tick();
             await AddNodeAsync(node, addLostAndFound, cancellationToken).ConfigureAwait(false);
         }
         if (addLostAndFound)
