@@ -30,13 +30,13 @@ public static class LayerIndexer
             var entries = new List<IndexedEntry>();
             while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
             {
-                var path = LayerPath.Clean(header.Name);
+                var whiteout = ClassifyWhiteout(header);
                 ContentRef? content = null;
-                if (header.Kind == TarEntryKind.RegularFile && !IsWhiteout(path))
+                if (header.Kind == TarEntryKind.RegularFile && whiteout == Whiteout.Kind.None)
                 {
                     content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
                 }
-                entries.Add(new IndexedEntry { Header = header, Path = path, Content = content });
+                entries.Add(new IndexedEntry { Header = header, Whiteout = whiteout, Content = content });
                 MemoryGovernor.Tick();
             }
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
@@ -55,6 +55,15 @@ public static class LayerIndexer
         }
     }
 
-    private static bool IsWhiteout(string[] path) =>
-        path.Length > 0 && path[^1].StartsWith(Whiteout.Prefix, StringComparison.Ordinal);
+    /// <summary>Checks the entry's name (refusing escapes and invalid whiteouts) and says what kind of whiteout it is.</summary>
+    private static Whiteout.Kind ClassifyWhiteout(TarHeader header)
+    {
+        var path = LayerPath.Clean(header.Name);
+        if (path.Length == 0)
+        {
+            return Whiteout.Kind.None;
+        }
+        var kind = Whiteout.Classify(path[^1], header.Name, out _);
+        return kind == Whiteout.Kind.None && Whiteout.IsUnderMetadata(path) ? Whiteout.Kind.Meta : kind;
+    }
 }

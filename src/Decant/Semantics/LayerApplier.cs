@@ -74,12 +74,14 @@ public sealed class LayerApplier
     {
         foreach (var entry in layer.Entries)
         {
-            if (entry.Path.Length == 0 || Whiteout.Classify(entry.Path[^1], entry.Header.Name, out var hidden) != kind)
+            if (entry.Whiteout != kind)
             {
                 continue;
             }
+            var path = entry.CleanPath();
+            string hidden = path[^1][Whiteout.Prefix.Length..];
             // A whiteout's directory is looked up without following symlinks: beneath a symlink or a file it hides nothing.
-            var directory = LookupWithoutFollowing(entry.Path.AsSpan(0, entry.Path.Length - 1));
+            var directory = LookupWithoutFollowing(path.AsSpan(0, path.Length - 1));
             if (directory is null || !directory.Inode.IsDirectory)
             {
                 continue;
@@ -100,13 +102,14 @@ public sealed class LayerApplier
 
     private void ApplyEntry(IndexedEntry entry)
     {
-        if (entry.Path.Length > 0 && (Whiteout.Classify(entry.Path[^1], entry.Header.Name, out _) != Whiteout.Kind.None || Whiteout.IsUnderMetadata(entry.Path)))
+        if (entry.Whiteout != Whiteout.Kind.None)
         {
             Discard(entry.Content);
             return;
         }
         var header = entry.Header;
-        if (entry.Path.Length == 0)
+        var path = entry.CleanPath();
+        if (path.Length == 0)
         {
             if (header.Kind != TarEntryKind.Directory)
             {
@@ -117,8 +120,8 @@ public sealed class LayerApplier
             return;
         }
 
-        var parent = ResolveParentForWrite(entry.Path, header);
-        string name = entry.Path[^1];
+        var parent = ResolveParentForWrite(path, header);
+        string name = path[^1];
         var existing = parent.GetChild(name);
 
         if (header.Kind == TarEntryKind.Directory && existing is not null && existing.Inode.IsDirectory)
