@@ -5,6 +5,8 @@
 # Env: BENCH_IMAGE_GROUPS to choose the host directories that become layers (see make-bench-image.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 runs=${1:-3}
 work=${BENCH_WORK:-/var/tmp/decant-bench}
 mkdir -p "$work"
@@ -25,24 +27,17 @@ unpacked=$(python3 -c "import json,sys; print(sum(l['size'] for l in json.load(o
   "$image/blobs/sha256/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['manifests'][0]['digest'][7:])" "$image/index.json")")
 echo "image: $image ($((unpacked >> 20)) MiB compressed)"
 
-measure() { # command...  -> prints "seconds peak_kib"; a failing command stops the benchmark
-  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
-    echo "failed: $*" >&2; cat "$work/stderr.txt" >&2; exit 1
-  fi
-  tail -1 "$work/time.txt"
-}
 decant_times=(); umoci_times=(); decant_rss=0; umoci_rss=0
 for i in $(seq 1 "$runs"); do
-  rm -rf "$work/out-decant" "$work/out-umoci"; sync
-  measure "$decant" export "oci:$image:bench" -o "$work/out-decant" --progress none > "$work/m.txt"; read -r t m < "$work/m.txt"
+  rm -rf "$work/out-decant" "$work/out-umoci"; settle
+  timed "$decant" export "oci:$image:bench" -o "$work/out-decant" --progress none > "$work/m.txt"; read -r t m < "$work/m.txt"
   decant_times+=("$t"); [ "$m" -gt "$decant_rss" ] && decant_rss=$m
-  rm -rf "$work/out-decant"; sync
-  measure umoci unpack --image "$image:bench" "$work/out-umoci" > "$work/m.txt"; read -r t m < "$work/m.txt"
+  rm -rf "$work/out-decant"; settle
+  timed umoci unpack --image "$image:bench" "$work/out-umoci" > "$work/m.txt"; read -r t m < "$work/m.txt"
   umoci_times+=("$t"); [ "$m" -gt "$umoci_rss" ] && umoci_rss=$m
   rm -rf "$work/out-umoci"
   echo "run $i: decant ${decant_times[-1]}s, umoci ${umoci_times[-1]}s"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 d=$(median "${decant_times[@]}"); u=$(median "${umoci_times[@]}")
-echo "median: decant ${d}s, umoci unpack ${u}s; decant is $(awk -v u="$u" -v d="$d" 'BEGIN {printf "%.1f", u/d}')x faster"
+echo "median: decant ${d}s, umoci unpack ${u}s; decant is $(ratio "$u" "$d")x faster"
 echo "peak RSS: decant $((decant_rss / 1024)) MiB, umoci $((umoci_rss / 1024)) MiB"

@@ -5,6 +5,8 @@
 # Usage: bench/ext4-vs-umoci-mkfs.sh [RUNS]      (default 3; uses the image bench/export-vs-umoci.sh builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 runs=${1:-3}
 work=${BENCH_WORK:-/var/tmp/decant-bench}
 image="$work/image"
@@ -15,12 +17,6 @@ decant=artifacts/aot/decant
 dotnet build bench/DecodeFloor -c Release --nologo -v quiet >/dev/null
 floor_tool=bench/DecodeFloor/bin/Release/net10.0/DecodeFloor.dll
 
-timed() { # command... -> "seconds peak_kib"; a failing command stops the benchmark
-  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
-    echo "failed: $*" >&2; cat "$work/stderr.txt" >&2; exit 1
-  fi
-  tail -1 "$work/time.txt"
-}
 chain() {
   umoci unpack --image "$image:bench" "$work/chain-bundle" >/dev/null
   # mkfs.ext4 needs the size up front: the tree plus 20 %, as users do.
@@ -31,17 +27,17 @@ export -f chain; export image work
 
 d=(); c=(); f=(); rss=0
 for i in $(seq 1 "$runs"); do
-  rm -f "$work/decant.ext4"; sync
+  rm -f "$work/decant.ext4"; settle
   read -r t m <<<"$(timed "$decant" export "oci:$image:bench" -o "$work/decant.ext4" --progress none)"; d+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
   e2fsck -fn "$work/decant.ext4" >/dev/null 2>&1 || { echo "e2fsck found problems in Decant's image" >&2; exit 1; }
-  rm -f "$work/decant.ext4"; sync
+  rm -f "$work/decant.ext4"; settle
   read -r t _ <<<"$(timed bash -c chain)"; c+=("$t")
-  rm -rf "$work/chain-bundle" "$work/chain.ext4"; sync
+  rm -rf "$work/chain-bundle" "$work/chain.ext4"; settle
+  settle
   f+=("$(dotnet "$floor_tool" "oci:$image:bench" | cut -d' ' -f1)")
   echo "run $i: decant ${d[-1]}s, umoci unpack + mkfs.ext4 -d ${c[-1]}s, decode floor (one core) ${f[-1]}s"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 md=$(median "${d[@]}"); mc=$(median "${c[@]}"); mf=$(median "${f[@]}")
-echo "median: decant ${md}s, umoci unpack + mkfs.ext4 -d ${mc}s: decant is $(awk -v a="$mc" -v b="$md" 'BEGIN {printf "%.1f", a/b}')x faster"
+echo "median: decant ${md}s, umoci unpack + mkfs.ext4 -d ${mc}s: decant is $(ratio "$mc" "$md")x faster"
 echo "decant / decode floor on one core: $(awk -v a="$md" -v b="$mf" 'BEGIN {printf "%.2f", a/b}') (target <= 1.5)"
 echo "decant peak RSS: $((rss / 1024)) MiB"

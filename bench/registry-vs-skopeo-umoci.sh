@@ -8,6 +8,8 @@
 # Usage: bench/registry-vs-skopeo-umoci.sh [RUNS]     (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 runs=${1:-3}
 work=${BENCH_WORK:-/var/tmp/decant-bench}
 mkdir -p "$work"
@@ -40,12 +42,6 @@ print(" ".join(l["digest"] for l in manifest["layers"]))
 PY
 )
 
-timed() { # command... -> "seconds peak_kib"; a failing command stops the benchmark
-  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
-    echo "failed: $*" >&2; cat "$work/stderr.txt" >&2; exit 1
-  fi
-  tail -1 "$work/time.txt"
-}
 download_all() { for b in $blobs; do curl -fs "http://127.0.0.1:$port/v2/bench/blobs/$b" -o /dev/null & done; wait; }
 export -f download_all; export blobs port
 chain() { skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$work/chain-layout:bench" && umoci unpack --image "$work/chain-layout:bench" "$work/chain-bundle"; }
@@ -53,18 +49,17 @@ export -f chain; export ref work
 
 d=(); c=(); dl=(); dec=(); rss=0
 for i in $(seq 1 "$runs"); do
-  rm -rf "$work/reg-out" "$work/chain-layout" "$work/chain-bundle"; sync
+  rm -rf "$work/reg-out" "$work/chain-layout" "$work/chain-bundle"; settle
   read -r t m <<<"$(timed "$decant" export "$ref" -o "$work/reg-out" --progress none)"; d+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
-  rm -rf "$work/reg-out"; sync
+  rm -rf "$work/reg-out"; settle
   read -r t _ <<<"$(timed bash -c chain)"; c+=("$t")
-  rm -rf "$work/chain-layout" "$work/chain-bundle"; sync
-  read -r t _ <<<"$(timed bash -c download_all)"; dl+=("$t")
+  rm -rf "$work/chain-layout" "$work/chain-bundle"; settle
+  read -r t _ <<<"$(timed bash -c download_all)"; dl+=("$t"); settle
   read -r t _ <<<"$(timed "$decant" export "oci:$image:bench" -o "$work/reg-out" --progress none)"; dec+=("$t")
   rm -rf "$work/reg-out"
   echo "run $i: decant ${d[-1]}s, skopeo+umoci ${c[-1]}s, download alone ${dl[-1]}s, decode alone ${dec[-1]}s"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 md=$(median "${d[@]}"); mc=$(median "${c[@]}"); mdl=$(median "${dl[@]}"); mdec=$(median "${dec[@]}")
-echo "median: decant ${md}s, skopeo copy + umoci unpack ${mc}s: decant is $(awk -v a="$mc" -v b="$md" 'BEGIN {printf "%.1f", a/b}')x faster"
+echo "median: decant ${md}s, skopeo copy + umoci unpack ${mc}s: decant is $(ratio "$mc" "$md")x faster"
 echo "overlap: download alone ${mdl}s, decode alone ${mdec}s; export / max(download, decode) = $(awk -v e="$md" -v a="$mdl" -v b="$mdec" 'BEGIN {m = a > b ? a : b; printf "%.2f", e/m}') (target <= 1.20)"
 echo "decant peak RSS: $((rss / 1024)) MiB"

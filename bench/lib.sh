@@ -1,0 +1,22 @@
+# Shared by the bench scripts: source it.
+
+# settle: flush dirty pages and drop the page cache so each timed run starts from the same state
+# (this VM reclaims memory aggressively, and writeback left by the previous run skews the next).
+settle() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi
+}
+
+# timed COMMAND...: runs it and prints "seconds peak_rss_kib"; a failing command stops the benchmark.
+timed() {
+  if ! /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt"; then
+    echo "failed: $*" >&2; cat "$work/stderr.txt" >&2; exit 1
+  fi
+  tail -1 "$work/time.txt"
+}
+
+# median NUMBER...
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# ratio A B: A / B with one decimal
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a/b}'; }
