@@ -20,7 +20,7 @@ internal sealed class InodeRecord
     /// <summary>Blocks of 4 KiB this inode owns (data, extent tree, xattr block).</summary>
     public long BlockCount { get; set; }
     public long XattrBlock { get; set; }
-    public List<Ext4Xattr> InlineXattrs { get; set; } = [];
+    public IReadOnlyList<Ext4Xattr> InlineXattrs { get; set; } = [];
     public bool IsDirectory => (Mode & 0xF000) == Ext4Constants.ModeDirectory;
 
     /// <summary>Encodes the 256-byte on-disk inode with its checksum.</summary>

@@ -104,7 +104,7 @@ internal static class XattrLayout
     }
 
     /// <summary>Writes the in-inode xattr area (magic, entries, values) into <paramref name="body"/> (<see cref="InodeSpace"/> bytes).</summary>
-    public static void WriteInline(Span<byte> body, List<Ext4Xattr> xattrs)
+    public static void WriteInline(Span<byte> body, IReadOnlyList<Ext4Xattr> xattrs)
     {
         if (xattrs.Count == 0)
         {
@@ -133,7 +133,7 @@ internal static class XattrLayout
     /// Writes entries from the start of <paramref name="area"/> and values from its end. Value offsets
     /// are relative to the area's start plus <paramref name="valueBase"/>. Returns the block hash.
     /// </summary>
-    private static uint WriteEntries(Span<byte> area, List<Ext4Xattr> xattrs, int valueBase, bool computeHashes)
+    private static uint WriteEntries(Span<byte> area, IReadOnlyList<Ext4Xattr> xattrs, int valueBase, bool computeHashes)
     {
         int entryAt = 0;
         int valueEnd = area.Length;
