@@ -33,6 +33,16 @@ internal sealed class Ext4ContentStore : IContentStore
         {
             throw new DecantException(DecantErrorKind.OutputError, $"a file of {size} bytes is larger than ext4 allows with 4 KiB blocks");
         }
+        if (size == 0)
+        {
+            // Empty files are common (a 100 000-file directory of them is a test case): no blocks, no lists.
+            var empty = new Ext4Content(0, []);
+            lock (_lock)
+            {
+                _written.Add(empty);
+            }
+            return empty;
+        }
         var extents = new List<FileExtent>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBlocks * Ext4Constants.BlockSize);
         var runs = new List<BlockRun>();
@@ -154,7 +164,7 @@ internal sealed class Ext4ContentStore : IContentStore
 }
 
 /// <summary>A file's content in the image: its extents (holes are the gaps between them).</summary>
-internal sealed class Ext4Content(long size, List<FileExtent> extents) : ContentRef(size)
+internal sealed class Ext4Content(long size, IReadOnlyList<FileExtent> extents) : ContentRef(size)
 {
     public IReadOnlyList<FileExtent> Extents { get; } = extents;
 
