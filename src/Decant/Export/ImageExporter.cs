@@ -131,9 +131,9 @@ public static class ImageExporter
             tracker.SetState(number, LayerState.Downloading);
             var raw = await source.OpenBlobAsync(layer, cancellationToken).ConfigureAwait(false);
             await using var verified = new VerifyingStream(new CountingStream(raw, bytes => tracker.AddBytes(number, bytes)), layer);
-            // With fewer layers at once than cores, a core is free to hash the diff_id alongside decompression.
-            bool hashInBackground = window.Jobs < Environment.ProcessorCount;
-            var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, store, budget, limits, cancellationToken, hashInBackground).ConfigureAwait(false);
+            // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
+            bool decompressAhead = window.Jobs < Environment.ProcessorCount;
+            var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, store, budget, limits, cancellationToken, decompressAhead).ConfigureAwait(false);
             tracker.SetState(number, LayerState.Applying);
             return index;
         }

@@ -20,12 +20,17 @@ public static class LayerIndexer
         UnpackBudget budget,
         TarReaderLimits limits,
         CancellationToken cancellationToken,
-        bool hashInBackground = false)
+        bool decompressAhead = false)
     {
         try
         {
-            var uncompressed = await Decompression.OpenAsync(verifiedBlob, cancellationToken).ConfigureAwait(false);
-            await using var diffId = new DiffIdStream(uncompressed, budget, hashInBackground);
+            Stream uncompressed = await Decompression.OpenAsync(verifiedBlob, cancellationToken).ConfigureAwait(false);
+            if (decompressAhead)
+            {
+                // Decompression on one core; hashing, parsing and writing on another.
+                uncompressed = new ReadAheadStream(uncompressed);
+            }
+            await using var diffId = new DiffIdStream(uncompressed, budget);
             var reader = new TarReader(diffId, limits);
             var entries = new List<IndexedEntry>();
             while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
@@ -42,7 +47,7 @@ public static class LayerIndexer
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
             // Whatever follows the compressed stream must still be read: the blob digest covers every byte.
             await verifiedBlob.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-            string actualDiffId = await diffId.CompleteAsync().ConfigureAwait(false);
+            string actualDiffId = diffId.DiffId;
             if (expectedDiffId is not null && !string.Equals(expectedDiffId, actualDiffId, StringComparison.Ordinal))
             {
                 throw new DecantException(DecantErrorKind.DigestMismatch, $"uncompressed content is {actualDiffId}, but the image config's diff_id says {expectedDiffId}");
