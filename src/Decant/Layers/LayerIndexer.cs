@@ -24,10 +24,12 @@ public static class LayerIndexer
     {
         try
         {
-            Stream uncompressed = await Decompression.OpenAsync(verifiedBlob, cancellationToken).ConfigureAwait(false);
+            // With a free core: fetching and digest-checking the blob, decompressing it, and hashing,
+            // parsing and writing its entries each run on their own task, a few chunks apart.
+            Stream compressed = decompressAhead ? new ReadAheadStream(verifiedBlob) : verifiedBlob;
+            Stream uncompressed = await Decompression.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
             if (decompressAhead)
             {
-                // Decompression on one core; hashing, parsing and writing on another.
                 uncompressed = new ReadAheadStream(uncompressed);
             }
             await using var diffId = new DiffIdStream(uncompressed, budget);
@@ -46,7 +48,7 @@ public static class LayerIndexer
             }
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
             // Whatever follows the compressed stream must still be read: the blob digest covers every byte.
-            await verifiedBlob.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+            await compressed.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
             string actualDiffId = diffId.DiffId;
             if (expectedDiffId is not null && !string.Equals(expectedDiffId, actualDiffId, StringComparison.Ordinal))
             {
