@@ -8,11 +8,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 runs=${1:-3}
-work=${BENCH_WORK:-/var/tmp/decant-bench}
-mkdir -p "$work"
-bash scripts/install-test-tools.sh >/dev/null
-decant=artifacts/aot/decant
-[ -x "$decant" ] || bash scripts/publish-aot.sh >/dev/null
+prepare
 
 groups=${BENCH_IMAGE_GROUPS:-"/usr/share/dotnet /usr/lib/gcc /usr/bin,/usr/sbin /usr/include"}
 image="$work/image"

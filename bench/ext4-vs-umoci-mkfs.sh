@@ -8,12 +8,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 runs=${1:-3}
-work=${BENCH_WORK:-/var/tmp/decant-bench}
+prepare
 image="$work/image"
 [ -f "$image/index.json" ] || { echo "run bench/export-vs-umoci.sh first to build the image" >&2; exit 1; }
-bash scripts/install-test-tools.sh >/dev/null
-decant=artifacts/aot/decant
-[ -x "$decant" ] || bash scripts/publish-aot.sh >/dev/null
 dotnet build bench/DecodeFloor -c Release --nologo -v quiet >/dev/null
 floor_tool=bench/DecodeFloor/bin/Release/net10.0/DecodeFloor.dll
 

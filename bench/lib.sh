@@ -1,4 +1,14 @@
-# Shared by the bench scripts: source it.
+# Shared by the bench scripts: source it from the repository root.
+
+# prepare: sets $work (BENCH_WORK, default /var/tmp/decant-bench) and $decant (the AOT binary,
+# published if missing), and installs the peer tools.
+prepare() {
+  work=${BENCH_WORK:-/var/tmp/decant-bench}
+  mkdir -p "$work"
+  bash scripts/install-test-tools.sh >/dev/null
+  decant=artifacts/aot/decant
+  [ -x "$decant" ] || bash scripts/publish-aot.sh >/dev/null
+}
 
 # settle: flush dirty pages and drop the page cache so each timed run starts from the same state
 # (this VM reclaims memory aggressively, and writeback left by the previous run skews the next).
