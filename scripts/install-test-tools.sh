@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   umoci skopeo buildah docker-registry apache2-utils e2fsprogs attr
-  busybox-static zstd time clang zlib1g-dev tar gzip libcap2-bin
+  busybox-static zstd time clang zlib1g-dev tar gzip libcap2-bin runc
 )
 # Executables that must be on PATH afterwards (package -> command it provides).
 commands=(umoci skopeo buildah docker-registry htpasswd mke2fs setfattr getfattr
