@@ -29,7 +29,7 @@ internal static class ExportCommand
         var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto (bars on a terminal, else plain), bars, plain, json or none", DefaultValueFactory = _ => "auto" };
         progress.AcceptOnlyFromAmong("auto", "bars", "plain", "json", "none");
 
-        var command = new Command("export", "Export an image's root filesystem as a directory or a flattened tar")
+        var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar or an ext4 disk image")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, progress,
             size, freeSpace, freeInodes, noJournal,

@@ -1,5 +1,6 @@
 using System.Text;
 using Decant.Errors;
+using Decant.Interop;
 using Decant.Layers;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;

@@ -1,4 +1,5 @@
 using Decant.Errors;
+using Decant.Interop;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 
@@ -46,7 +47,13 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
         return new SpooledContent(offset, size);
     }
 
-    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    /// <summary>Content no longer in the tree gives its spool space back, so the spool holds about what the output will.</summary>
+    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
+    {
+        var spooled = (SpooledContent)content;
+        HolePunch.TryRelease(_file, spooled.Offset, spooled.Size);
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Copies one stored content to <paramref name="destination"/>.</summary>
     public async ValueTask CopyToAsync(ContentRef content, Stream destination, byte[] buffer, CancellationToken cancellationToken)

@@ -1,15 +1,11 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Decant.Writers.Ext4;
+namespace Decant.Interop;
 
-/// <summary>Clears ranges of the image file, as holes where the filesystem allows it, else by writing zeros.</summary>
-internal static partial class HolePunch
+/// <summary>Clears ranges of a file, as holes where the filesystem allows it, else by writing zeros.</summary>
+internal static class HolePunch
 {
     private const int PunchHole = 0x02, KeepSize = 0x01;
-
-    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
-    private static partial int Fallocate(SafeHandle fd, int mode, long offset, long length);
 
     public static async ValueTask ClearAsync(SafeFileHandle file, long offset, long length, CancellationToken cancellationToken)
     {
@@ -17,7 +13,7 @@ internal static partial class HolePunch
         {
             return;
         }
-        if (OperatingSystem.IsLinux() && Fallocate(file, PunchHole | KeepSize, offset, length) == 0)
+        if (OperatingSystem.IsLinux() && LibC.Fallocate(file, PunchHole | KeepSize, offset, length) == 0)
         {
             return;
         }
@@ -26,6 +22,15 @@ internal static partial class HolePunch
         {
             int count = (int)Math.Min(zeros.Length, length - done);
             await RandomAccess.WriteAsync(file, zeros.AsMemory(0, count), offset + done, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Gives a range back to the filesystem if it can; leaves it as it is otherwise.</summary>
+    public static void TryRelease(SafeFileHandle file, long offset, long length)
+    {
+        if (length > 0 && OperatingSystem.IsLinux())
+        {
+            _ = LibC.Fallocate(file, PunchHole | KeepSize, offset, length);
         }
     }
 }
