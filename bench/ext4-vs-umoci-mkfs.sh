@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 runs=${1:-3}
 prepare
-image="$work/image"
-[ -f "$image/index.json" ] || { echo "run bench/export-vs-umoci.sh first to build the image" >&2; exit 1; }
+require_bench_image
 dotnet build bench/DecodeFloor -c Release --nologo -v quiet >/dev/null
 floor_tool=bench/DecodeFloor/bin/Release/net10.0/DecodeFloor.dll
 

@@ -10,6 +10,12 @@ prepare() {
   [ -x "$decant" ] || bash scripts/publish-aot.sh >/dev/null
 }
 
+# require_bench_image: sets $image to the image bench/export-vs-umoci.sh builds, or stops.
+require_bench_image() {
+  image="$work/image"
+  [ -f "$image/index.json" ] || { echo "run bench/export-vs-umoci.sh first to build the image" >&2; exit 1; }
+}
+
 # settle: flush dirty pages and drop the page cache so each timed run starts from the same state
 # (this VM reclaims memory aggressively, and writeback left by the previous run skews the next).
 settle() {

@@ -12,8 +12,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 runs=${1:-3}
 prepare
-image="$work/image"
-[ -f "$image/index.json" ] || { echo "run bench/export-vs-umoci.sh first to build the image" >&2; exit 1; }
+require_bench_image
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 registry="$work/registry"; rm -rf "$registry"; mkdir -p "$registry/data"
