@@ -1,3 +1,5 @@
+using Decant.Model;
+
 namespace Decant.Errors;
 
 /// <summary>What kind of failure happened; the CLI maps each kind to its own exit code.</summary>
@@ -39,12 +41,14 @@ public enum DecantErrorKind
 
 /// <summary>
 /// An expected failure: bad input, a hostile layer, a missing image. Carries enough context
-/// (layer digest, entry path) for one clear line of output; never needs a stack trace.
+/// (layer digest, entry path) for one clear line of output; never needs a stack trace. The message
+/// shows names for people (<see cref="NameBytes.Escape"/>: a raw byte 0xE9 as <c>\xE9</c>);
+/// <see cref="Entry"/> keeps the name as it is.
 /// </summary>
 public class DecantException : Exception
 {
     public DecantException(DecantErrorKind kind, string message, Exception? inner = null)
-        : base(message, inner)
+        : base(NameBytes.Escape(message), inner)
     {
         Kind = kind;
     }
@@ -62,9 +66,9 @@ public class DecantException : Exception
     {
         var where = (Layer, Entry) switch
         {
-            (not null, not null) => $"layer {Layer}, entry \"{Entry}\": ",
+            (not null, not null) => $"layer {Layer}, entry \"{NameBytes.Escape(Entry)}\": ",
             (not null, null) => $"layer {Layer}: ",
-            (null, not null) => $"entry \"{Entry}\": ",
+            (null, not null) => $"entry \"{NameBytes.Escape(Entry)}\": ",
             _ => "",
         };
         return where + Message;

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using System.Text;
+using Decant.Model;
 using Decant.Errors;
 
 namespace Decant.Interop;
@@ -75,7 +75,7 @@ internal sealed unsafe class ConfinedRoot : IDisposable
             Flags = (ulong)(uint)(flags | LibC.O_CLOEXEC),
             Resolve = LibC.RESOLVE_IN_ROOT | LibC.RESOLVE_NO_MAGICLINKS | LibC.RESOLVE_NO_SYMLINKS,
         };
-        var path = Encoding.UTF8.GetBytes((relativePath.Length == 0 ? "." : relativePath) + "\0");
+        var path = NameBytes.GetBytes((relativePath.Length == 0 ? "." : relativePath) + "\0");
         fixed (byte* p = path)
         {
             var fd = LibC.SyscallOpenat2(LibC.SYS_openat2, Handle, p, &how, (nuint)sizeof(LibC.OpenHow));

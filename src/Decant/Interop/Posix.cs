@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
+using Decant.Model;
 using Decant.Errors;
 using Microsoft.Win32.SafeHandles;
 
@@ -111,7 +111,7 @@ internal static unsafe class Posix
             {
                 throw Failure("readlinkat", displayPath, LastError);
             }
-            return Encoding.UTF8.GetString(buffer, 0, (int)length);
+            return NameBytes.Decode(buffer.AsSpan(0, (int)length));
         }
     }
 
@@ -175,7 +175,15 @@ internal static unsafe class Posix
         {
             throw Failure("llistxattr", path, LastError);
         }
-        return Encoding.UTF8.GetString(buffer, 0, (int)size).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        var names = new List<string>();
+        foreach (var range in buffer.AsSpan(0, (int)size).Split((byte)0))
+        {
+            if (range.End.Value > range.Start.Value)
+            {
+                names.Add(NameBytes.Decode(buffer.AsSpan(range)));
+            }
+        }
+        return names;
     }
 
     public static void Check(int result, string operation, string displayPath)
@@ -208,7 +216,7 @@ internal static unsafe class Posix
                     var errno = LastError;
                     return errno == 0 ? names : throw Failure("readdir", displayPath, errno);
                 }
-                var name = Marshal.PtrToStringUTF8((nint)(entry + LibC.DirentNameOffset))!;
+                var name = NameBytes.Decode(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(entry + LibC.DirentNameOffset));
                 if (name is not ("." or ".."))
                 {
                     names.Add(name);

@@ -1,6 +1,6 @@
 using System.Buffers.Text;
 using System.Globalization;
-using System.Text;
+using Decant.Model;
 
 namespace Decant.Layers;
 
@@ -38,7 +38,7 @@ internal static class TarPaxRecords
             {
                 throw TarErrors.Invalid($"the PAX extended header at byte offset {offset} has a record without a key at byte {position}");
             }
-            Apply(Encoding.UTF8.GetString(record[..equals]), record[(equals + 1)..], target, limits, offset);
+            Apply(TarText.Decode(record[..equals]), record[(equals + 1)..], target, limits, offset);
             position += length;
         }
     }
@@ -128,7 +128,7 @@ internal static class TarPaxRecords
         var xattrs = target.Xattrs ??= [];
         var index = target.XattrIndex ??= new Dictionary<string, int>(StringComparer.Ordinal);
         bool exists = index.TryGetValue(name, out int existing);
-        long added = exists ? value.Length - xattrs[existing].Value.Length : Encoding.UTF8.GetByteCount(name) + value.Length;
+        long added = exists ? value.Length - xattrs[existing].Value.Length : NameBytes.GetByteCount(name) + value.Length;
         if (target.XattrBytes + added > limits.MaxXattrBytesPerEntry)
         {
             throw TarErrors.LimitExceeded(nameof(limits.MaxXattrBytesPerEntry), target.XattrBytes + added, limits.MaxXattrBytesPerEntry, "the extended attributes in the PAX extended header", offset);

@@ -1,25 +1,20 @@
-using System.Text;
-using System.Text.Unicode;
+using Decant.Model;
 
 namespace Decant.Layers;
 
 /// <summary>
-/// Turns the bytes of tar names into strings. Valid UTF-8 (the POSIX and Go convention) is decoded
-/// as such. A name that is not valid UTF-8 is decoded as Latin-1 instead: every byte becomes the
-/// character with the same value, so nothing is lost or replaced, and the original bytes are
-/// <c>Encoding.Latin1.GetBytes(name)</c>. The one ambiguity is that such a name can equal a valid
-/// UTF-8 name spelled with the same Latin-1 characters.
+/// Turns the bytes of tar names, link targets and xattr names into Decant's lossless string form
+/// (<see cref="NameBytes"/>): valid UTF-8 is decoded as such and any other byte is kept as an escape,
+/// so the writers give back exactly the bytes the archive held, whichever header form carried them
+/// (ustar name and prefix, GNU long name and long link, PAX records, with or without
+/// <c>hdrcharset=BINARY</c>).
 /// </summary>
 internal static class TarText
 {
     /// <summary>Decodes a whole byte string (a PAX value or GNU long name without its terminator).</summary>
     public static string Decode(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.IsEmpty)
-        {
-            return "";
-        }
-        return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : Encoding.Latin1.GetString(bytes);
+        return NameBytes.Decode(bytes);
     }
 
     /// <summary>Decodes a NUL-terminated (or full-width) header field.</summary>

@@ -1,4 +1,5 @@
 using Decant.Layers;
+using Decant.Model;
 
 namespace Decant.Tree;
 
@@ -64,13 +65,30 @@ public sealed class TreeNode
     /// <summary>The number of the layer that last created or updated this node (bookkeeping for the layer rules).</summary>
     internal int Layer { get; set; }
 
-    /// <summary>The path relative to the root, '/'-separated, without a leading slash; "" for the root.</summary>
-    public string Path => Parent is null ? "" : Parent.Parent is null ? Name : Parent.Path + "/" + Name;
+    /// <summary>The path relative to the root, '/'-separated, without a leading slash; "" for the root.
+    /// Built by climbing to the root in a loop: a tree may be far deeper than the stack.</summary>
+    public string Path
+    {
+        get
+        {
+            if (Parent is null)
+            {
+                return "";
+            }
+            var names = new List<string>();
+            for (var node = this; node.Parent is not null; node = node.Parent)
+            {
+                names.Add(node.Name);
+            }
+            names.Reverse();
+            return string.Join('/', names);
+        }
+    }
 
     public int ChildCount => _children?.Count ?? 0;
 
-    /// <summary>Children in ordinal name order, so every writer's output is deterministic.</summary>
-    public IEnumerable<TreeNode> Children => _children is null ? [] : _children.Values.OrderBy(c => c.Name, StringComparer.Ordinal);
+    /// <summary>Children in the byte order of their names, so every writer's output is deterministic.</summary>
+    public IEnumerable<TreeNode> Children => _children is null ? [] : _children.Values.OrderBy(c => c.Name, NameBytes.Comparer);
 
     public TreeNode? GetChild(string name) => _children is not null && _children.TryGetValue(name, out var child) ? child : null;
 
@@ -94,11 +112,11 @@ public sealed class MergedTree
 
     public TreeNode Root { get; }
 
-    /// <summary>Every node, parents before children, siblings in ordinal order.</summary>
+    /// <summary>Every node, parents before children, siblings in byte order.</summary>
     public IEnumerable<TreeNode> Walk() => WalkWithPaths().Select(entry => entry.Node);
 
     /// <summary>
-    /// Every node with its path ("" for the root), parents before children, siblings in ordinal
+    /// Every node with its path ("" for the root), parents before children, siblings in byte
     /// order. Paths are built once per node, not by climbing to the root each time.
     /// </summary>
     public IEnumerable<(TreeNode Node, string Path)> WalkWithPaths()
@@ -116,7 +134,7 @@ public sealed class MergedTree
             }
             siblings.Clear();
             siblings.AddRange(node.UnorderedChildren);
-            siblings.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            siblings.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
             string prefix = path.Length == 0 ? "" : path + "/";
             for (int i = siblings.Count - 1; i >= 0; i--)
             {

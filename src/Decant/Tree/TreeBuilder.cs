@@ -1,4 +1,5 @@
 using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Tree;
 
@@ -6,7 +7,8 @@ namespace Decant.Tree;
 /// Builds a <see cref="MergedTree"/> by hand, for hosts that make filesystems from something other
 /// than image layers and want a writer (ext4, tar, directory) to turn it into output. Paths are
 /// '/'-separated and relative to the root; parents must be added before their children; adding
-/// the same <see cref="Inode"/> at two paths makes a hardlink.
+/// the same <see cref="Inode"/> at two paths makes a hardlink. Names are byte strings: pass the bytes
+/// (<see cref="Add(ReadOnlySpan{byte}, Inode)"/>) or their <see cref="NameBytes"/> string form.
 /// </summary>
 public sealed class TreeBuilder
 {
@@ -24,11 +26,18 @@ public sealed class TreeBuilder
         _tree = new MergedTree(new TreeNode("", null, root));
     }
 
-    /// <summary>Adds <paramref name="inode"/> at <paramref name="path"/>.</summary>
+    /// <summary>Adds <paramref name="inode"/> at the path whose bytes are <paramref name="path"/> (any bytes but NUL).</summary>
+    public TreeNode Add(ReadOnlySpan<byte> path, Inode inode) => Add(NameBytes.Decode(path), inode);
+
+    /// <summary>Adds <paramref name="inode"/> at <paramref name="path"/>, in its <see cref="NameBytes"/> string form.</summary>
     public TreeNode Add(string path, Inode inode)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(inode);
+        if (path.Contains('\0', StringComparison.Ordinal) || !NameBytes.IsLossless(path))
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"\"{path}\" is not the string form of a file name's bytes (see NameBytes)");
+        }
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0 || parts.Any(p => p is "." or ".."))
         {

@@ -9,7 +9,7 @@ namespace Decant.Tests.Differential;
 /// <summary>
 /// Describes a flattened tar the way <see cref="TreeSnapshot"/> describes a directory tree, so the
 /// two can be compared entry by entry: System.Formats.Tar reads every header and content, and
-/// <see cref="RawPaxXattrs"/> supplies the exact xattr bytes. A hardlink (<c>1</c>) entry takes its
+/// <see cref="RawTarScan"/> supplies the exact bytes of names, link names and xattrs. A hardlink (<c>1</c>) entry takes its
 /// target's metadata and content, and the target plus every entry linking to it form one
 /// hardlink group, as names sharing an inode do on disk.
 /// </summary>
@@ -17,7 +17,7 @@ internal static class FlattenedTarSnapshot
 {
     public static async Task<IReadOnlyList<TreeSnapshotEntry>> ReadAsync(string tarPath, CancellationToken cancellationToken)
     {
-        var rawXattrs = await RawPaxXattrs.ReadAsync(tarPath, cancellationToken);
+        var raw = await RawTarScan.ReadAsync(tarPath, cancellationToken);
         var entries = new List<TreeSnapshotEntry>();
         var linksTo = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var file = File.OpenRead(tarPath);
@@ -29,15 +29,16 @@ internal static class FlattenedTarSnapshot
                 int index = 0;
                 while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
                 {
-                    if (index >= rawXattrs.Count)
+                    if (index >= raw.Count)
                     {
-                        throw new InvalidDataException($"{tarPath}: System.Formats.Tar found more entries than the raw scan ({rawXattrs.Count})");
+                        throw new InvalidDataException($"{tarPath}: System.Formats.Tar found more entries than the raw scan ({raw.Count})");
                     }
-                    var xattrs = CheckedXattrs(entry, rawXattrs[index++], tarPath);
-                    string path = SnapshotPathOf(entry.Name);
+                    var rawEntry = raw[index++];
+                    var xattrs = CheckedXattrs(entry, rawEntry.Xattrs, tarPath);
+                    string path = SnapshotPathOf(rawEntry.Name);
                     if (entry.EntryType == TarEntryType.HardLink)
                     {
-                        string target = SnapshotPathOf(entry.LinkName);
+                        string target = SnapshotPathOf(rawEntry.LinkName);
                         if (!linksTo.TryGetValue(target, out var links))
                         {
                             linksTo[target] = links = [];
@@ -45,11 +46,11 @@ internal static class FlattenedTarSnapshot
                         links.Add(path);
                         continue;
                     }
-                    entries.Add(await DescribeAsync(entry, path, xattrs, cancellationToken));
+                    entries.Add(await DescribeAsync(entry, path, rawEntry.LinkName, xattrs, cancellationToken));
                 }
-                if (index != rawXattrs.Count)
+                if (index != raw.Count)
                 {
-                    throw new InvalidDataException($"{tarPath}: the raw scan found {rawXattrs.Count} entries, System.Formats.Tar {index}");
+                    throw new InvalidDataException($"{tarPath}: the raw scan found {raw.Count} entries, System.Formats.Tar {index}");
                 }
             }
         }
@@ -57,20 +58,21 @@ internal static class FlattenedTarSnapshot
     }
 
     /// <summary>The snapshot path of a tar name: <c>./</c> is <c>/</c>, <c>a/b/</c> is <c>/a/b</c>.</summary>
-    private static string SnapshotPathOf(string tarName)
+    private static string SnapshotPathOf(ReadOnlySpan<byte> tarName)
     {
-        string name = tarName.StartsWith("./", StringComparison.Ordinal) ? tarName[2..] : tarName;
-        return "/" + SnapshotPath.Display(Encoding.UTF8.GetBytes(name.TrimEnd('/')));
+        var name = tarName.StartsWith("./"u8) ? tarName[2..] : tarName;
+        return "/" + SnapshotPath.Display(name.TrimEnd((byte)'/'));
     }
 
     /// <summary>
-    /// The raw xattr bytes as lower-case hex, after checking that System.Formats.Tar saw the same
-    /// names and (as far as its UTF-8 decoding can tell) the same values.
+    /// The raw xattr bytes as lower-case hex, after checking that System.Formats.Tar saw as many, and
+    /// (as far as its UTF-8 decoding can tell) the same names and values.
     /// </summary>
     private static SortedDictionary<string, string> CheckedXattrs(TarEntry entry, IReadOnlyDictionary<string, byte[]> raw, string tarPath)
     {
         var decoded = LayerEntries.XattrsOf(entry);
-        bool same = decoded.Count == raw.Count && raw.All(x => decoded.TryGetValue(x.Key, out string? value) && value == Encoding.UTF8.GetString(x.Value));
+        bool same = decoded.Count == raw.Count && raw.Where(x => !x.Key.Contains('\\', StringComparison.Ordinal))
+            .All(x => decoded.TryGetValue(x.Key, out string? value) && value == Encoding.UTF8.GetString(x.Value));
         if (!same)
         {
             throw new InvalidDataException($"{tarPath}: {entry.Name}: the raw PAX scan and System.Formats.Tar disagree on the xattrs");
@@ -78,7 +80,7 @@ internal static class FlattenedTarSnapshot
         return new SortedDictionary<string, string>(raw.ToDictionary(x => x.Key, x => Convert.ToHexStringLower(x.Value)), StringComparer.Ordinal);
     }
 
-    private static async Task<TreeSnapshotEntry> DescribeAsync(TarEntry entry, string path, SortedDictionary<string, string> xattrs, CancellationToken cancellationToken)
+    private static async Task<TreeSnapshotEntry> DescribeAsync(TarEntry entry, string path, byte[] linkName, SortedDictionary<string, string> xattrs, CancellationToken cancellationToken)
     {
         var type = entry.EntryType switch
         {
@@ -102,11 +104,11 @@ internal static class FlattenedTarSnapshot
             Size = type switch
             {
                 SnapshotEntryType.RegularFile => entry.Length,
-                SnapshotEntryType.Symlink => Encoding.UTF8.GetByteCount(entry.LinkName),
+                SnapshotEntryType.Symlink => linkName.Length,
                 _ => 0,
             },
             ContentSha256 = type == SnapshotEntryType.RegularFile ? await HashAsync(entry, cancellationToken) : null,
-            SymlinkTarget = type == SnapshotEntryType.Symlink ? SnapshotPath.Display(Encoding.UTF8.GetBytes(entry.LinkName)) : null,
+            SymlinkTarget = type == SnapshotEntryType.Symlink ? SnapshotPath.Display(linkName) : null,
             DeviceMajor = isDevice ? (uint)((PosixTarEntry)entry).DeviceMajor : 0,
             DeviceMinor = isDevice ? (uint)((PosixTarEntry)entry).DeviceMinor : 0,
             Xattrs = xattrs,

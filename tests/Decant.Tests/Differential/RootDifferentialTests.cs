@@ -54,6 +54,18 @@ public sealed class RootDifferentialTests(RealImages images) : RealImagesTest(im
         Assert.Equal(SnapshotEntryType.CharDevice, decant["/data/special/zero"].Type);
         Assert.Equal(SnapshotEntryType.BlockDevice, decant["/data/special/loop7"].Type);
         Assert.Contains("/data/names/café", decant.Entries.Keys);
+        // Names are bytes (a snapshot shows a byte that is not UTF-8 as \xNN): 0xFF and the UTF-8
+        // spelling of U+00FF are two names, and layer 2 deleted only the second.
+        Assert.Equal(3, decant[@"/data/names/raw/latin1-\xe9-invalid-utf8.bin"].Size); // "e9\n"
+        Assert.Contains(@"/data/names/raw/\xff", decant.Entries.Keys);
+        Assert.DoesNotContain("/data/names/raw/ÿ", decant.Entries.Keys);
+        Assert.DoesNotContain(@"/data/names/raw/surrogate-\xed\xa0\x80", decant.Entries.Keys);
+        Assert.Contains(@"/data/names/raw/overlong-\xc0\xaf", decant.Entries.Keys);
+        Assert.Contains(@"/data/names/raw/dir-\xe9/inner-\xff", decant.Entries.Keys);
+        Assert.Contains(decant.Entries.Keys, path => path.StartsWith(@"/data/names/raw/long-\xfe-", StringComparison.Ordinal));
+        Assert.Equal(@"latin1-\xe9-invalid-utf8.bin", decant[@"/data/names/raw/link-\xe9"].SymlinkTarget);
+        Assert.Equal([@"/data/names/raw/hardlink-\xe9", @"/data/names/raw/latin1-\xe9-invalid-utf8.bin"], decant[@"/data/names/raw/hardlink-\xe9"].HardlinkGroup);
+        Assert.Contains(@"user.raw-\xe9", decant[@"/data/names/raw/\xff"].Xattrs.Keys);
         Assert.Contains(decant.Entries.Keys, path => System.Text.Encoding.UTF8.GetByteCount(path) > 300);
         Assert.Equal((100000L, 100000L), (decant["/data/owners/big100000"].Uid, decant["/data/owners/big100000"].Gid));
 

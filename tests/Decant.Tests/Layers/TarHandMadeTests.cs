@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Decant.Errors;
 using Decant.Layers;
+using Decant.Model;
 
 namespace Decant.Tests.Layers;
 
@@ -15,14 +16,15 @@ internal sealed class TarBlocks
         Action<byte[]>? edit = null)
     {
         byte[] block = new byte[512];
-        Encoding.UTF8.GetBytes(name).AsSpan().CopyTo(block);
+        // Names are byte strings: a test spells raw bytes in their NameBytes form ("\uDCE9" is 0xE9).
+        NameBytes.GetBytes(name).AsSpan().CopyTo(block);
         Octal(block, 100, 8, mode);
         Octal(block, 108, 8, uid);
         Octal(block, 116, 8, gid);
         Octal(block, 124, 12, size);
         Octal(block, 136, 12, mtime);
         block[156] = (byte)type;
-        Encoding.UTF8.GetBytes(linkName).CopyTo(block, 157);
+        NameBytes.GetBytes(linkName).CopyTo(block, 157);
         Encoding.ASCII.GetBytes(magic).CopyTo(block, 257);
         Encoding.ASCII.GetBytes(version).CopyTo(block, 263);
         if (magic.StartsWith("ustar", StringComparison.Ordinal))
@@ -30,7 +32,7 @@ internal sealed class TarBlocks
             "user"u8.CopyTo(block.AsSpan(265));
             "group"u8.CopyTo(block.AsSpan(297));
         }
-        Encoding.UTF8.GetBytes(prefix).CopyTo(block, 345);
+        NameBytes.GetBytes(prefix).CopyTo(block, 345);
         edit?.Invoke(block);
         SetChecksum(block);
         return block;
@@ -68,7 +70,7 @@ internal sealed class TarBlocks
         var output = new MemoryStream();
         foreach (var (key, value) in records)
         {
-            byte[] keyBytes = Encoding.UTF8.GetBytes(key);
+            byte[] keyBytes = NameBytes.GetBytes(key);
             int body = 1 + keyBytes.Length + 1 + value.Length + 1;
             int length = body + 1;
             while (length.ToString(System.Globalization.CultureInfo.InvariantCulture).Length + body != length)
@@ -511,15 +513,16 @@ public class TarHandMadeTests
     }
 
     [Fact]
-    public async Task InvalidUtf8NamesAreKeptAsLatin1()
+    public async Task InvalidUtf8NamesAreKeptAsBytes()
     {
         byte[] header = TarBlocks.Header("x", '0', edit: b => new byte[] { (byte)'c', 0xE9, (byte)'t', 0xE9, 0 }.CopyTo(b, 0));
         byte[] archive = new TarBlocks().Add(header).End().ToArray();
 
         var (entry, _) = Assert.Single(await TarBlocks.ReadAllAsync(archive));
 
-        Assert.Equal("c\u00E9t\u00E9", entry.Name);
-        Assert.Equal(new byte[] { (byte)'c', 0xE9, (byte)'t', 0xE9 }, Encoding.Latin1.GetBytes(entry.Name));
+        Assert.Equal(new byte[] { (byte)'c', 0xE9, (byte)'t', 0xE9 }, NameBytes.GetBytes(entry.Name));
+        Assert.NotEqual("c\u00E9t\u00E9", entry.Name); // not the UTF-8 name "cété", which is other bytes
+        Assert.Equal(@"c\xE9t\xE9", NameBytes.Escape(entry.Name));
     }
 
     [Fact]

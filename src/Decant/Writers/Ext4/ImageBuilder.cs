@@ -2,6 +2,7 @@ using System.Text;
 using Decant.Errors;
 using Decant.Interop;
 using Decant.Layers;
+using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 
@@ -107,7 +108,7 @@ internal sealed partial class ImageBuilder
                 continue;
             }
             var children = node.UnorderedChildren.ToArray();
-            Array.Sort(children, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            Array.Sort(children, static (a, b) => NameBytes.Compare(a.Name, b.Name));
             _children[node] = children;
             for (int i = children.Length - 1; i >= 0; i--)
             {
@@ -222,7 +223,7 @@ internal sealed partial class ImageBuilder
         }
         foreach (var child in _children.GetValueOrDefault(node, []))
         {
-            byte[] name = Encoding.UTF8.GetBytes(child.Name);
+            byte[] name = NameBytes.GetBytes(child.Name);
             if (name.Length > Ext4Constants.MaxNameLength)
             {
                 throw new DecantException(DecantErrorKind.OutputError, $"\"{child.Path}\": the name is {name.Length} bytes; ext4 allows {Ext4Constants.MaxNameLength}");
@@ -274,7 +275,7 @@ internal sealed partial class ImageBuilder
 
     private async ValueTask AddSymlinkAsync(InodeRecord record, Inode inode, uint number, CancellationToken cancellationToken)
     {
-        byte[] target = Encoding.UTF8.GetBytes(inode.SymlinkTarget ?? "");
+        byte[] target = NameBytes.GetBytes(inode.SymlinkTarget ?? "");
         if (target.Length is 0 or >= Ext4Constants.BlockSize)
         {
             throw new DecantException(DecantErrorKind.OutputError, $"inode {number}: a symlink target of {target.Length} bytes cannot be stored (1 to {Ext4Constants.BlockSize - 1})");

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Decant.Errors;
+using Decant.Model;
 using static Decant.Writers.Ext4.LittleEndian;
 
 namespace Decant.Writers.Ext4;
@@ -62,7 +63,7 @@ internal static class XattrLayout
                 skipped.Add(name);
                 continue;
             }
-            byte[] suffix = Encoding.UTF8.GetBytes(name[match.Prefix.Length..]);
+            byte[] suffix = NameBytes.GetBytes(name[match.Prefix.Length..]);
             if (suffix.Length > 255)
             {
                 throw new DecantException(DecantErrorKind.OutputError, $"xattr name \"{name}\" is longer than ext4 allows");

@@ -1,7 +1,9 @@
 using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
+using System.Text.Unicode;
 using Decant.Layers;
+using Decant.Model;
 
 namespace Decant.Writers.Tar;
 
@@ -32,8 +34,8 @@ internal static class TarHeaderWriter
     /// <summary>Writes the header block(s) of <paramref name="record"/>; the caller writes content and padding.</summary>
     public static async ValueTask WriteAsync(Stream output, TarRecord record, CancellationToken cancellationToken)
     {
-        byte[] name = Encoding.UTF8.GetBytes(record.Name);
-        byte[] link = Encoding.UTF8.GetBytes(record.LinkName);
+        byte[] name = NameBytes.GetBytes(record.Name);
+        byte[] link = NameBytes.GetBytes(record.LinkName);
         var pax = new List<KeyValuePair<string, byte[]>>();
         if (name.Length > 100)
         {
@@ -67,9 +69,16 @@ internal static class TarHeaderWriter
 
         if (pax.Count > 0)
         {
+            // PAX text is UTF-8; a name or key holding other bytes is announced as binary (POSIX
+            // hdrcharset), which GNU tar and libarchive then take byte for byte. (xattr values are
+            // raw bytes in any case.)
+            if (pax.Exists(static r => NameBytes.HasRawBytes(r.Key) || (r.Key is "path" or "linkpath" && !Utf8.IsValid(r.Value))))
+            {
+                pax.Insert(0, new("hdrcharset", "BINARY"u8.ToArray()));
+            }
             byte[] body = EncodePax(pax);
             byte[] paxHeader = new byte[BlockSize];
-            FillUstar(paxHeader, Truncate(Encoding.UTF8.GetBytes("PaxHeaders/" + record.Name), 100), 'x', 0b110_100_100, 0, 0, body.Length, Math.Clamp(mtime.Seconds, 0, MaxOctal11), [], 0, 0);
+            FillUstar(paxHeader, Truncate(NameBytes.GetBytes("PaxHeaders/" + record.Name), 100), 'x', 0b110_100_100, 0, 0, body.Length, Math.Clamp(mtime.Seconds, 0, MaxOctal11), [], 0, 0);
             await output.WriteAsync(paxHeader, cancellationToken).ConfigureAwait(false);
             await output.WriteAsync(body, cancellationToken).ConfigureAwait(false);
             await WritePaddingAsync(output, body.Length, cancellationToken).ConfigureAwait(false);
@@ -102,14 +111,16 @@ internal static class TarHeaderWriter
         foreach (var (key, value) in records)
         {
             // "LEN key=value\n", where LEN counts its own digits.
-            int rest = 1 + Encoding.UTF8.GetByteCount(key) + 1 + value.Length + 1;
+            byte[] keyBytes = NameBytes.GetBytes(key);
+            int rest = 1 + keyBytes.Length + 1 + value.Length + 1;
             int length = rest + 1;
             while (length.ToString(CultureInfo.InvariantCulture).Length + rest != length)
             {
                 length++;
             }
             body.Write(Encoding.ASCII.GetBytes(length.ToString(CultureInfo.InvariantCulture) + " "));
-            body.Write(Encoding.UTF8.GetBytes(key + "="));
+            body.Write(keyBytes);
+            body.WriteByte((byte)'=');
             body.Write(value);
             body.WriteByte((byte)'\n');
         }

@@ -3,22 +3,27 @@ using System.Text;
 
 namespace Decant.Tests.Differential;
 
+/// <summary>One tar entry's name, link name and <c>SCHILY.xattr.*</c> records, as the archive's bytes.</summary>
+internal sealed record RawTarEntry(byte[] Name, byte[] LinkName, IReadOnlyDictionary<string, byte[]> Xattrs);
+
 /// <summary>
-/// The exact bytes of every entry's <c>SCHILY.xattr.*</c> PAX records in a tar, in entry order.
-/// System.Formats.Tar decodes PAX values as UTF-8 text, which loses binary xattr values (such as
-/// <c>00ff7f80</c>); this small scanner keeps them. It understands only what a flattened tar
-/// written by Decant may hold (ustar headers, optionally preceded by one PAX <c>x</c> header) and
-/// fails on anything else.
+/// The exact bytes of every entry's name, link name and <c>SCHILY.xattr.*</c> PAX records in a tar,
+/// in entry order. System.Formats.Tar decodes names and PAX values as UTF-8 text, which loses names
+/// that are not UTF-8 and binary xattr values (such as <c>00ff7f80</c>); this small scanner keeps
+/// them. Xattr names are keyed as a <see cref="Support.TreeSnapshot"/> shows them. It understands
+/// only what a flattened tar written by Decant may hold (ustar headers, optionally preceded by one
+/// PAX <c>x</c> header) and fails on anything else.
 /// </summary>
-internal static class RawPaxXattrs
+internal static class RawTarScan
 {
     private const int BlockSize = 512;
 
-    public static async Task<IReadOnlyList<IReadOnlyDictionary<string, byte[]>>> ReadAsync(string tarPath, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<RawTarEntry>> ReadAsync(string tarPath, CancellationToken cancellationToken)
     {
         byte[] tar = await File.ReadAllBytesAsync(tarPath, cancellationToken);
-        var entries = new List<IReadOnlyDictionary<string, byte[]>>();
+        var entries = new List<RawTarEntry>();
         Dictionary<string, byte[]>? pending = null;
+        Dictionary<string, byte[]>? pendingRecords = null;
         long? pendingSize = null;
         int offset = 0;
         while (offset + BlockSize <= tar.Length)
@@ -37,6 +42,7 @@ internal static class RawPaxXattrs
                 var records = ParseRecords(tar.AsSpan(body, (int)size), tarPath);
                 pending = records.Where(r => r.Key.StartsWith(LayerEntries.XattrPrefix, StringComparison.Ordinal))
                     .ToDictionary(r => r.Key[LayerEntries.XattrPrefix.Length..], r => r.Value, StringComparer.Ordinal);
+                pendingRecords = records;
                 pendingSize = records.TryGetValue("size", out byte[]? sizeText) ? long.Parse(Encoding.ASCII.GetString(sizeText), CultureInfo.InvariantCulture) : null;
                 continue;
             }
@@ -44,8 +50,11 @@ internal static class RawPaxXattrs
             {
                 throw new InvalidDataException($"{tarPath}: unexpected tar entry type '{type}' at offset {body - BlockSize}");
             }
-            entries.Add(pending ?? new Dictionary<string, byte[]>(StringComparer.Ordinal));
+            byte[] name = pendingRecords?.GetValueOrDefault("path") ?? UstarName(header);
+            byte[] link = pendingRecords?.GetValueOrDefault("linkpath") ?? UntilNul(header.Slice(157, 100)).ToArray();
+            entries.Add(new RawTarEntry(name, link, pending ?? new Dictionary<string, byte[]>(StringComparer.Ordinal)));
             pending = null;
+            pendingRecords = null;
             pendingSize = null;
         }
         throw new InvalidDataException($"{tarPath}: no end-of-archive marker");
@@ -65,10 +74,23 @@ internal static class RawPaxXattrs
             }
             var record = body[(space + 1)..(length - 1)];
             int equals = record.IndexOf((byte)'=');
-            records[Encoding.UTF8.GetString(record[..equals])] = record[(equals + 1)..].ToArray();
+            records[Support.SnapshotPath.Display(record[..equals])] = record[(equals + 1)..].ToArray();
             body = body[length..];
         }
         return records;
+    }
+
+    private static byte[] UstarName(ReadOnlySpan<byte> header)
+    {
+        var name = UntilNul(header[..100]);
+        var prefix = UntilNul(header.Slice(345, 155));
+        return prefix.IsEmpty ? name.ToArray() : [.. prefix, (byte)'/', .. name];
+    }
+
+    private static ReadOnlySpan<byte> UntilNul(ReadOnlySpan<byte> field)
+    {
+        int nul = field.IndexOf((byte)0);
+        return nul < 0 ? field : field[..nul];
     }
 
     private static long ParseOctal(ReadOnlySpan<byte> field)
