@@ -66,13 +66,16 @@ public class DecantException : Exception
     {
         var where = (Layer, Entry) switch
         {
-            (not null, not null) => $"layer {Layer}, entry \"{NameBytes.Escape(Entry)}\": ",
+            (not null, not null) => $"layer {Layer}, entry \"{NameBytes.Escape(Abbreviate(Entry))}\": ",
             (not null, null) => $"layer {Layer}: ",
-            (null, not null) => $"entry \"{NameBytes.Escape(Entry)}\": ",
+            (null, not null) => $"entry \"{NameBytes.Escape(Abbreviate(Entry))}\": ",
             _ => "",
         };
         return where + Message;
     }
+
+    /// <summary>A path short enough for one line of a message: its start and its end around an ellipsis.</summary>
+    public static string Abbreviate(string path) => path.Length <= 300 ? path : path[..120] + " … " + path[^120..];
 
     /// <summary>Returns a copy of this error annotated with the layer it happened in.</summary>
     public DecantException InLayer(string layer) =>

@@ -23,6 +23,13 @@ namespace Decant.Semantics;
 public sealed class LayerApplier
 {
     private const int MaxSymlinkHops = 40;
+
+    /// <summary>
+    /// How deep the tree may go. Real images stay below a hundred levels; a layer that nests further
+    /// is refused, because every path below that depth costs its whole length again in every writer
+    /// (a flattened tar of a chain N deep holds N²/2 bytes of names) and no tool can name such paths.
+    /// </summary>
+    public const int MaxDepth = 1024;
     private const uint ImplicitDirectoryMode = 0b111_101_101; // 0755
 
     private readonly IContentStore _store;
@@ -150,7 +157,7 @@ public sealed class LayerApplier
         {
             Remove(existing);
         }
-        Attach(parent, name, inode);
+        Attach(parent, name, inode, header);
         inode.LinkCount--;
     }
 
@@ -247,7 +254,7 @@ public sealed class LayerApplier
             var child = current.GetChild(component);
             if (child is null)
             {
-                current = Attach(current, component, ImplicitDirectory(header));
+                current = Attach(current, component, ImplicitDirectory(header), header);
             }
             else if (child.Inode.IsDirectory)
             {
@@ -257,14 +264,14 @@ public sealed class LayerApplier
             {
                 if (++hops > MaxSymlinkHops)
                 {
-                    throw new DecantException(DecantErrorKind.UnsafeLayer, $"too many levels of symbolic links resolving the parent of this entry (at \"{child.Path}\")") { Entry = header.Name };
+                    throw new DecantException(DecantErrorKind.UnsafeLayer, $"too many levels of symbolic links resolving the parent of this entry (at \"{DecantException.Abbreviate(child.Path)}\")") { Entry = header.Name };
                 }
                 current = FollowSymlink(child, current, pending);
             }
             else
             {
                 Remove(child);
-                current = Attach(current, component, ImplicitDirectory(header));
+                current = Attach(current, component, ImplicitDirectory(header), header);
             }
         }
         return current;
@@ -365,8 +372,12 @@ public sealed class LayerApplier
         Implicit = true,
     };
 
-    private TreeNode Attach(TreeNode parent, string name, Inode inode)
+    private TreeNode Attach(TreeNode parent, string name, Inode inode, TarHeader causedBy)
     {
+        if (parent.Depth >= MaxDepth)
+        {
+            throw new DecantException(DecantErrorKind.LimitExceeded, $"this entry would make the tree deeper than {MaxDepth} levels (under \"{DecantException.Abbreviate(parent.Path)}\")") { Entry = causedBy.Name };
+        }
         var node = new TreeNode(name, parent, inode) { Layer = _layerNumber };
         inode.LinkCount++;
         parent.SetChild(node);

@@ -55,7 +55,11 @@ public sealed class TreeNode
         Name = name;
         Parent = parent;
         Inode = inode;
+        Depth = parent is null ? 0 : parent.Depth + 1;
     }
+
+    /// <summary>How many directories lie between this node and the root (0 for the root, 1 for its children).</summary>
+    public int Depth { get; }
 
     /// <summary>The last path component; empty for the root.</summary>
     public string Name { get; }
@@ -113,7 +117,18 @@ public sealed class MergedTree
     public TreeNode Root { get; }
 
     /// <summary>Every node, parents before children, siblings in byte order.</summary>
-    public IEnumerable<TreeNode> Walk() => WalkWithPaths().Select(entry => entry.Node);
+    public IEnumerable<TreeNode> Walk()
+    {
+        var stack = new Stack<TreeNode>();
+        var siblings = new List<TreeNode>();
+        stack.Push(Root);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            yield return node;
+            PushChildrenInOrder(node, stack, siblings, static child => child);
+        }
+    }
 
     /// <summary>
     /// Every node with its path ("" for the root), parents before children, siblings in byte
@@ -128,18 +143,24 @@ public sealed class MergedTree
         {
             var (node, path) = stack.Pop();
             yield return (node, path);
-            if (node.ChildCount == 0)
-            {
-                continue;
-            }
-            siblings.Clear();
-            siblings.AddRange(node.UnorderedChildren);
-            siblings.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
             string prefix = path.Length == 0 ? "" : path + "/";
-            for (int i = siblings.Count - 1; i >= 0; i--)
-            {
-                stack.Push((siblings[i], prefix + siblings[i].Name));
-            }
+            PushChildrenInOrder(node, stack, siblings, child => (child, prefix + child.Name));
+        }
+    }
+
+    /// <summary>Pushes a node's children so that they pop in byte order of their names.</summary>
+    private static void PushChildrenInOrder<T>(TreeNode node, Stack<T> stack, List<TreeNode> siblings, Func<TreeNode, T> item)
+    {
+        if (node.ChildCount == 0)
+        {
+            return;
+        }
+        siblings.Clear();
+        siblings.AddRange(node.UnorderedChildren);
+        siblings.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
+        for (int i = siblings.Count - 1; i >= 0; i--)
+        {
+            stack.Push(item(siblings[i]));
         }
     }
 

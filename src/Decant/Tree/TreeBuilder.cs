@@ -13,6 +13,7 @@ namespace Decant.Tree;
 public sealed class TreeBuilder
 {
     private readonly MergedTree _tree;
+    private readonly HashSet<TreeNode> _directories = new(ReferenceEqualityComparer.Instance);
 
     /// <param name="root">The root directory's inode; a 0755 root-owned directory when null.</param>
     public TreeBuilder(Inode? root = null)
@@ -33,19 +34,10 @@ public sealed class TreeBuilder
     public TreeNode Add(string path, Inode inode)
     {
         ArgumentNullException.ThrowIfNull(path);
-        ArgumentNullException.ThrowIfNull(inode);
-        if (path.Contains('\0', StringComparison.Ordinal) || !NameBytes.IsLossless(path))
-        {
-            throw new DecantException(DecantErrorKind.Usage, $"\"{path}\" is not the string form of a file name's bytes (see NameBytes)");
-        }
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0 || parts.Any(p => p is "." or ".."))
         {
             throw new DecantException(DecantErrorKind.Usage, $"\"{path}\" is not a path below the root");
-        }
-        if (inode.IsDirectory && inode.LinkCount > 0)
-        {
-            throw new DecantException(DecantErrorKind.Usage, $"\"{path}\": a directory cannot be hardlinked");
         }
         var parent = _tree.Root;
         foreach (var part in parts.AsSpan(0, parts.Length - 1))
@@ -54,13 +46,50 @@ public sealed class TreeBuilder
                 ? directory
                 : throw new DecantException(DecantErrorKind.Usage, $"\"{path}\": parent \"{part}\" is not a directory added earlier");
         }
-        if (parent.GetChild(parts[^1]) is not null)
+        return Attach(parent, parts[^1], inode, path);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="inode"/> as the child <paramref name="name"/> of a directory this builder
+    /// made: one step, however deep the directory lies.
+    /// </summary>
+    public TreeNode Add(TreeNode parent, string name, Inode inode)
+    {
+        ArgumentNullException.ThrowIfNull(parent);
+        ArgumentNullException.ThrowIfNull(name);
+        if (!ReferenceEquals(parent, _tree.Root) && !_directories.Contains(parent))
         {
-            throw new DecantException(DecantErrorKind.Usage, $"\"{path}\" was already added");
+            throw new DecantException(DecantErrorKind.Usage, $"\"{name}\": the parent is not a directory of this tree");
         }
-        var node = new TreeNode(parts[^1], parent, inode);
+        if (name is "" or "." or ".." || name.Contains('/', StringComparison.Ordinal))
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"\"{name}\" is not one path component");
+        }
+        return Attach(parent, name, inode, name);
+    }
+
+    private TreeNode Attach(TreeNode parent, string name, Inode inode, string displayPath)
+    {
+        ArgumentNullException.ThrowIfNull(inode);
+        if (name.Contains('\0', StringComparison.Ordinal) || !NameBytes.IsLossless(name))
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"\"{displayPath}\" is not the string form of a file name's bytes (see NameBytes)");
+        }
+        if (inode.IsDirectory && inode.LinkCount > 0)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"\"{displayPath}\": a directory cannot be hardlinked");
+        }
+        if (parent.GetChild(name) is not null)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"\"{displayPath}\" was already added");
+        }
+        var node = new TreeNode(name, parent, inode);
         inode.LinkCount++;
         parent.SetChild(node);
+        if (inode.IsDirectory)
+        {
+            _directories.Add(node);
+        }
         return node;
     }
 
