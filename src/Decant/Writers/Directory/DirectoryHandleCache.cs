@@ -1,4 +1,5 @@
 using Decant.Interop;
+using Decant.Tree;
 
 namespace Decant.Writers.Directory;
 
@@ -9,7 +10,7 @@ namespace Decant.Writers.Directory;
 internal sealed class DirectoryHandleCache : IDisposable
 {
     private readonly ConfinedRoot _root;
-    private string? _path;
+    private TreeNode? _directory;
     private SafeFdHandle? _handle;
 
     public DirectoryHandleCache(ConfinedRoot root)
@@ -17,17 +18,17 @@ internal sealed class DirectoryHandleCache : IDisposable
         _root = root;
     }
 
-    /// <summary>An O_PATH handle of the directory at <paramref name="relativePath"/>, valid until the next call.</summary>
-    public SafeFdHandle Get(string relativePath)
+    /// <summary>An O_PATH handle of the tree's <paramref name="directory"/> in the target, valid until the next call.</summary>
+    public SafeFdHandle Get(TreeNode directory)
     {
-        if (_handle is not null && _path == relativePath)
+        if (_handle is not null && ReferenceEquals(_directory, directory))
         {
             return _handle;
         }
         _handle?.Dispose();
         _handle = null;
-        _handle = _root.OpenDirectory(relativePath);
-        _path = relativePath;
+        _handle = _root.OpenDirectory(directory.Path);
+        _directory = directory;
         return _handle;
     }
 

@@ -110,7 +110,7 @@ public sealed class DirectoryWriter : IRootfsWriter
     {
         var root = _target.Root;
         using var parents = new DirectoryHandleCache(root);
-        var materializer = new TreeMaterializer(root, _store, _ownership, parents);
+        using var materializer = new TreeMaterializer(root, _store, _ownership, parents);
         foreach (var node in tree.Walk())
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -144,7 +144,7 @@ public sealed class DirectoryWriter : IRootfsWriter
     private void ApplyToNonDirectory(MetadataApplier metadata, DirectoryHandleCache parents, TreeNode node)
     {
         var display = _target.Root.Describe(node.Path);
-        var parent = parents.Get(node.Parent!.Path);
+        var parent = parents.Get(node.Parent!);
         if (node.Inode.Kind != NodeKind.RegularFile)
         {
             metadata.ApplyByName(parent, node.Name, node.Inode, display);

@@ -11,7 +11,7 @@ namespace Decant.Writers.Directory;
 /// With <see cref="OwnershipMode.Rootless"/> device nodes cannot be made, so they are left out and
 /// counted (umoci writes empty regular files in their place instead; Decant does not pretend).
 /// </summary>
-internal sealed class TreeMaterializer
+internal sealed class TreeMaterializer : IDisposable
 {
     private const uint PrivateMode = 0x1C0; // 0700 for directories while they are filled
     private const uint NewFileMode = 0x180; // 0600 for files until their metadata is applied
@@ -20,6 +20,7 @@ internal sealed class TreeMaterializer
     private readonly StagingContentStore _store;
     private readonly OwnershipMode _ownership;
     private readonly DirectoryHandleCache _parents;
+    private readonly DirectoryHandleCache _linkSources;
     private readonly Dictionary<Inode, TreeNode> _firstPaths = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<Inode> _skippedDevices = new(ReferenceEqualityComparer.Instance);
     private long _directories, _files, _symlinks, _hardlinks, _devices, _fifos, _skipped, _contentBytes;
@@ -30,6 +31,7 @@ internal sealed class TreeMaterializer
         _store = store;
         _ownership = ownership;
         _parents = parents;
+        _linkSources = new DirectoryHandleCache(root);
     }
 
     /// <summary>Every directory created (the root first), in walk order.</summary>
@@ -75,7 +77,7 @@ internal sealed class TreeMaterializer
             return;
         }
 
-        var parent = _parents.Get(node.Parent.Path);
+        var parent = _parents.Get(node.Parent);
         switch (inode.Kind)
         {
             case NodeKind.Directory:
@@ -133,11 +135,14 @@ internal sealed class TreeMaterializer
         {
             throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{first.Path}\" appears again at \"{node.Path}\"; directories cannot be hardlinked");
         }
-        // The first path's parent is opened on its own: the cache holds the new path's parent.
-        using var firstParent = _root.OpenDirectory(first.Parent!.Path);
-        Posix.LinkAt(firstParent, first.Name, _parents.Get(node.Parent!.Path), node.Name, display);
+        // The first path's parent has a cache of its own: the shared one holds the new path's parent.
+        var parent = _parents.Get(node.Parent!);
+        var firstParent = ReferenceEquals(first.Parent, node.Parent) ? parent : _linkSources.Get(first.Parent!);
+        Posix.LinkAt(firstParent, first.Name, parent, node.Name, display);
         _hardlinks++;
     }
+
+    public void Dispose() => _linkSources.Dispose();
 
     private static void ValidateName(TreeNode node)
     {
