@@ -5,18 +5,22 @@ namespace Decant.Export;
 
 /// <summary>
 /// An OCI runtime bundle around the rootfs: <c>DIR/rootfs</c> and <c>DIR/config.json</c>, the way
-/// <c>umoci unpack</c> lays it out. Removes what it created unless the export completes.
+/// <c>umoci unpack</c> lays it out. Removes what it created unless the export completes. A rootless
+/// export (files owned by the invoking user) gets a rootless config.json, which maps that user to
+/// the container's root (see <see cref="RuntimeSpec"/>).
 /// </summary>
 internal sealed class OutputBundle : IDisposable
 {
     private readonly string _directory;
     private readonly bool _createdDirectory;
+    private readonly RootlessIds? _rootless;
     private bool _completed;
 
-    private OutputBundle(string directory, bool createdDirectory)
+    private OutputBundle(string directory, bool createdDirectory, RootlessIds? rootless)
     {
         _directory = directory;
         _createdDirectory = createdDirectory;
+        _rootless = rootless;
     }
 
     public string RootfsPath => Path.Combine(_directory, "rootfs");
@@ -36,12 +40,13 @@ internal sealed class OutputBundle : IDisposable
             throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" already holds a config.json; use --force to replace it");
         }
         Directory.CreateDirectory(directory);
-        return new OutputBundle(directory, created);
+        var rootless = options.ResolvedOwnership == Writers.OwnershipMode.Rootless ? RootlessIds.CurrentUser() : (RootlessIds?)null;
+        return new OutputBundle(directory, created, rootless);
     }
 
     public async Task WriteRuntimeConfigAsync(ResolvedImage image, CancellationToken cancellationToken)
     {
-        byte[] json = RuntimeSpec.Generate(image, RootfsPath);
+        byte[] json = RuntimeSpec.Generate(image, RootfsPath, _rootless);
         await File.WriteAllBytesAsync(ConfigPath, json, cancellationToken).ConfigureAwait(false);
     }
 

@@ -1,22 +1,42 @@
 using System.Globalization;
 using System.Text.Json;
+using Decant.Interop;
 using Decant.Manifests;
 
 namespace Decant.Export;
 
+/// <summary>The host user a rootless bundle maps the container's root to: the one who owns its rootfs.</summary>
+internal readonly record struct RootlessIds(uint HostUid, uint HostGid)
+{
+    /// <summary>The invoking user (effective ids), as <c>runc spec --rootless</c> maps.</summary>
+    public static RootlessIds CurrentUser() => new(LibC.GetEffectiveUserId(), LibC.GetEffectiveGroupId());
+}
+
 /// <summary>
-/// Generates an OCI runtime-spec config.json for an image: the usual Linux defaults (namespaces,
-/// mounts, masked paths) plus the image's entrypoint, cmd, env, working directory and user, with
-/// user and group names looked up in the rootfs' /etc/passwd and /etc/group as umoci does.
+/// Generates an OCI runtime-spec config.json for an image: the Linux defaults <c>runc spec</c> writes
+/// (namespaces, mounts, masked paths, no device access) plus the image's entrypoint, cmd, env, working
+/// directory and user, with user and group names looked up in the rootfs' /etc/passwd and /etc/group
+/// as umoci does. A rootless bundle gets what <c>runc spec --rootless</c> writes instead: a user
+/// namespace mapping container root to the invoking user, no network namespace, /sys bind-mounted,
+/// no uid=/gid= mount options and no cgroup device rules.
 /// </summary>
+/// <remarks>
+/// A rootless bundle maps one id, so uid and gid 0 are the only ones inside and its process runs as
+/// 0:0: the rootfs belongs to the invoking user, who is root in the container. The image's own user
+/// (unmapped, so <c>runc run</c> could not switch to it) is kept in the
+/// <see cref="ImageUserAnnotation"/> annotation.
+/// </remarks>
 internal static class RuntimeSpec
 {
+    /// <summary>In a rootless bundle: the image config's <c>User</c>, which the bundle's process does not run as.</summary>
+    public const string ImageUserAnnotation = "io.github.decant-dev.decant.image.user";
+
     private static readonly string[] DefaultCapabilities = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-    public static byte[] Generate(ResolvedImage image, string rootfs)
+    public static byte[] Generate(ResolvedImage image, string rootfs, RootlessIds? rootless = null)
     {
         var config = image.Config.Config;
-        var (uid, gid) = ResolveUser(config?.User, rootfs);
+        var (uid, gid) = rootless is null ? ResolveUser(config?.User, rootfs) : (0, 0);
         var args = new List<string>();
         args.AddRange(config?.Entrypoint ?? []);
         args.AddRange(config?.Cmd ?? []);
@@ -64,10 +84,21 @@ internal static class RuntimeSpec
             json.WriteStartArray("mounts");
             WriteMount(json, "/proc", "proc", "proc", []);
             WriteMount(json, "/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]);
-            WriteMount(json, "/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]);
+            // In a user namespace with one id there is no gid 5 (runc spec --rootless drops every uid= and gid=).
+            WriteMount(json, "/dev/pts", "devpts", "devpts", rootless is null
+                ? ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]
+                : ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]);
             WriteMount(json, "/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]);
             WriteMount(json, "/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]);
-            WriteMount(json, "/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]);
+            if (rootless is null)
+            {
+                WriteMount(json, "/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]);
+            }
+            else
+            {
+                // The network namespace stays the host's, and only its owner may mount sysfs: bind the host's, read-only.
+                WriteMount(json, "/sys", "none", "/sys", ["rbind", "nosuid", "noexec", "nodev", "ro"]);
+            }
             WriteMount(json, "/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]);
             json.WriteEndArray();
 
@@ -82,11 +113,32 @@ internal static class RuntimeSpec
             }
             json.WriteString("org.opencontainers.image.architecture", image.Config.Architecture ?? "");
             json.WriteString("org.opencontainers.image.os", image.Config.Os ?? "");
+            if (rootless is not null && !string.IsNullOrEmpty(config?.User))
+            {
+                json.WriteString(ImageUserAnnotation, config.User);
+            }
             json.WriteEndObject();
 
             json.WriteStartObject("linux");
+            if (rootless is { } ids)
+            {
+                WriteIdMapping(json, "uidMappings", ids.HostUid);
+                WriteIdMapping(json, "gidMappings", ids.HostGid);
+            }
+            else
+            {
+                // Cgroup device rules need privileges; as root, deny all but the devices runc always creates.
+                json.WriteStartObject("resources");
+                json.WriteStartArray("devices");
+                json.WriteStartObject();
+                json.WriteBoolean("allow", false);
+                json.WriteString("access", "rwm");
+                json.WriteEndObject();
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
             json.WriteStartArray("namespaces");
-            foreach (var ns in new[] { "pid", "network", "ipc", "uts", "mount" })
+            foreach (var ns in rootless is null ? new[] { "pid", "network", "ipc", "uts", "mount" } : new[] { "pid", "ipc", "uts", "mount", "user" })
             {
                 json.WriteStartObject();
                 json.WriteString("type", ns);
@@ -154,6 +206,17 @@ internal static class RuntimeSpec
         {
             json.WriteStringValue(value);
         }
+        json.WriteEndArray();
+    }
+
+    private static void WriteIdMapping(Utf8JsonWriter json, string name, uint hostId)
+    {
+        json.WriteStartArray(name);
+        json.WriteStartObject();
+        json.WriteNumber("containerID", 0);
+        json.WriteNumber("hostID", hostId);
+        json.WriteNumber("size", 1);
+        json.WriteEndObject();
         json.WriteEndArray();
     }
 

@@ -198,6 +198,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "geteuid")]
     public static partial uint GetEffectiveUserId();
 
+    [LibraryImport(Library, EntryPoint = "getegid")]
+    public static partial uint GetEffectiveGroupId();
+
     [LibraryImport(Library, EntryPoint = "fallocate", SetLastError = true)]
     public static partial int Fallocate(SafeHandle fd, int mode, long offset, long length);
 
