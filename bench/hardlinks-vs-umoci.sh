@@ -13,32 +13,7 @@ prepare
 image="$work/hardlinks-$entries"
 if [ ! -f "$image/index.json" ]; then
   rm -rf "$image"
-  python3 - "$image" "$entries" <<'PY'
-import gzip, hashlib, io, json, os, sys, tarfile
-layout, count = sys.argv[1], int(sys.argv[2])
-os.makedirs(f"{layout}/blobs/sha256")
-buf = io.BytesIO()
-with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-    target = tarfile.TarInfo("target"); target.size = 6; target.mtime = 1700000000
-    tar.addfile(target, io.BytesIO(b"hello\n"))
-    for i in range(count):
-        link = tarfile.TarInfo(f"l{i:07d}"); link.type = tarfile.LNKTYPE; link.linkname = "target"; link.mtime = 1700000000
-        tar.addfile(link)
-layer = buf.getvalue()
-blob_bytes = gzip.compress(layer, 6)
-def blob(data):
-    digest = hashlib.sha256(data).hexdigest()
-    open(f"{layout}/blobs/sha256/{digest}", "wb").write(data)
-    return {"digest": "sha256:" + digest, "size": len(data)}
-config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
-manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(config)},
-    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blob(blob_bytes)}]}).encode()
-index = {"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", **blob(manifest),
-    "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}
-json.dump(index, open(f"{layout}/index.json", "w"))
-open(f"{layout}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
+  python3 bench/single-layer-layout.py "$image" bench hardlinks "$entries"
 fi
 target="$work/hardlinks-tmpfs"
 mkdir -p "$target"
