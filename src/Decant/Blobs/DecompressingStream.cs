@@ -36,6 +36,8 @@ public sealed class DecompressingStream : ReadOnlyStream
     /// <summary>How many decompressed bytes have been returned to the reader so far.</summary>
     public long BytesDecompressed { get; private set; }
 
+    /// <inheritdoc/>
+    /// <exception cref="DecantException">The compressed data is corrupt or truncated (<see cref="DecantErrorKind.InvalidLayer"/>).</exception>
     public override int Read(Span<byte> buffer)
     {
         if (buffer.IsEmpty || _ended)
@@ -67,6 +69,8 @@ public sealed class DecompressingStream : ReadOnlyStream
         }
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="DecantException">The compressed data is corrupt or truncated (<see cref="DecantErrorKind.InvalidLayer"/>).</exception>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty || _ended)
@@ -174,6 +178,7 @@ public sealed class DecompressingStream : ReadOnlyStream
         return new DecantException(DecantErrorKind.InvalidLayer, $"the layer's {name} stream is corrupt or truncated: {detail}", inner);
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -183,6 +188,7 @@ public sealed class DecompressingStream : ReadOnlyStream
         base.Dispose(disposing);
     }
 
+    /// <inheritdoc/>
     public override async ValueTask DisposeAsync()
     {
         await _decoder.DisposeAsync().ConfigureAwait(false);

@@ -49,8 +49,10 @@ public sealed class VerifyingStream : ReadOnlyStream
     {
     }
 
+    /// <summary>The digest the blob must hash to, from its descriptor.</summary>
     public Digest ExpectedDigest { get; }
 
+    /// <summary>The exact size in bytes the blob must have; reads never go more than one byte past it.</summary>
     public long ExpectedSize { get; }
 
     /// <summary>Bytes passed through so far.</summary>
@@ -59,12 +61,15 @@ public sealed class VerifyingStream : ReadOnlyStream
     /// <summary>True once the full size arrived, the digest matched and the source was seen to end.</summary>
     public bool IsVerified => _digestChecked && _endConfirmed && _failure is null;
 
+    /// <summary>The number of bytes read so far (<see cref="BytesRead"/>); setting it is not supported.</summary>
     public override long Position
     {
         get => _bytesRead;
         set => throw new NotSupportedException();
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="DecantException">The blob is shorter or longer than <see cref="ExpectedSize"/>, or does not match <see cref="ExpectedDigest"/> (<see cref="DecantErrorKind.DigestMismatch"/>); later reads throw it again.</exception>
     public override int Read(Span<byte> buffer)
     {
         if (!TryLimit(buffer.Length, out int toRead))
@@ -76,6 +81,8 @@ public sealed class VerifyingStream : ReadOnlyStream
         return Account(window[..read]);
     }
 
+    /// <inheritdoc/>
+    /// <exception cref="DecantException">The blob is shorter or longer than <see cref="ExpectedSize"/>, or does not match <see cref="ExpectedDigest"/> (<see cref="DecantErrorKind.DigestMismatch"/>); later reads throw it again.</exception>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (!TryLimit(buffer.Length, out int toRead))
@@ -160,6 +167,7 @@ public sealed class VerifyingStream : ReadOnlyStream
         return _failure;
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -174,6 +182,7 @@ public sealed class VerifyingStream : ReadOnlyStream
         base.Dispose(disposing);
     }
 
+    /// <inheritdoc/>
     public override async ValueTask DisposeAsync()
     {
         if (!_leaveOpen && !_innerDisposed)

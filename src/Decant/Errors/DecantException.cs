@@ -47,12 +47,17 @@ public enum DecantErrorKind
 /// </summary>
 public class DecantException : Exception
 {
+    /// <summary>Creates an error of <paramref name="kind"/>; names in <paramref name="message"/> are escaped for display (<see cref="NameBytes.Escape"/>).</summary>
+    /// <param name="kind">The failure kind, which decides the CLI's exit code.</param>
+    /// <param name="message">One line saying what went wrong, without the layer or entry (see <see cref="Describe"/>).</param>
+    /// <param name="inner">The underlying exception, if any.</param>
     public DecantException(DecantErrorKind kind, string message, Exception? inner = null)
         : base(NameBytes.Escape(message), inner)
     {
         Kind = kind;
     }
 
+    /// <summary>What kind of failure this is; its numeric value is the CLI's exit code.</summary>
     public DecantErrorKind Kind { get; }
 
     /// <summary>The digest of the layer being processed when the failure happened, if any.</summary>

@@ -57,8 +57,11 @@ public sealed record ExportOptions
     /// </summary>
     public long MaxBytesInFlight { get; init; } = DefaultMaxBytesInFlight;
 
+    /// <summary>The default <see cref="Jobs"/> (<c>--jobs</c>): 4. Ext4 exports read one layer at a time whatever the setting.</summary>
     public const int DefaultJobs = 4;
+    /// <summary>The default <see cref="MaxBytesInFlight"/> (<c>--max-in-flight</c>): 2 GiB.</summary>
     public const long DefaultMaxBytesInFlight = 2L << 30;
+    /// <summary>The default <see cref="MaxUnpackedBytes"/> (<c>--max-unpacked-bytes</c>): 64 GiB.</summary>
     public const long DefaultMaxUnpackedBytes = 64L << 30;
 
     /// <summary>For ext4: the image size; null means the smallest that fits plus the free space and inodes below.</summary>

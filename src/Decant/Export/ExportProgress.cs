@@ -37,6 +37,7 @@ public sealed record LayerProgress(int Index, string Digest, long Size, long Byt
 /// </summary>
 public sealed record ExportProgress
 {
+    /// <summary>Which phase the export is in; layer detail is in <see cref="Layers"/>.</summary>
     public required ExportStage Stage { get; init; }
 
     /// <summary>Every layer, bottom first (empty while resolving).</summary>
@@ -51,5 +52,6 @@ public sealed record ExportProgress
     /// <summary>The recent read rate, in bytes per second.</summary>
     public double BytesPerSecond { get; init; }
 
+    /// <summary>How many layers have been applied to the tree (computed from <see cref="Layers"/> on each call).</summary>
     public int LayersDone => Layers.Count(l => l.State == LayerState.Done);
 }

@@ -9,6 +9,7 @@ namespace Decant.Layers;
 /// </summary>
 public sealed class IndexedEntry
 {
+    /// <summary>The entry's tar metadata as read, with its archive (uncleaned) name.</summary>
     public required TarHeader Header { get; init; }
 
     /// <summary>Whether the entry is a whiteout (plain or opaque), aufs metadata, or an ordinary entry.</summary>
@@ -27,10 +28,12 @@ public sealed class LayerIndex
     /// <summary>The layer's (compressed) digest, for messages.</summary>
     public required string Digest { get; init; }
 
+    /// <summary>Every entry of the layer in archive order, whiteouts included; later entries for the same path win when applied.</summary>
     public required IReadOnlyList<IndexedEntry> Entries { get; init; }
 
     /// <summary>The sha256 of the uncompressed tar, which must equal the config's diff_id.</summary>
     public required string DiffId { get; init; }
 
+    /// <summary>The size in bytes of the whole uncompressed stream, end-of-archive blocks and anything after them included: what <see cref="DiffId"/> covers.</summary>
     public long UncompressedBytes { get; init; }
 }

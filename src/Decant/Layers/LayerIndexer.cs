@@ -12,6 +12,16 @@ namespace Decant.Layers;
 /// </summary>
 public static class LayerIndexer
 {
+    /// <summary>Reads one verified layer blob into a <see cref="LayerIndex"/>, storing regular files' contents in <paramref name="store"/>.</summary>
+    /// <param name="layerDigest">The blob's digest, for messages; errors are marked with it.</param>
+    /// <param name="verifiedBlob">The compressed blob, already checked against its digest and size as it is read; it is read to the end.</param>
+    /// <param name="expectedDiffId">The config's diff_id for this layer (<c>sha256:…</c>), or null to skip the check.</param>
+    /// <param name="store">Where regular files' bytes go: the writer's content store.</param>
+    /// <param name="budget">The export-wide limit on uncompressed bytes, charged as the tar is read.</param>
+    /// <param name="limits">The bounds on tar headers, PAX records, sparse maps and xattrs.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <param name="decompressAhead">Whether to read the blob and its decompressed stream ahead on separate tasks (worth it with a free core).</param>
+    /// <exception cref="DecantException">The layer is malformed, too large, or its uncompressed digest is not <paramref name="expectedDiffId"/>.</exception>
     public static async Task<LayerIndex> IndexAsync(
         string layerDigest,
         Stream verifiedBlob,

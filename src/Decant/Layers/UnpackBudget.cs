@@ -10,14 +10,17 @@ public sealed class UnpackBudget
 {
     private long _used;
 
+    /// <summary>A budget of <paramref name="maxBytes"/> uncompressed bytes (positive) for the whole export.</summary>
     public UnpackBudget(long maxBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
         MaxBytes = maxBytes;
     }
 
+    /// <summary>The most uncompressed bytes all layers together may produce (<c>--max-unpacked-bytes</c>).</summary>
     public long MaxBytes { get; }
 
+    /// <summary>The uncompressed bytes consumed so far across all layers; may pass <see cref="MaxBytes"/> by the read that hit the limit.</summary>
     public long UsedBytes => Interlocked.Read(ref _used);
 
     /// <summary>Records <paramref name="bytes"/> more uncompressed bytes; throws once the limit is passed.</summary>

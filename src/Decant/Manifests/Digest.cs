@@ -12,11 +12,16 @@ public readonly record struct Digest
         Hex = hex;
     }
 
+    /// <summary>The algorithm name before the colon: <c>sha256</c> or <c>sha512</c>.</summary>
     public string Algorithm { get; }
+    /// <summary>The hash in lowercase hex: 64 characters for sha256, 128 for sha512.</summary>
     public string Hex { get; }
 
+    /// <summary>The digest as <c>algorithm:hex</c>, the form manifests and blob paths use.</summary>
     public override string ToString() => Algorithm + ":" + Hex;
 
+    /// <summary>Parses <c>sha256:&lt;64 hex&gt;</c> or <c>sha512:&lt;128 hex&gt;</c> (lowercase hex only).</summary>
+    /// <exception cref="DecantException">The value is malformed (<see cref="DecantErrorKind.InvalidManifest"/>).</exception>
     public static Digest Parse(string value)
     {
         if (!TryParse(value, out var digest))
@@ -26,6 +31,8 @@ public readonly record struct Digest
         return digest;
     }
 
+    /// <summary>Parses like <see cref="Parse"/> without throwing.</summary>
+    /// <returns>False, with <paramref name="digest"/> default, when <paramref name="value"/> is null or malformed.</returns>
     public static bool TryParse(string? value, out Digest digest)
     {
         digest = default;

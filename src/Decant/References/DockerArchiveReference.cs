@@ -13,10 +13,13 @@ namespace Decant.References;
 /// <param name="SourceIndex">The index into manifest.json, if given.</param>
 public sealed record DockerArchiveReference(string Path, DockerImageName? Image = null, int? SourceIndex = null) : ImageReference
 {
+    /// <summary>The transport prefix, <c>docker-archive</c>.</summary>
     public const string TransportName = "docker-archive";
 
+    /// <summary>Always <see cref="TransportName"/>.</summary>
     public override string Transport => TransportName;
 
+    /// <summary><c>docker-archive:FILE</c>, <c>docker-archive:FILE:NAME:TAG</c> (the name in full, normalized form) or <c>docker-archive:FILE:@N</c>; parsing it gives back an equal reference.</summary>
     public override string ToString() => (Image, SourceIndex) switch
     {
         (not null, _) => $"{TransportName}:{Path}:{Image}",

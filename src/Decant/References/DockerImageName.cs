@@ -15,10 +15,13 @@ namespace Decant.References;
 /// <param name="Digest">The digest, if one was written; when both are present the digest wins.</param>
 public sealed partial record DockerImageName(string Registry, string Repository, string? Tag = null, Digest? Digest = null)
 {
+    /// <summary>The registry a name without a host means (<c>index.docker.io</c> is rewritten to it too); one-component repositories there get <c>library/</c>.</summary>
     public const string DefaultRegistry = "docker.io";
+    /// <summary>The tag <see cref="WithDefaultTag"/> adds when a name has neither tag nor digest.</summary>
     public const string DefaultTag = "latest";
     private const int MaxNameLength = 255;
 
+    /// <summary>The fully qualified name, <c>REGISTRY/REPOSITORY[:TAG][@DIGEST]</c>, e.g. <c>docker.io/library/busybox:1.36</c>; no default tag is added.</summary>
     public override string ToString() =>
         Registry + "/" + Repository + (Tag is null ? "" : ":" + Tag) + (Digest is { } d ? "@" + d : "");
 

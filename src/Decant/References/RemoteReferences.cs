@@ -9,10 +9,13 @@ namespace Decant.References;
 /// <param name="Image">The normalized image name.</param>
 public sealed record RegistryReference(DockerImageName Image) : ImageReference
 {
+    /// <summary>The transport prefix, <c>docker</c>; references are written <c>docker://NAME</c>.</summary>
     public const string TransportName = "docker";
 
+    /// <summary>Always <see cref="TransportName"/>.</summary>
     public override string Transport => TransportName;
 
+    /// <summary><c>docker://</c> followed by the fully qualified name, e.g. <c>docker://docker.io/library/alpine:3.20</c>.</summary>
     public override string ToString() => TransportName + "://" + Image;
 
     internal static RegistryReference ParseDetails(string details)
@@ -33,10 +36,13 @@ public sealed record RegistryReference(DockerImageName Image) : ImageReference
 /// <param name="Name">Everything after <c>containers-storage:</c>.</param>
 public sealed record ContainersStorageReference(string Name) : ImageReference
 {
+    /// <summary>The transport prefix, <c>containers-storage</c>.</summary>
     public const string TransportName = "containers-storage";
 
+    /// <summary>Always <see cref="TransportName"/>.</summary>
     public override string Transport => TransportName;
 
+    /// <summary><c>containers-storage:</c> followed by <see cref="Name"/> exactly as it was given.</summary>
     public override string ToString() => TransportName + ":" + Name;
 
     internal static ContainersStorageReference ParseDetails(string details)

@@ -37,6 +37,9 @@ public sealed class LayerApplier
     private readonly List<ContentRef> _unused = [];
     private int _layerNumber;
 
+    /// <summary>Starts an empty tree: an implicit root directory (mode 0755) whose metadata a layer's own root entry (<c>./</c>) replaces.</summary>
+    /// <param name="store">The content store the layers were read into; content a later layer replaces is released back to it.</param>
+    /// <param name="xattrs">Which extended attributes from the layers are kept.</param>
     public LayerApplier(IContentStore store, XattrPolicy xattrs)
     {
         _store = store;

@@ -5,13 +5,17 @@ namespace Decant.Semantics;
 /// <summary>The OCI whiteout naming rules (image-spec layer.md).</summary>
 public static class Whiteout
 {
+    /// <summary>The prefix that makes an entry <c>.wh.NAME</c> a whiteout of <c>NAME</c> in lower layers.</summary>
     public const string Prefix = ".wh.";
+    /// <summary>The entry name that marks its directory opaque: lower layers' children of it are hidden.</summary>
     public const string OpaqueMarker = ".wh..wh..opq";
     /// <summary>aufs bookkeeping entries (<c>.wh..wh.plnk</c>, <c>.wh..wh.aufs</c>) carry no meaning for a rootfs.</summary>
     public const string MetaPrefix = ".wh..wh.";
 
+    /// <summary>What a layer entry is as far as the whiteout rules go.</summary>
     public enum Kind
     {
+        /// <summary>An ordinary entry, not a whiteout.</summary>
         None,
         /// <summary>Hides the named sibling in lower layers.</summary>
         Plain,

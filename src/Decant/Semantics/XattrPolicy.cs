@@ -12,6 +12,7 @@ public sealed record XattrPolicy
     /// <summary>The default for the current process: trusted.* only as root.</summary>
     public static XattrPolicy ForCurrentUser() => new() { KeepTrusted = Environment.IsPrivilegedProcess };
 
+    /// <summary>Whether an xattr called <paramref name="name"/> reaches the output: <c>trusted.*</c> and <c>security.selinux</c> as configured; never <c>system.nfs4_acl</c> or <c>user.rootlesscontainers</c>; everything else yes.</summary>
     public bool Keeps(string name)
     {
         if (name.StartsWith("trusted.", StringComparison.Ordinal))

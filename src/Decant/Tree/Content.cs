@@ -3,6 +3,7 @@ namespace Decant.Tree;
 /// <summary>A handle to one regular file's content, held by whichever store the writer provides.</summary>
 public abstract class ContentRef
 {
+    /// <summary>Creates a handle for content of <paramref name="size"/> bytes; stores derive from this class to say where the bytes are.</summary>
     protected ContentRef(long size)
     {
         Size = size;

@@ -6,11 +6,17 @@ namespace Decant.Tree;
 /// <summary>The types of filesystem objects in a merged tree.</summary>
 public enum NodeKind
 {
+    /// <summary>A regular file; its bytes are in <see cref="Inode.Content"/>. Hardlinks are not a kind: linked paths share one inode.</summary>
     RegularFile,
+    /// <summary>A directory; its entries are the <see cref="TreeNode.Children"/> of its node.</summary>
     Directory,
+    /// <summary>A symbolic link; <see cref="Inode.SymlinkTarget"/> holds its target.</summary>
     Symlink,
+    /// <summary>A character device, numbered by <see cref="Inode.DeviceMajor"/> and <see cref="Inode.DeviceMinor"/>.</summary>
     CharDevice,
+    /// <summary>A block device, numbered by <see cref="Inode.DeviceMajor"/> and <see cref="Inode.DeviceMinor"/>.</summary>
     BlockDevice,
+    /// <summary>A named pipe.</summary>
     Fifo,
 }
 
@@ -20,16 +26,23 @@ public enum NodeKind
 /// </summary>
 public sealed class Inode
 {
+    /// <summary>What the object is; fixed for the inode's lifetime (a layer that changes the type replaces the inode).</summary>
     public required NodeKind Kind { get; init; }
     /// <summary>Permission bits plus setuid, setgid and sticky.</summary>
     public uint Mode { get; set; }
+    /// <summary>The owner's numeric user id as the layer gave it; the directory writer, when rootless, records it in <c>user.rootlesscontainers</c> instead of applying it.</summary>
     public long Uid { get; set; }
+    /// <summary>The owner's numeric group id as the layer gave it; the directory writer, when rootless, records it in <c>user.rootlesscontainers</c> instead of applying it.</summary>
     public long Gid { get; set; }
+    /// <summary>The modification time from the layer entry (for an implicit directory, that of the entry that caused it).</summary>
     public Timestamp ModificationTime { get; set; }
+    /// <summary>The access time: the layer's atime when it has one, else <see cref="ModificationTime"/>. The tar writer does not write it.</summary>
     public Timestamp AccessTime { get; set; }
     /// <summary>For a symlink, its target exactly as the layer gave it.</summary>
     public string? SymlinkTarget { get; init; }
+    /// <summary>The device's major number; 0 unless <see cref="Kind"/> is a character or block device.</summary>
     public uint DeviceMajor { get; init; }
+    /// <summary>The device's minor number; 0 unless <see cref="Kind"/> is a character or block device.</summary>
     public uint DeviceMinor { get; init; }
     /// <summary>Extended attributes, already filtered by the xattr policy, in a stable order.</summary>
     public IReadOnlyList<KeyValuePair<string, byte[]>> Xattrs { get; set; } = [];
@@ -42,6 +55,7 @@ public sealed class Inode
     /// <summary>True for a directory that no layer listed, created only because it holds other entries.</summary>
     public bool Implicit { get; set; }
 
+    /// <summary>Whether <see cref="Kind"/> is <see cref="NodeKind.Directory"/>.</summary>
     public bool IsDirectory => Kind == NodeKind.Directory;
 }
 
@@ -63,7 +77,9 @@ public sealed class TreeNode
 
     /// <summary>The last path component; empty for the root.</summary>
     public string Name { get; }
+    /// <summary>The directory that holds this name; null only for the root.</summary>
     public TreeNode? Parent { get; internal set; }
+    /// <summary>The object this name leads to; hardlinked names share one instance.</summary>
     public Inode Inode { get; internal set; }
 
     /// <summary>The number of the layer that last created or updated this node (bookkeeping for the layer rules).</summary>
@@ -89,11 +105,13 @@ public sealed class TreeNode
         }
     }
 
+    /// <summary>The number of entries in this directory (0 for anything that is not one), without sorting them.</summary>
     public int ChildCount => _children?.Count ?? 0;
 
     /// <summary>Children in the byte order of their names, so every writer's output is deterministic.</summary>
     public IEnumerable<TreeNode> Children => _children is null ? [] : _children.Values.OrderBy(c => c.Name, NameBytes.Comparer);
 
+    /// <summary>The child called <paramref name="name"/> (one path component, matched by exact bytes), or null when there is none.</summary>
     public TreeNode? GetChild(string name) => _children is not null && _children.TryGetValue(name, out var child) ? child : null;
 
     internal void SetChild(TreeNode child) => (_children ??= new Dictionary<string, TreeNode>(StringComparer.Ordinal))[child.Name] = child;
@@ -114,6 +132,7 @@ public sealed class MergedTree
         Root = root;
     }
 
+    /// <summary>The root directory: its <see cref="TreeNode.Name"/> is empty and its <see cref="TreeNode.Parent"/> null.</summary>
     public TreeNode Root { get; }
 
     /// <summary>Every node, parents before children, siblings in byte order.</summary>

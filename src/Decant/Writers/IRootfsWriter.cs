@@ -19,14 +19,21 @@ public interface IRootfsWriter : IAsyncDisposable
 /// <summary>What a writer produced.</summary>
 public sealed record WriteSummary
 {
+    /// <summary>Directories written, not counting the root.</summary>
     public long Directories { get; init; }
+    /// <summary>Regular files written, counted once per inode: further hardlinked paths count in <see cref="Hardlinks"/>.</summary>
     public long Files { get; init; }
+    /// <summary>Symbolic links written.</summary>
     public long Symlinks { get; init; }
+    /// <summary>Extra paths to an inode already written (hard links), beyond its first path.</summary>
     public long Hardlinks { get; init; }
+    /// <summary>Character and block device nodes written (not those in <see cref="SkippedDevices"/>).</summary>
     public long Devices { get; init; }
+    /// <summary>Named pipes written.</summary>
     public long Fifos { get; init; }
     /// <summary>Device nodes that could not be created (rootless) and were left out.</summary>
     public long SkippedDevices { get; init; }
+    /// <summary>The total size in bytes of the regular files' contents, each inode counted once (logical sizes: holes count).</summary>
     public long ContentBytes { get; init; }
 }
 

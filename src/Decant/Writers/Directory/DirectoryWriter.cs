@@ -46,6 +46,7 @@ public sealed class DirectoryWriter : IRootfsWriter
         }
     }
 
+    /// <summary>Stages each file's bytes in a private directory inside the target, so commit only renames them into place.</summary>
     public IContentStore Content => _store;
 
     /// <summary>Xattrs that were left out under the xattr policy of <see cref="MetadataApplier"/> (rootless refusals, user.* on special files).</summary>
@@ -54,6 +55,8 @@ public sealed class DirectoryWriter : IRootfsWriter
     /// <summary>Set when removing a failed output during dispose itself failed; dispose does not throw.</summary>
     public DecantException? CleanupFailure { get; private set; }
 
+    /// <summary>Creates the tree in the target (on a thread-pool thread), then applies metadata, directories deepest first and the root last. Commits once.</summary>
+    /// <exception cref="InvalidOperationException">Commit was already called (even if it failed), or the writer was disposed.</exception>
     public Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tree);

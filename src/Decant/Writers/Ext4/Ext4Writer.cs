@@ -81,11 +81,14 @@ public sealed class Ext4Writer : IRootfsWriter
     /// <summary>The smallest image this writer makes with a fixed size.</summary>
     public const long MinimumSize = 4L << 20;
 
+    /// <summary>Writes each file's bytes straight into data blocks of the image as layers stream; all-zero blocks become holes.</summary>
     public IContentStore Content => _store;
 
     /// <summary>Xattr names that ext4 has no namespace for, left out of the image.</summary>
     public IReadOnlyList<string> SkippedXattrs { get; private set; } = [];
 
+    /// <summary>Lays out the rest of the filesystem around the stored contents, then renames the temporary image to the output. Commits once.</summary>
+    /// <exception cref="InvalidOperationException">Commit was already called (even if it failed), or the writer was disposed.</exception>
     public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tree);
@@ -103,6 +106,7 @@ public sealed class Ext4Writer : IRootfsWriter
         return summary;
     }
 
+    /// <summary>Closes the image file and, unless the writer committed, deletes the temporary image.</summary>
     public ValueTask DisposeAsync()
     {
         int previous = Interlocked.Exchange(ref _state, 3);

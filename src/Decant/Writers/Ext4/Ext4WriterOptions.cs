@@ -33,6 +33,8 @@ public sealed record Ext4WriterOptions
     /// <summary>The volume label (at most 16 bytes of UTF-8).</summary>
     public string Label { get; init; } = "";
 
+    /// <summary>The default <see cref="FreeSpaceBytes"/>: 64 MiB (the CLI's <c>--free-space</c>).</summary>
     public const long DefaultFreeSpaceBytes = 64L << 20;
+    /// <summary>The default <see cref="FreeInodes"/>: 8192 (the CLI's <c>--free-inodes</c>).</summary>
     public const long DefaultFreeInodes = 8192;
 }

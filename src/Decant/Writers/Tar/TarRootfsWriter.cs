@@ -37,10 +37,13 @@ public sealed class TarRootfsWriter : IRootfsWriter
         _temporaryOutput = temporaryOutput;
     }
 
+    /// <summary>Spools contents to one temporary file in the spool directory (see <see cref="TarWriterOptions.SpoolDirectory"/>) until commit copies them into the tar.</summary>
     public IContentStore Content => _spool;
 
     private bool ToStandardOutput => _options.Output == "-";
 
+    /// <summary>Checks the output path and creates the spool; a file output is written under a temporary name next to it.</summary>
+    /// <exception cref="DecantException">The output is a directory, exists without <see cref="TarWriterOptions.Force"/>, or its directory does not exist.</exception>
     public static TarRootfsWriter Create(TarWriterOptions options)
     {
         string? temporary = null;
@@ -71,6 +74,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
         return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary);
     }
 
+    /// <summary>Writes the whole tar (to standard output for "-"), then renames a file output into place.</summary>
     public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
     {
         Stream destination = ToStandardOutput
@@ -155,6 +159,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private static TarRecord Record(string name, char type, Inode inode, long size, string link) =>
         new(name, type, inode.Mode, inode.Uid, inode.Gid, size, inode.ModificationTime, link, inode.DeviceMajor, inode.DeviceMinor, type == '1' ? [] : inode.Xattrs);
 
+    /// <summary>Deletes the spool and, unless the writer committed, the temporary output file.</summary>
     public ValueTask DisposeAsync()
     {
         _spool.Dispose();
