@@ -3,8 +3,8 @@ using Decant.Errors;
 namespace Decant.References;
 
 /// <summary>
-/// An image in a registry: <c>docker://NAME[:TAG][@DIGEST]</c>. Parsed and normalized here; the
-/// registry source itself is not implemented yet.
+/// An image in a registry: <c>docker://NAME[:TAG][@DIGEST]</c>, parsed and normalized here and
+/// read by <c>Sources/Registry</c>.
 /// </summary>
 /// <param name="Image">The normalized image name.</param>
 public sealed record RegistryReference(DockerImageName Image) : ImageReference
