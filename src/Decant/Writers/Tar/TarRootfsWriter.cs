@@ -28,13 +28,15 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private readonly TarWriterOptions _options;
     private readonly SpoolContentStore _spool;
     private readonly string? _temporaryOutput;
+    private readonly OutputParents? _parents;
     private bool _committed;
 
-    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput)
+    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput, OutputParents? parents)
     {
         _options = options;
         _spool = spool;
         _temporaryOutput = temporaryOutput;
+        _parents = parents;
     }
 
     public IContentStore Content => _spool;
@@ -44,6 +46,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
     public static TarRootfsWriter Create(TarWriterOptions options)
     {
         string? temporary = null;
+        OutputParents? parents = null;
         string spoolDirectory;
         if (options.Output == "-")
         {
@@ -61,14 +64,19 @@ public sealed class TarRootfsWriter : IRootfsWriter
                 throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
             }
             string directory = Path.GetDirectoryName(full) ?? ".";
-            if (!System.IO.Directory.Exists(directory))
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"the directory of output \"{options.Output}\" does not exist");
-            }
+            parents = OutputParents.Create(directory);
             temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
             spoolDirectory = options.SpoolDirectory ?? directory;
         }
-        return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary);
+        try
+        {
+            return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary, parents);
+        }
+        catch
+        {
+            parents?.Remove();
+            throw;
+        }
     }
 
     public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
@@ -161,6 +169,10 @@ public sealed class TarRootfsWriter : IRootfsWriter
         if (!_committed && _temporaryOutput is not null && File.Exists(_temporaryOutput))
         {
             File.Delete(_temporaryOutput);
+        }
+        if (!_committed)
+        {
+            _parents?.Remove();
         }
         return ValueTask.CompletedTask;
     }
