@@ -178,6 +178,28 @@ public class CliCommandLineTests
     }
 
     [Fact]
+    public async Task ForceWhereTheParentIsNotWritableReplacesTheContentsInPlace()
+    {
+        // nobody owns the target but not its parent, so no new tree can be built beside it.
+        using var scratch = new ScratchDirectory();
+        string home = scratch.Combine("home");
+        string output = scratch.Combine("parent", "out");
+        Directory.CreateDirectory(home);
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "old"), "old");
+        await Tools.RunCheckedAsync("chmod", ["755", scratch.Path], CancellationToken.None);
+        await Tools.RunCheckedAsync("chown", ["-R", "65534:65534", home, output], CancellationToken.None);
+        var result = await Tools.RunAsync("setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "--", "env", "-i", "PATH=" + System.Environment.GetEnvironmentVariable("PATH"), "HOME=" + home, "DOTNET_CLI_HOME=" + home,
+             .. System.Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? ["DOTNET_ROOT=" + root] : Array.Empty<string>(),
+             "dotnet", CliProcess.Decant, "export", SampleImage, "-o", output, "--force", "--progress", "none"], CancellationToken.None);
+        Assert.True(result.ExitCode == 0, result.StandardError);
+        Assert.False(File.Exists(Path.Combine(output, "old")));
+        Assert.True(File.Exists(Path.Combine(output, "bin", "busybox")));
+        Assert.Equal(["out"], Directory.GetFileSystemEntries(scratch.Combine("parent")).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public async Task ForceThroughASymlinkReplacesTheDirectoryItPointsToAndKeepsTheLink()
     {
         using var scratch = new ScratchDirectory();

@@ -77,7 +77,8 @@ internal sealed class OutputTarget : IDisposable
                 parent = null;
                 return result;
             }
-            using (handle)
+            string beside = $".{name}.decant-{Guid.NewGuid():N}";
+            try
             {
                 if (!force)
                 {
@@ -87,23 +88,33 @@ internal sealed class OutputTarget : IDisposable
                 {
                     // Replace the directory the symlink leads to, beside that directory; the symlink stays.
                     var real = new DirectoryInfo(full).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
+                    handle.Dispose();
                     parent.Dispose();
                     parent = null;
                     return Prepare(real, force, cancellationToken);
                 }
-                if (IsMountPoint(handle, parent, full))
+                // A mount point cannot be swapped, and a parent the caller may not write to cannot hold the
+                // new tree beside it: then the target is emptied in place, the only way left.
+                if (IsMountPoint(handle, parent, full) || LibC.MkdirAt(parent, beside, PrivateDirectoryMode) != 0)
                 {
-                    // A mount point cannot be swapped: empty it in place, as the only way left.
+                    TreeRemover.RemoveContents(handle, full, cancellationToken);
                     var inPlace = new OutputTarget(parent, parentPath, name, null, new ConfinedRoot(handle, full), created: false, parents);
                     parent = null;
-                    TreeRemover.RemoveContents(inPlace.Root.Handle, full, cancellationToken);
                     return inPlace;
                 }
             }
-            string beside = $".{name}.decant-{Guid.NewGuid():N}";
-            Posix.MkdirAt(parent, beside, PrivateDirectoryMode, Path.Combine(parentPath, beside));
-            var staged = Posix.TryOpenAt(parent, beside, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_NOFOLLOW, 0, out errno)
-                ?? throw Posix.Failure("open", Path.Combine(parentPath, beside), errno, DecantErrorKind.OutputError);
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+            handle.Dispose();
+            var staged = Posix.TryOpenAt(parent, beside, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_NOFOLLOW, 0, out errno);
+            if (staged is null)
+            {
+                _ = Posix.TryUnlinkAt(parent, beside, LibC.AT_REMOVEDIR);
+                throw Posix.Failure("open", Path.Combine(parentPath, beside), errno, DecantErrorKind.OutputError);
+            }
             var replacing = new OutputTarget(parent, parentPath, beside, name, new ConfinedRoot(staged, full), created: true, parents);
             parent = null;
             return replacing;
