@@ -33,7 +33,7 @@ public sealed record ExportOptions
     /// <summary>
     /// Replace a non-empty output directory or an existing file. The new output is built beside the
     /// old one and swapped in at the end, so a failed or cancelled export leaves the old one as it was
-    /// (a directory that is a mount point cannot be swapped and is emptied first).
+    /// (a directory that is a mount point, or whose parent cannot be written, is emptied first instead).
     /// </summary>
     public bool Force { get; init; }
 
