@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Runtime.InteropServices;
 using Decant.Cli.Commands;
 
@@ -13,6 +14,7 @@ internal static class Program
             ExportCommand.Create(),
             InspectCommand.Create(),
         };
+        HelpLayout.Install(root);
         // Ctrl-C or SIGTERM cancels the run, which removes its partial output; a second Ctrl-C ends it at once.
         using var cancel = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
@@ -23,7 +25,11 @@ internal static class Program
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
-        int exitCode = await root.Parse(args).InvokeAsync(invocation, cancel.Token).ConfigureAwait(false);
+        var parse = root.Parse(args);
+        // A command line that does not parse: one error line and a hint, exit 2 (not the full help).
+        int exitCode = parse.Action is ParseErrorAction
+            ? CommandErrors.ReportParseErrors(parse, args)
+            : await parse.InvokeAsync(invocation, cancel.Token).ConfigureAwait(false);
         if (Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1")
         {
             var gc = GC.GetGCMemoryInfo();

@@ -115,6 +115,13 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
         json.WriteNumber("exitCode", exitCode);
     });
 
+    /// <summary>Writes a warning event (JSON mode): the run went on, but something needs attention.</summary>
+    public static void WriteJsonWarning(string message) => WriteJson(json =>
+    {
+        json.WriteString("event", "warning");
+        json.WriteString("message", message);
+    });
+
     private static void WriteSnapshot(Utf8JsonWriter json, ExportProgress value)
     {
         json.WriteString("event", "progress");
@@ -152,6 +159,8 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
     internal static string Describe(LayerState state) => state switch
     {
         LayerState.Downloading => "reading",
+        // Read, and waiting for the layers below it: not applying yet.
+        LayerState.Read => "waiting",
         LayerState.Done => "applied",
         _ => state.ToString().ToLowerInvariant(),
     };

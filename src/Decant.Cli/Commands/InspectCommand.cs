@@ -16,9 +16,12 @@ internal static class InspectCommand
         var command = new Command("inspect", "Print the resolved index, manifest, config and layers of an image as JSON") { image, platform };
         var registry = new RegistryOptions();
         registry.AddTo(command);
-        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressMode.Plain, async () =>
+        HelpLayout.Group(command, ("Image options", [platform]), ("Registry options", registry.All));
+        command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressMode.Plain, "decant inspect", async () =>
         {
-            await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(parse.GetValue(image)!), registry.Read(parse), cancellationToken).ConfigureAwait(false);
+            string reference = parse.GetValue(image)!;
+            var options = await registry.ReadAsync(parse, reference, ProgressMode.Plain, cancellationToken).ConfigureAwait(false);
+            await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options, cancellationToken).ConfigureAwait(false);
             var resolved = await ImageResolver.ResolveAsync(source, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
             using var stdout = Console.OpenStandardOutput();
             using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Decant.References;
 using Decant.Sources;
 
 namespace Decant.Cli.Commands;
@@ -6,41 +7,64 @@ namespace Decant.Cli.Commands;
 /// <summary>The registry options (spelled as podman and skopeo spell them), shared by every command that reads an image.</summary>
 internal sealed class RegistryOptions
 {
-    private readonly Option<string?> _credentials = new("--creds") { Description = "USER[:PASSWORD] for the image's registry (never sent to mirrors)" };
-    private readonly Option<string?> _authFile = new("--authfile") { Description = "Auth file to use instead of the usual search (REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json)" };
-    private readonly Option<bool?> _tlsVerify = new("--tls-verify") { Description = "Require HTTPS and verify certificates (default true; loopback registries may use plain HTTP)" };
-    private readonly Option<string[]> _insecure = new("--insecure-registry") { Description = "A registry (HOST[:PORT]) allowed over plain HTTP or unverified TLS; repeatable", AllowMultipleArgumentsPerToken = false };
-    private readonly Option<string[]> _mirrors = new("--registry-mirror") { Description = "A mirror (HOST[:PORT][/PATH]) tried before the image's registry; repeatable" };
-    private readonly Option<string?> _registriesConf = new("--registries-conf") { Description = "A registries.conf whose [[registry]] blocks add mirrors and insecure registries" };
-    private readonly Option<int?> _timeout = new("--timeout") { Description = "Seconds one request may wait for a response (default 60)" };
-    private readonly Option<int?> _retries = new("--retries") { Description = "Retries of a failed request or interrupted download, with backoff (default 3)" };
+    private readonly Option<string?> _credentials = new("--creds") { HelpName = "USER[:PASSWORD]", Description = "USER[:PASSWORD] for the image's registry (never sent to mirrors); without a password, it is asked for on the terminal" };
+    private readonly Option<bool> _passwordStdin = new("--password-stdin") { Description = "Read the password for --creds USER from standard input, so it is not in the command line" };
+    private readonly Option<string?> _authFile = new("--authfile") { HelpName = "FILE", Description = "Auth file to use instead of the usual search (REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json)" };
+    private readonly Option<bool> _tlsVerify = new("--tls-verify") { Description = "Require HTTPS and verify certificates; --tls-verify=false allows plain HTTP and unverified TLS (loopback registries may always use plain HTTP)", DefaultValueFactory = _ => true };
+    private readonly Option<string[]> _insecure = new("--insecure-registry") { HelpName = "HOST[:PORT]", Description = "A registry (HOST[:PORT]) allowed over plain HTTP or unverified TLS; repeatable", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<string[]> _mirrors = new("--registry-mirror") { HelpName = "HOST[:PORT][/PATH]", Description = "A mirror (HOST[:PORT][/PATH]) tried before the image's registry; repeatable" };
+    private readonly Option<string?> _registriesConf = new("--registries-conf") { HelpName = "FILE", Description = "A registries.conf whose [[registry]] blocks add mirrors and insecure registries" };
+    private readonly Option<int> _timeout = new("--timeout") { HelpName = "SECONDS", Description = "Seconds one request may wait for a response", DefaultValueFactory = _ => (int)SourceOptions.Default.RequestTimeout.TotalSeconds };
+    private readonly Option<int> _retries = new("--retries") { HelpName = "N", Description = "Retries of a failed request or interrupted download, with exponential backoff and jitter", DefaultValueFactory = _ => SourceOptions.DefaultMaxRetries };
 
-    public const int DefaultRetries = 3;
+    /// <summary>Every registry option, in the order help lists them.</summary>
+    public Option[] All => [_credentials, _passwordStdin, _authFile, _tlsVerify, _insecure, _mirrors, _registriesConf, _timeout, _retries];
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _credentials, _authFile, _tlsVerify, _insecure, _mirrors, _registriesConf, _timeout, _retries })
+        foreach (var option in All)
         {
             command.Options.Add(option);
         }
     }
 
-    public SourceOptions Read(ParseResult parse)
+    /// <summary>
+    /// The source options the command line asks for. A password missing from <c>--creds USER</c> comes
+    /// from standard input (<c>--password-stdin</c>) or, for a registry image, from a prompt on the terminal.
+    /// </summary>
+    public async Task<SourceOptions> ReadAsync(ParseResult parse, string reference, ProgressMode mode, CancellationToken cancellationToken)
     {
         string? credentials = parse.GetValue(_credentials);
-        if (credentials is not null && credentials.Length == 0)
+        if (credentials is not null && (credentials.Length == 0 || credentials[0] == ':'))
         {
             throw SharedOptions.Usage("--creds needs USER[:PASSWORD]");
         }
-        int? timeout = parse.GetValue(_timeout);
-        int? retries = parse.GetValue(_retries);
-        if (timeout is <= 0)
+        int timeout = parse.GetValue(_timeout);
+        int retries = parse.GetValue(_retries);
+        if (timeout <= 0)
         {
             throw SharedOptions.Usage("--timeout must be a positive number of seconds");
         }
-        if (retries is < 0)
+        if (retries < 0)
         {
             throw SharedOptions.Usage("--retries cannot be negative");
+        }
+        bool passwordStdin = parse.GetValue(_passwordStdin);
+        if (passwordStdin && credentials is null)
+        {
+            throw SharedOptions.Usage("--password-stdin needs --creds USER for the user name");
+        }
+        if (passwordStdin && credentials!.Contains(':', StringComparison.Ordinal))
+        {
+            throw SharedOptions.Usage("--password-stdin and a password in --creds USER:PASSWORD: give the password one way");
+        }
+        bool fromRegistry = ImageReference.ParseWithBareNames(reference) is RegistryReference;
+        if (credentials is not null && !credentials.Contains(':', StringComparison.Ordinal) && fromRegistry)
+        {
+            string password = passwordStdin
+                ? await PasswordPrompt.ReadStandardInputAsync(cancellationToken).ConfigureAwait(false)
+                : await PasswordPrompt.AskAsync(credentials, mode, cancellationToken).ConfigureAwait(false);
+            credentials = credentials + ":" + password;
         }
         return new SourceOptions
         {
@@ -50,8 +74,8 @@ internal sealed class RegistryOptions
             InsecureRegistries = parse.GetValue(_insecure) ?? [],
             Mirrors = parse.GetValue(_mirrors) ?? [],
             RegistriesConf = parse.GetValue(_registriesConf),
-            RequestTimeout = TimeSpan.FromSeconds(timeout ?? (int)SourceOptions.Default.RequestTimeout.TotalSeconds),
-            MaxRetries = retries ?? DefaultRetries,
+            RequestTimeout = TimeSpan.FromSeconds(timeout),
+            MaxRetries = retries,
         };
     }
 }

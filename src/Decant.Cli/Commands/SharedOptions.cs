@@ -14,6 +14,7 @@ internal static class SharedOptions
 
     public static Option<string?> Platform() => new("--platform")
     {
+        HelpName = "OS/ARCH[/VARIANT]",
         Description = "The platform to pick from a multi-platform image, as os/arch[/variant] (default: this host's)",
     };
 
@@ -21,4 +22,7 @@ internal static class SharedOptions
         value is null ? null : PlatformMatcher.Parse(value);
 
     public static DecantException Usage(string message) => new(DecantErrorKind.Usage, message);
+
+    /// <summary>True when the option was written on the command line (not just defaulted).</summary>
+    public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 }

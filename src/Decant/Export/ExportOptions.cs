@@ -18,7 +18,7 @@ public enum OutputFormat
 /// <summary>Everything an export needs besides the image reference.</summary>
 public sealed record ExportOptions
 {
-    /// <summary>The output path: a directory, a tar file, or "-" for a tar on standard output.</summary>
+    /// <summary>The output path: a directory, a tar or ext4 file, or "-" for a tar on standard output. Missing parent directories are created.</summary>
     public required string Output { get; init; }
 
     /// <summary>The format; when null it follows from the output (".tar" or "-" mean a tar, ".ext4" or ".img" an ext4 image, anything else a directory).</summary>
@@ -30,7 +30,11 @@ public sealed record ExportOptions
     /// <summary>The platform to pick from a multi-platform image; null means the host's.</summary>
     public Platform? Platform { get; init; }
 
-    /// <summary>Write into a non-empty directory (its contents are removed first) or replace an existing file.</summary>
+    /// <summary>
+    /// Replace a non-empty output directory or an existing file. The new output is built beside the
+    /// old one and swapped in at the end, so a failed or cancelled export leaves the old one as it was
+    /// (a directory that is a mount point, or whose parent cannot be written, is emptied first instead).
+    /// </summary>
     public bool Force { get; init; }
 
     /// <summary>Write an OCI runtime bundle: <c>OUTPUT/rootfs</c> plus <c>OUTPUT/config.json</c>.</summary>
@@ -76,7 +80,8 @@ public sealed record ExportOptions
     /// <summary>For ext4: write a JBD2 journal.</summary>
     public bool Ext4Journal { get; init; } = true;
 
-    internal OutputFormat ResolvedFormat => Format ?? (
+    /// <summary>The format written: <see cref="Format"/>, or the one the output's name implies.</summary>
+    public OutputFormat ResolvedFormat => Format ?? (
         Output == "-" || Output.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Tar
         : Output.EndsWith(".ext4", StringComparison.OrdinalIgnoreCase) || Output.EndsWith(".img", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Ext4
         : OutputFormat.Directory);
@@ -85,4 +90,11 @@ public sealed record ExportOptions
 }
 
 /// <summary>What an export produced.</summary>
-public sealed record ExportResult(ResolvedImage Image, Writers.WriteSummary Summary, long UncompressedBytes, TimeSpan Elapsed);
+public sealed record ExportResult(ResolvedImage Image, Writers.WriteSummary Summary, long UncompressedBytes, TimeSpan Elapsed)
+{
+    /// <summary>
+    /// Set when the export succeeded but could not clean up after itself: the previous contents of
+    /// a replaced output directory could not be removed (the message says where they are).
+    /// </summary>
+    public Errors.DecantException? CleanupFailure { get; init; }
+}

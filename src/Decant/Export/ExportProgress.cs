@@ -22,7 +22,9 @@ public enum LayerState
     Downloading,
     /// <summary>Every byte of the blob has arrived; the digest and diff_id are being checked.</summary>
     Verifying,
-    /// <summary>Read; waiting for the layers below it, or being applied to the tree.</summary>
+    /// <summary>Read and verified; waiting for the layers below it to be applied first.</summary>
+    Read,
+    /// <summary>Being applied to the tree.</summary>
     Applying,
     /// <summary>Applied.</summary>
     Done,

@@ -20,10 +20,17 @@ namespace Decant.Export;
 /// </summary>
 public static class ImageExporter
 {
-    /// <summary>Exports the image <paramref name="reference"/> (e.g. <c>oci:./layout:tag</c>) as the options say.</summary>
+    private const string CleanupFailureKey = "Decant.CleanupFailure";
+
+    /// <summary>
+    /// Exports the image <paramref name="reference"/> (e.g. <c>oci:./layout:tag</c>) as the options say.
+    /// On failure everything the export created is removed; if that removal itself failed,
+    /// <see cref="CleanupFailureOf"/> tells what was left behind.
+    /// </summary>
     public static async Task<ExportResult> ExportAsync(string reference, ExportOptions options, IProgress<ExportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
         var clock = Stopwatch.StartNew();
         progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
         await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options.Source, cancellationToken).ConfigureAwait(false);
@@ -32,23 +39,38 @@ public static class ImageExporter
         var bundle = options.Bundle ? OutputBundle.Create(options) : null;
         try
         {
-            await using var writer = await CreateWriterAsync(options, image, bundle?.RootfsPath ?? options.Output, cancellationToken).ConfigureAwait(false);
-            await using var tracker = new ProgressTracker(image.Layers, progress);
-            var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
-            tracker.SetStage(ExportStage.Writing);
-            Tree.MemoryGovernor.BetweenPhases();
-            var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
-            if (bundle is not null)
+            var writer = await CreateWriterAsync(options, image, bundle?.RootfsPath ?? options.Output, cancellationToken).ConfigureAwait(false);
+            ExportResult result;
+            try
             {
-                await bundle.WriteRuntimeConfigAsync(image, cancellationToken).ConfigureAwait(false);
+                await using var tracker = new ProgressTracker(image.Layers, progress);
+                var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
+                tracker.SetStage(ExportStage.Writing);
+                Tree.MemoryGovernor.BetweenPhases();
+                var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
+                if (bundle is not null)
+                {
+                    await bundle.WriteRuntimeConfigAsync(image, cancellationToken).ConfigureAwait(false);
+                }
+                if (options.ConfigOutput is not null)
+                {
+                    await File.WriteAllBytesAsync(options.ConfigOutput, image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+                }
+                bundle?.Complete();
+                tracker.SetStage(ExportStage.Done);
+                result = new ExportResult(image, summary, uncompressed, clock.Elapsed);
             }
-            if (options.ConfigOutput is not null)
+            catch (Exception error)
             {
-                await File.WriteAllBytesAsync(options.ConfigOutput, image.ConfigBytes, cancellationToken).ConfigureAwait(false);
+                await writer.DisposeAsync().ConfigureAwait(false);
+                if (writer is DirectoryWriter { CleanupFailure: { } failure })
+                {
+                    error.Data[CleanupFailureKey] = failure;
+                }
+                throw;
             }
-            bundle?.Complete();
-            tracker.SetStage(ExportStage.Done);
-            return new ExportResult(image, summary, uncompressed, clock.Elapsed);
+            await writer.DisposeAsync().ConfigureAwait(false);
+            return writer is DirectoryWriter { CleanupFailure: { } leftOver } ? result with { CleanupFailure = leftOver } : result;
         }
         finally
         {
@@ -56,10 +78,40 @@ public static class ImageExporter
         }
     }
 
+    /// <summary>
+    /// For an exception <see cref="ExportAsync"/> threw: the failure to remove the partial output, if
+    /// that failed too (the message says what was left and where); null when everything was removed.
+    /// </summary>
+    public static DecantException? CleanupFailureOf(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return error.Data[CleanupFailureKey] as DecantException;
+    }
+
+    /// <summary>Refuses combinations of options that cannot work, before anything is read or written.</summary>
+    private static void Validate(ExportOptions options)
+    {
+        var format = options.ResolvedFormat;
+        string name = format switch { OutputFormat.Directory => "a directory", OutputFormat.Ext4 => "an ext4", _ => "a tar" };
+        if (options.Output == "-" && format != OutputFormat.Tar)
+        {
+            throw new DecantException(DecantErrorKind.Usage, format == OutputFormat.Ext4
+                ? "-o - streams a tar only; an ext4 image is written with random access, so it needs a file name"
+                : "-o - streams a tar only; a directory output needs a path");
+        }
+        if (options.Bundle && format != OutputFormat.Directory)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"--bundle writes a directory; it does not apply to {name} output");
+        }
+        if (options.Ext4Size is not null && format != OutputFormat.Ext4)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"an image size (--size) applies to an ext4 output only, not to {name} output");
+        }
+    }
+
     private static async Task<IRootfsWriter> CreateWriterAsync(ExportOptions options, ResolvedImage image, string output, CancellationToken cancellationToken) =>
         options.ResolvedFormat switch
         {
-            not OutputFormat.Directory when options.Bundle => throw new DecantException(DecantErrorKind.Usage, "--bundle writes a directory; it cannot be combined with a tar or ext4 output"),
             OutputFormat.Ext4 => Ext4Writer.Create(new Ext4WriterOptions
             {
                 Output = output,
@@ -106,6 +158,7 @@ public static class ImageExporter
             for (int i = 0; i < total; i++)
             {
                 var index = await reads[i].ConfigureAwait(false);
+                tracker.SetState(i, LayerState.Applying);
                 await applier.ApplyAsync(index, failFast.Token).ConfigureAwait(false);
                 uncompressed += index.UncompressedBytes;
                 window.Applied(i);
@@ -134,7 +187,7 @@ public static class ImageExporter
             // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
             bool decompressAhead = window.Jobs < Environment.ProcessorCount;
             var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, store, budget, limits, cancellationToken, decompressAhead).ConfigureAwait(false);
-            tracker.SetState(number, LayerState.Applying);
+            tracker.SetState(number, LayerState.Read);
             return index;
         }
         finally

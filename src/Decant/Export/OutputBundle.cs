@@ -27,6 +27,9 @@ internal sealed class OutputBundle : IDisposable
 
     private string ConfigPath => Path.Combine(_directory, "config.json");
 
+    // Written here first and renamed over config.json on completion, so a failed run with --force keeps the old one.
+    private string PendingConfigPath => Path.Combine(_directory, ".config.json.decant-pending");
+
     public static OutputBundle Create(ExportOptions options)
     {
         string directory = Path.GetFullPath(options.Output);
@@ -47,10 +50,14 @@ internal sealed class OutputBundle : IDisposable
     public async Task WriteRuntimeConfigAsync(ResolvedImage image, CancellationToken cancellationToken)
     {
         byte[] json = RuntimeSpec.Generate(image, RootfsPath, _rootless);
-        await File.WriteAllBytesAsync(ConfigPath, json, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(PendingConfigPath, json, cancellationToken).ConfigureAwait(false);
     }
 
-    public void Complete() => _completed = true;
+    public void Complete()
+    {
+        File.Move(PendingConfigPath, ConfigPath, overwrite: true);
+        _completed = true;
+    }
 
     public void Dispose()
     {
@@ -58,7 +65,7 @@ internal sealed class OutputBundle : IDisposable
         {
             return;
         }
-        File.Delete(ConfigPath);
+        File.Delete(PendingConfigPath);
         if (_createdDirectory && Directory.Exists(_directory) && !Directory.EnumerateFileSystemEntries(_directory).Any())
         {
             Directory.Delete(_directory);

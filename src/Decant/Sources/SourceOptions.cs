@@ -41,7 +41,10 @@ public sealed record SourceOptions
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How many times a failed request or an interrupted blob is retried (so tried at most this plus one times).</summary>
-    public int MaxRetries { get; init; } = 5;
+    public int MaxRetries { get; init; } = DefaultMaxRetries;
+
+    /// <summary>The default of <see cref="MaxRetries"/>, and of the CLI's <c>--retries</c>.</summary>
+    public const int DefaultMaxRetries = 5;
 
     /// <summary>The first retry's delay; it doubles each time, with jitter.</summary>
     public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromSeconds(1);

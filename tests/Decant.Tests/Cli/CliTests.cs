@@ -10,32 +10,12 @@ namespace Decant.Tests.Cli;
 /// </summary>
 public class CliTests
 {
-    private static readonly string Decant = Path.Combine(AppContext.BaseDirectory, "decant.dll");
-
     private static Task<ToolResult> RunAsync(params string[] arguments) =>
-        Tools.RunAsync("dotnet", [Decant, .. arguments], CancellationToken.None);
+        Tools.RunAsync("dotnet", [CliProcess.Decant, .. arguments], CancellationToken.None);
 
-    private static string SampleImage => "oci:" + Path.Combine(RepositoryRoot(), "samples", "busybox") + ":latest";
+    private static string SampleImage => CliProcess.SampleImage;
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Decant.slnx")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
-
-    private static void AssertOneLineError(ToolResult result, int exitCode, string text)
-    {
-        Assert.Equal(exitCode, result.ExitCode);
-        var errors = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("decant: error:", StringComparison.Ordinal)).ToList();
-        Assert.Single(errors);
-        Assert.Contains(text, errors[0], StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", result.StandardError, StringComparison.Ordinal);
-        Assert.DoesNotContain("Exception", result.StandardError, StringComparison.Ordinal);
-    }
+    private static void AssertOneLineError(ToolResult result, int exitCode, string text) => CliProcess.AssertOneLineError(result, exitCode, text);
 
     [Fact]
     public async Task ExportsTheSampleToADirectory()
@@ -105,7 +85,7 @@ public class CliTests
             Assert.Equal(3, last.GetProperty("layersDone").GetInt32());
             Assert.Equal(last.GetProperty("totalBytes").GetInt64(), last.GetProperty("bytesRead").GetInt64());
             var statesSeen = progress.SelectMany(p => p.GetProperty("layers").EnumerateArray().Select(l => l.GetProperty("state").GetString())).ToHashSet();
-            Assert.Superset(new HashSet<string?> { "waiting", "downloading", "applying", "done" }, statesSeen);
+            Assert.Superset(new HashSet<string?> { "waiting", "downloading", "verifying", "read", "applying", "done" }, statesSeen);
         }
         finally
         {
@@ -164,30 +144,37 @@ public class CliTests
     {
         using var scratch = new ScratchDirectory();
         string layout = scratch.Combine("image");
-        string reference = SyntheticImage.WriteLayout(layout, [new LayerTar().File("a", new string('a', 5000)).ToArray()]);
+        string reference = CliProcess.CorruptImage(layout);
         string blob = Directory.GetFiles(Path.Combine(layout, "blobs", "sha256")).Single(f => new FileInfo(f).Length > 40 && File.ReadAllBytes(f)[0] == 0x1F);
-        byte[] bytes = File.ReadAllBytes(blob);
-        bytes[^10] ^= 0xFF;
-        File.WriteAllBytes(blob, bytes);
         var result = await RunAsync("export", reference, "-o", scratch.Combine("out"));
         AssertOneLineError(result, 6, "sha256:" + Path.GetFileName(blob));
         Assert.False(Path.Exists(scratch.Combine("out")));
     }
 
-    [Fact]
-    public async Task InterruptCancelsAndRemovesThePartialOutput()
+    /// <summary>An image with one big file of zeros: quick to build, and long enough to read that a signal lands mid-layer.</summary>
+    private static string SlowImage(ScratchDirectory scratch)
     {
-        using var scratch = new ScratchDirectory();
-        // One big file of zeros: quick to build, and long enough to read that the interrupt lands mid-layer.
         var tar = new MemoryStream();
         using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
         {
             writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "big") { DataStream = new MemoryStream(new byte[768 << 20]) });
         }
-        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [tar.ToArray()]);
+        return SyntheticImage.WriteLayout(scratch.Combine("image"), [tar.ToArray()]);
+    }
+
+    /// <summary>
+    /// Starts an export of <see cref="SlowImage"/>, sends <paramref name="signal"/> once it is reading,
+    /// and checks it exits 130 having removed its output. The child starts with SIGINT at its default
+    /// (<see cref="CliProcess.Command"/>), so this holds however the suite itself was started.
+    /// </summary>
+    private static async Task SignalCancelsAndRemovesThePartialOutputAsync(string signal)
+    {
+        using var scratch = new ScratchDirectory();
+        string reference = SlowImage(scratch);
         string output = scratch.Combine("out");
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Decant, "export", reference, "-o", output, "--progress", "plain" })
+        var command = CliProcess.Command(["export", reference, "-o", output, "--progress", "plain"]);
+        var start = new System.Diagnostics.ProcessStartInfo(command[0]) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in command.Skip(1))
         {
             start.ArgumentList.Add(argument);
         }
@@ -207,10 +194,32 @@ public class CliTests
         };
         process.BeginErrorReadLine();
         await reading.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        (await Tools.RunAsync("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], CancellationToken.None)).EnsureSuccess();
+        // env execs dotnet, so the process started is decant itself.
+        (await Tools.RunAsync("kill", ["-" + signal, CliProcess.Pid(process)], CancellationToken.None)).EnsureSuccess();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(130, process.ExitCode);
-        Assert.Contains("cancelled", stderr.ToString(), StringComparison.Ordinal);
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}; stderr:\n{stderr}");
+        Assert.Contains("cancelled; partial output removed", stderr.ToString(), StringComparison.Ordinal);
+        Assert.False(Path.Exists(output), "the partial output must be removed");
+        Assert.Equal(["image"], Directory.GetFileSystemEntries(scratch.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public Task InterruptCancelsAndRemovesThePartialOutput() => SignalCancelsAndRemovesThePartialOutputAsync("INT");
+
+    [Fact]
+    public Task TerminateCancelsAndRemovesThePartialOutput() => SignalCancelsAndRemovesThePartialOutputAsync("TERM");
+
+    [Fact]
+    public async Task CtrlCInATerminalCancelsAndRemovesThePartialOutput()
+    {
+        using var scratch = new ScratchDirectory();
+        string reference = SlowImage(scratch);
+        string output = scratch.Combine("out");
+        using var terminal = CliProcess.StartInTerminal(["export", reference, "-o", output, "--progress", "plain"]);
+        await terminal.WaitForAsync("reading", TimeSpan.FromSeconds(60));
+        await terminal.TypeAsync("\x03"); // the pty turns ^C into SIGINT for the foreground process group
+        Assert.Equal(130, await terminal.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("cancelled; partial output removed", terminal.Output, StringComparison.Ordinal);
         Assert.False(Path.Exists(output), "the partial output must be removed");
     }
 

@@ -9,7 +9,9 @@ namespace Decant.Writers.Directory;
 /// (see <see cref="ConfinedRoot"/>), every object is created relative to its parent's descriptor,
 /// and metadata is never applied through a symlink. File contents are staged inside the target while
 /// layers are read and renamed into place at commit. Disposing a writer that did not commit removes
-/// everything it wrote: the whole target if it created it, otherwise the target's contents.
+/// everything it wrote: the whole target if it created it, otherwise the target's contents. With
+/// <see cref="DirectoryWriterOptions.Force"/>, a non-empty target is replaced only at the end of the
+/// commit (the tree is built beside it and swapped in), so a failure leaves it as it was.
 /// </summary>
 public sealed class DirectoryWriter : IRootfsWriter
 {
@@ -52,7 +54,11 @@ public sealed class DirectoryWriter : IRootfsWriter
     /// <summary>Xattrs that were left out under the xattr policy of <see cref="MetadataApplier"/> (rootless refusals, user.* on special files).</summary>
     public long SkippedXattrs { get; private set; }
 
-    /// <summary>Set when removing a failed output during dispose itself failed; dispose does not throw.</summary>
+    /// <summary>
+    /// Set when removing what this writer left behind failed: the partial output of a failed run
+    /// (during dispose, which does not throw), or the previous contents of a replaced target after a
+    /// successful commit. The message names what was left and where.
+    /// </summary>
     public DecantException? CleanupFailure { get; private set; }
 
     /// <summary>Creates the tree in the target (on a thread-pool thread), then applies metadata, directories deepest first and the root last. Commits once.</summary>
@@ -84,7 +90,7 @@ public sealed class DirectoryWriter : IRootfsWriter
         }
         catch (DecantException e)
         {
-            CleanupFailure = e;
+            CleanupFailure = new DecantException(e.Kind, $"the partial output could not be removed: {e.Message}", e);
         }
         finally
         {
@@ -99,6 +105,7 @@ public sealed class DirectoryWriter : IRootfsWriter
         try
         {
             var summary = WriteTree(tree, cancellationToken);
+            CleanupFailure = _target.Publish();
             Volatile.Write(ref _state, Committed);
             return summary;
         }

@@ -25,11 +25,13 @@ public sealed class Ext4Writer : IRootfsWriter
     private readonly GroupLayout _layout;
     private readonly BlockAllocator _allocator;
     private readonly Ext4ContentStore _store;
+    private readonly OutputParents _parents;
     private int _state; // 0 open, 1 committing, 2 committed, 3 disposed
 
-    private Ext4Writer(Ext4WriterOptions options, string temporaryPath, SafeFileHandle file, GroupLayout layout)
+    private Ext4Writer(Ext4WriterOptions options, string temporaryPath, SafeFileHandle file, GroupLayout layout, OutputParents parents)
     {
         _options = options;
+        _parents = parents;
         _temporaryPath = temporaryPath;
         _file = file;
         _layout = layout;
@@ -51,10 +53,6 @@ public sealed class Ext4Writer : IRootfsWriter
             throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
         }
         string directory = Path.GetDirectoryName(full) ?? ".";
-        if (!System.IO.Directory.Exists(directory))
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"the directory of output \"{options.Output}\" does not exist");
-        }
         if (options.Size is { } size && size < MinimumSize)
         {
             throw new DecantException(DecantErrorKind.Usage, $"an ext4 image of {size} bytes is too small; the minimum is {MinimumSize} bytes");
@@ -66,6 +64,7 @@ public sealed class Ext4Writer : IRootfsWriter
         const long GroupBytes = (long)Ext4Constants.BlockSize * Ext4Constants.BlocksPerGroup;
         long maxGroups = (Math.Max(MaxAutomaticSize, options.Size ?? 0) + GroupBytes - 1) / GroupBytes;
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
+        var parents = OutputParents.Create(directory);
         SafeFileHandle file;
         try
         {
@@ -73,9 +72,10 @@ public sealed class Ext4Writer : IRootfsWriter
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
+            parents.Remove();
             throw new DecantException(DecantErrorKind.OutputError, $"cannot create the image file next to \"{options.Output}\": {error.Message}", error);
         }
-        return new Ext4Writer(options, temporary, file, new GroupLayout(maxGroups));
+        return new Ext4Writer(options, temporary, file, new GroupLayout(maxGroups), parents);
     }
 
     /// <summary>The smallest image this writer makes with a fixed size.</summary>
@@ -111,9 +111,13 @@ public sealed class Ext4Writer : IRootfsWriter
     {
         int previous = Interlocked.Exchange(ref _state, 3);
         _file.Dispose();
-        if (previous != 2 && previous != 3 && File.Exists(_temporaryPath))
+        if (previous != 2 && previous != 3)
         {
-            File.Delete(_temporaryPath);
+            if (File.Exists(_temporaryPath))
+            {
+                File.Delete(_temporaryPath);
+            }
+            _parents.Remove();
         }
         return ValueTask.CompletedTask;
     }

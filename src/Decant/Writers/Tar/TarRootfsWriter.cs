@@ -28,13 +28,15 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private readonly TarWriterOptions _options;
     private readonly SpoolContentStore _spool;
     private readonly string? _temporaryOutput;
+    private readonly OutputParents? _parents;
     private bool _committed;
 
-    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput)
+    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput, OutputParents? parents)
     {
         _options = options;
         _spool = spool;
         _temporaryOutput = temporaryOutput;
+        _parents = parents;
     }
 
     /// <summary>Spools contents to one temporary file in the spool directory (see <see cref="TarWriterOptions.SpoolDirectory"/>) until commit copies them into the tar.</summary>
@@ -47,6 +49,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
     public static TarRootfsWriter Create(TarWriterOptions options)
     {
         string? temporary = null;
+        OutputParents? parents = null;
         string spoolDirectory;
         if (options.Output == "-")
         {
@@ -64,14 +67,19 @@ public sealed class TarRootfsWriter : IRootfsWriter
                 throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
             }
             string directory = Path.GetDirectoryName(full) ?? ".";
-            if (!System.IO.Directory.Exists(directory))
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"the directory of output \"{options.Output}\" does not exist");
-            }
+            parents = OutputParents.Create(directory);
             temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
             spoolDirectory = options.SpoolDirectory ?? directory;
         }
-        return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary);
+        try
+        {
+            return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary, parents);
+        }
+        catch
+        {
+            parents?.Remove();
+            throw;
+        }
     }
 
     /// <summary>Writes the whole tar (to standard output for "-"), then renames a file output into place.</summary>
@@ -166,6 +174,10 @@ public sealed class TarRootfsWriter : IRootfsWriter
         if (!_committed && _temporaryOutput is not null && File.Exists(_temporaryOutput))
         {
             File.Delete(_temporaryOutput);
+        }
+        if (!_committed)
+        {
+            _parents?.Remove();
         }
         return ValueTask.CompletedTask;
     }

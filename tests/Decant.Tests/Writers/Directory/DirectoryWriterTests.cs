@@ -189,7 +189,7 @@ public sealed class DirectoryWriterTests : IDisposable
     }
 
     [Fact]
-    public async Task ForceEmptiesTheTargetWithoutFollowingSymlinks()
+    public async Task ForceReplacesTheTargetAtCommitWithoutFollowingSymlinks()
     {
         System.IO.Directory.CreateDirectory(At("old/deeper"));
         File.WriteAllText(At("old/deeper/file"), "old");
@@ -201,12 +201,14 @@ public sealed class DirectoryWriterTests : IDisposable
         var tree = new TestTree();
         await using (var writer = await CreateWriter(force: true))
         {
-            Assert.Single(System.IO.Directory.GetFileSystemEntries(Target)); // only the staging directory is left
+            // The new tree is built beside the target, which stays as it was until the commit swaps it.
+            Assert.Equal(["locked", "old", "sentinel-file"], System.IO.Directory.GetFileSystemEntries(Target).Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal));
             tree.Add("new", TestTree.File(await Store(writer, "new"u8.ToArray()), 0x1A4));
             await writer.CommitAsync(tree.Tree, Ct);
         }
 
         Assert.Equal(["new"], System.IO.Directory.GetFileSystemEntries(Target).Select(System.IO.Path.GetFileName));
+        Assert.Equal([Target], System.IO.Directory.GetFileSystemEntries(System.IO.Path.GetDirectoryName(Target)!).Where(p => p.Contains(System.IO.Path.GetFileName(Target), StringComparison.Ordinal)));
         AssertSentinelUntouched();
     }
 
