@@ -12,14 +12,14 @@ namespace Decant.Export;
 internal sealed class OutputBundle : IDisposable
 {
     private readonly string _directory;
-    private readonly bool _createdDirectory;
+    private readonly Writers.OutputParents _created;
     private readonly RootlessIds? _rootless;
     private bool _completed;
 
-    private OutputBundle(string directory, bool createdDirectory, RootlessIds? rootless)
+    private OutputBundle(string directory, Writers.OutputParents created, RootlessIds? rootless)
     {
         _directory = directory;
-        _createdDirectory = createdDirectory;
+        _created = created;
         _rootless = rootless;
     }
 
@@ -37,12 +37,12 @@ internal sealed class OutputBundle : IDisposable
         {
             throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" exists and is not a directory");
         }
-        bool created = !Directory.Exists(directory);
-        if (!created && File.Exists(Path.Combine(directory, "config.json")) && !options.Force)
+        if (Directory.Exists(directory) && File.Exists(Path.Combine(directory, "config.json")) && !options.Force)
         {
             throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" already holds a config.json; use --force to replace it");
         }
-        Directory.CreateDirectory(directory);
+        // The bundle directory and its missing ancestors: a failed export removes them again.
+        var created = Writers.OutputParents.Create(directory);
         var rootless = options.ResolvedOwnership == Writers.OwnershipMode.Rootless ? RootlessIds.CurrentUser() : (RootlessIds?)null;
         return new OutputBundle(directory, created, rootless);
     }
@@ -66,9 +66,6 @@ internal sealed class OutputBundle : IDisposable
             return;
         }
         File.Delete(PendingConfigPath);
-        if (_createdDirectory && Directory.Exists(_directory) && !Directory.EnumerateFileSystemEntries(_directory).Any())
-        {
-            Directory.Delete(_directory);
-        }
+        _created.Remove();
     }
 }

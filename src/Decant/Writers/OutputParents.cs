@@ -51,6 +51,10 @@ internal sealed class OutputParents
             {
                 System.IO.Directory.Delete(_created[i], recursive: false);
             }
+            catch (DirectoryNotFoundException)
+            {
+                // Already gone (a writer inside removed what it made): its parents may still be ours to remove.
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return; // not empty any more, or not ours to remove: leave it and its ancestors

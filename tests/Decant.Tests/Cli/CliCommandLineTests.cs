@@ -136,6 +136,16 @@ public class CliCommandLineTests
         Assert.Equal(["image"], Directory.GetFileSystemEntries(scratch.Path).Select(Path.GetFileName));
     }
 
+    [Fact]
+    public async Task AFailedBundleExportRemovesTheParentDirectoriesItCreated()
+    {
+        using var scratch = new ScratchDirectory();
+        string reference = CorruptImage(scratch.Combine("image"));
+        var result = await RunAsync(["export", reference, "-o", scratch.Combine("a", "b", "bundle"), "--bundle", "--progress", "none"]);
+        AssertOneLineError(result, 6, "sha256:");
+        Assert.Equal(["image"], Directory.GetFileSystemEntries(scratch.Path).Select(Path.GetFileName));
+    }
+
     [Theory]
     [InlineData("rootfs")]
     [InlineData("rootfs.tar")]
