@@ -1,6 +1,7 @@
 using Decant.Errors;
 using Decant.Interop;
 using static Decant.Tests.Interop.FileSystemProbe;
+using Decant.Tests.Support;
 
 namespace Decant.Tests.Interop;
 

@@ -1,5 +1,6 @@
 using Decant.Interop;
 using static Decant.Tests.Interop.FileSystemProbe;
+using Decant.Tests.Support;
 
 namespace Decant.Tests.Interop;
 

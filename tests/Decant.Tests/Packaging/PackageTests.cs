@@ -21,7 +21,7 @@ public sealed partial class PackageTests
         string root = RepositoryRoot();
         // Pack what the tests were built from: Release or Debug, as the test assembly's own folder says.
         string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        using var output = new Interop.ScratchDirectory();
+        using var output = new Support.ScratchDirectory();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         var pack = await Tools.RunAsync("dotnet", ["pack", Path.Combine(root, "Decant.slnx"), "-c", configuration, "--no-build", "-o", output.Path, "--nologo"], timeout.Token);
         Assert.True(pack.ExitCode == 0, $"dotnet pack exited with {pack.ExitCode}:\n{pack.StandardOutput}{pack.StandardError}");

@@ -1,6 +1,10 @@
 namespace Decant.Tests.Support;
 
-/// <summary>A fresh temporary directory for one test, removed afterwards.</summary>
+/// <summary>
+/// A fresh temporary directory for one test, removed afterwards without following symlinks. Trees
+/// that .NET cannot remove (names that are not UTF-8, directories without write permission) are
+/// removed with <c>rm -rf</c>.
+/// </summary>
 public sealed class ScratchDirectory : IDisposable
 {
     public ScratchDirectory()
@@ -18,12 +22,11 @@ public sealed class ScratchDirectory : IDisposable
         {
             Directory.Delete(Path, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Best effort: a test that left read-only directories behind must not fail for it.
-        }
-        catch (UnauthorizedAccessException)
-        {
+            // rm names files by their bytes and makes read-only directories writable as it goes.
+            using var rm = System.Diagnostics.Process.Start("rm", ["-rf", "--", Path]);
+            rm.WaitForExit();
         }
     }
 }

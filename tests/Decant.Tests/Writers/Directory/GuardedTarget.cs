@@ -1,4 +1,5 @@
 using Decant.Tests.Interop;
+using Decant.Tests.Support;
 using static Decant.Tests.Interop.FileSystemProbe;
 
 namespace Decant.Tests.Writers.Directory;

@@ -1,6 +1,7 @@
 using Decant.Errors;
 using Decant.Interop;
 using Decant.Tests.Interop;
+using Decant.Tests.Support;
 using Decant.Tree;
 using Decant.Writers.Directory;
 

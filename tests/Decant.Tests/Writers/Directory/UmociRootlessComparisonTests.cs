@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Decant.Interop;
 using Decant.Tests.Interop;
+using Decant.Tests.Support;
 using Decant.Writers;
 using Decant.Writers.Directory;
 using static Decant.Tests.Interop.FileSystemProbe;
