@@ -35,7 +35,6 @@ public sealed class LayerApplier
     private readonly IContentStore _store;
     private readonly XattrPolicy _xattrs;
     private readonly List<ContentRef> _unused = [];
-    private int _layerNumber;
 
     /// <summary>Starts an empty tree: an implicit root directory (mode 0755) whose metadata a layer's own root entry (<c>./</c>) replaces.</summary>
     /// <param name="store">The content store the layers were read into; content a later layer replaces is released back to it.</param>
@@ -54,7 +53,6 @@ public sealed class LayerApplier
     /// <summary>Applies one layer on top of those applied before it.</summary>
     public async ValueTask ApplyAsync(LayerIndex layer, CancellationToken cancellationToken)
     {
-        _layerNumber++;
         try
         {
             ApplyWhiteouts(layer, Whiteout.Kind.Opaque);
@@ -201,7 +199,6 @@ public sealed class LayerApplier
     {
         ApplyMetadata(directory.Inode, header);
         directory.Inode.Implicit = false;
-        directory.Layer = _layerNumber;
     }
 
     private void ApplyMetadata(Inode inode, TarHeader header)
@@ -375,13 +372,13 @@ public sealed class LayerApplier
         Implicit = true,
     };
 
-    private TreeNode Attach(TreeNode parent, string name, Inode inode, TarHeader causedBy)
+    private static TreeNode Attach(TreeNode parent, string name, Inode inode, TarHeader causedBy)
     {
         if (parent.Depth >= MaxDepth)
         {
             throw new DecantException(DecantErrorKind.LimitExceeded, $"this entry would make the tree deeper than {MaxDepth} levels (under \"{DecantException.Abbreviate(parent.Path)}\")") { Entry = causedBy.Name };
         }
-        var node = new TreeNode(name, parent, inode) { Layer = _layerNumber };
+        var node = new TreeNode(name, parent, inode);
         inode.LinkCount++;
         parent.SetChild(node);
         return node;

@@ -82,9 +82,6 @@ public sealed class TreeNode
     /// <summary>The object this name leads to; hardlinked names share one instance.</summary>
     public Inode Inode { get; internal set; }
 
-    /// <summary>The number of the layer that last created or updated this node (bookkeeping for the layer rules).</summary>
-    internal int Layer { get; set; }
-
     /// <summary>The path relative to the root, '/'-separated, without a leading slash; "" for the root.
     /// Built by climbing to the root in a loop: a tree may be far deeper than the stack.</summary>
     public string Path
