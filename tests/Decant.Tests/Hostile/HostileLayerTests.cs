@@ -4,6 +4,7 @@ using System.Text;
 using Decant.Errors;
 using Decant.Export;
 using Decant.Tests.Conformance;
+using Decant.Tests.Layers;
 using Decant.Tests.Support;
 
 namespace Decant.Tests.Hostile;
@@ -110,6 +111,22 @@ public class HostileLayerTests
         yield return new("a huge PAX header", [() => Raw(w => w.WriteEntry(Pax(TarEntryType.RegularFile, "f", "x", ("comment", new string('A', 4 << 20)))))], DecantErrorKind.LimitExceeded);
         yield return new("a huge xattr", [() => Raw(w => w.WriteEntry(Pax(TarEntryType.RegularFile, "f", "x", ("SCHILY.xattr.user.big", new string('A', 2 << 20)))))], DecantErrorKind.LimitExceeded);
         yield return new("a decompression bomb", [Bomb], DecantErrorKind.LimitExceeded, Gzip: false);
+        // Numeric header fields out of range (base-256 fields can be negative)
+        const DecantErrorKind Invalid = DecantErrorKind.InvalidLayer;
+        yield return new("old-GNU sparse with real size -1", [() => OneHeader(TarBlocks.Header("sparse", 'S', 0, magic: "ustar ", version: " \0", edit: b => TarBlocks.Base256(b, 483, 12, -1)))], Invalid);
+        yield return new("old-GNU sparse with a negative segment offset", [() => OneHeader(TarBlocks.Header("sparse", 'S', 0, magic: "ustar ", version: " \0", edit: b =>
+        {
+            TarBlocks.Base256(b, 386, 12, -512);
+            TarBlocks.Octal(b, 398, 12, 0);
+            TarBlocks.Octal(b, 483, 12, 4096);
+        }))], Invalid);
+        yield return new("a negative size", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 124, 12, -1)))], Invalid);
+        yield return new("a negative mode", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 100, 8, -1)))], Invalid);
+        yield return new("a negative uid", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 108, 8, -1)))], Invalid);
+        yield return new("a negative gid", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 116, 8, -2)))], Invalid);
+        yield return new("a uid past 32 bits", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 108, 8, 1L << 32)))], Invalid);
+        yield return new("a PAX uid of (uid_t)-1", [() => new TarBlocks().Pax(TarBlocks.PaxRecords(("uid", TarBlocks.Utf8("4294967295")))).File("f", []).End().ToArray()], Invalid);
+        yield return new("a negative device major", [() => OneHeader(TarBlocks.Header("dev", '3', edit: b => TarBlocks.Base256(b, 329, 8, -1)))], Invalid);
     }
 
     [Theory]
@@ -144,6 +161,8 @@ public class HostileLayerTests
         Assert.Equal(sentinelBefore, RootfsListing.FromDirectory(sentinel));
         Assert.Equal(["image", "out", "sentinel"], Directory.GetFileSystemEntries(scratch.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
+
+    private static byte[] OneHeader(byte[] header) => new TarBlocks().Add(header).End().ToArray();
 
     private static LayerTar Chain(int length)
     {
