@@ -29,6 +29,12 @@ public sealed partial class TarReader
         return new TarEntryStream(this, _entryVersion, _current.Size);
     }
 
+    /// <summary>
+    /// How many bytes of the current entry are sparse holes: logical size the stored data does not
+    /// account for, which a byte count of the archive never sees (see <see cref="LayerIndexer"/>).
+    /// </summary>
+    internal long CurrentHoleBytes => _sparse is null ? 0 : _logicalSize - _sparse.Sum(segment => segment.Length);
+
     private void BeginEntry(long storedRemaining, int padding, List<TarSparseSegment>? sparse, long logicalSize, string name)
     {
         _entryVersion++;
@@ -82,6 +88,8 @@ public sealed partial class TarReader
         }
         if (hole)
         {
+            // Holes come from no input, so nothing else would notice a cancellation while they expand.
+            cancellationToken.ThrowIfCancellationRequested();
             buffer.Span[..count].Clear();
             _logicalPosition += count;
             return count;
