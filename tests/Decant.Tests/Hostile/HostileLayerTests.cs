@@ -35,7 +35,7 @@ public class HostileLayerTests
 
     private static Func<byte[]> L(LayerTar tar) => tar.ToArray;
 
-    private static IEnumerable<Hostile> All()
+    internal static IEnumerable<Hostile> All()
     {
         const DecantErrorKind Unsafe = DecantErrorKind.UnsafeLayer;
         // Names

@@ -29,7 +29,9 @@ public class HostileJsonTests
         public override string ToString() => Name;
     }
 
-    public static TheoryData<JsonCase> Cases() =>
+    public static TheoryData<JsonCase> Cases() => new(AllCases());
+
+    internal static JsonCase[] AllCases() =>
     [
         new("index.json manifests: null", Document.IndexJson, d => d["manifests"] = null, "manifests"),
         new("index.json manifests: a string", Document.IndexJson, d => d["manifests"] = "none", "manifests"),
@@ -54,19 +56,7 @@ public class HostileJsonTests
     public async Task NullOrWrongTypeIsAnInvalidManifestNamingTheDocumentAndField(JsonCase testCase)
     {
         using var layout = new TestLayout();
-        var image = layout.AddImage("linux", "amd64");
-        string reference = testCase.Document switch
-        {
-            Document.IndexJson => WriteIndexJson(layout, image.Manifest, testCase.Edit),
-            Document.Index => Tag(layout, Rewrite(layout, layout.AddIndex((image.Manifest, new Platform { Os = "linux", Architecture = "amd64" })), testCase.Edit)),
-            Document.Manifest => Tag(layout, Rewrite(layout, image.Manifest, testCase.Edit)),
-            Document.Config => Tag(layout, Rewrite(layout, image.Manifest, m =>
-            {
-                var config = Rewrite(layout, image.Config, testCase.Edit);
-                m["config"] = JsonSerializer.SerializeToNode(config, ManifestJsonContext.Default.Descriptor);
-            })),
-            _ => throw new ArgumentOutOfRangeException(nameof(testCase)),
-        };
+        string reference = WriteImage(layout, testCase);
 
         var error = await Assert.ThrowsAsync<DecantException>(async () =>
         {
@@ -84,6 +74,24 @@ public class HostileJsonTests
         };
         Assert.Contains(document, error.Message, StringComparison.Ordinal);
         Assert.Contains(testCase.Field, error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Writes an image with the case's broken document into <paramref name="layout"/>; returns its reference.</summary>
+    internal static string WriteImage(TestLayout layout, JsonCase testCase)
+    {
+        var image = layout.AddImage("linux", "amd64");
+        return testCase.Document switch
+        {
+            Document.IndexJson => WriteIndexJson(layout, image.Manifest, testCase.Edit),
+            Document.Index => Tag(layout, Rewrite(layout, layout.AddIndex((image.Manifest, new Platform { Os = "linux", Architecture = "amd64" })), testCase.Edit)),
+            Document.Manifest => Tag(layout, Rewrite(layout, image.Manifest, testCase.Edit)),
+            Document.Config => Tag(layout, Rewrite(layout, image.Manifest, m =>
+            {
+                var config = Rewrite(layout, image.Config, testCase.Edit);
+                m["config"] = JsonSerializer.SerializeToNode(config, ManifestJsonContext.Default.Descriptor);
+            })),
+            _ => throw new ArgumentOutOfRangeException(nameof(testCase)),
+        };
     }
 
     private static string Tag(TestLayout layout, Descriptor descriptor)
