@@ -115,6 +115,30 @@ public sealed partial class TarReader
         return Consumed(_input.Read(buffer[..count]));
     }
 
+    /// <summary>
+    /// When the current read position is in a sparse hole, moves past it without producing its
+    /// zeros: as far as the hole goes, in whole multiples of <paramref name="alignment"/> (and only
+    /// from an aligned position). Returns how far it moved; 0 outside holes.
+    /// </summary>
+    internal long SkipHole(int version, int alignment)
+    {
+        CheckVersion(version);
+        if (_sparse is null || _logicalPosition >= _logicalSize || _logicalPosition % alignment != 0)
+        {
+            return 0;
+        }
+        NextSlice(1, out bool hole);
+        if (!hole)
+        {
+            return 0;
+        }
+        long holeEnd = _segmentIndex < _sparse.Count ? _sparse[_segmentIndex].Offset : _logicalSize;
+        long skip = holeEnd - _logicalPosition;
+        skip -= holeEnd == _logicalSize ? 0 : skip % alignment;
+        _logicalPosition += skip;
+        return skip;
+    }
+
     /// <summary>How many bytes the next read may produce, and whether they are a sparse hole.</summary>
     private int NextSlice(int bufferLength, out bool hole)
     {

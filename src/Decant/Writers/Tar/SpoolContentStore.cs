@@ -31,6 +31,11 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
             long written = 0;
             while (written < size)
             {
+                if (data is Layers.TarEntryStream sparse && sparse.SkipHole(1) is > 0 and var hole)
+                {
+                    written += hole; // a sparse hole: a hole in the spool too
+                    continue;
+                }
                 int want = (int)Math.Min(buffer.Length, size - written);
                 int read = await data.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
