@@ -11,20 +11,23 @@ namespace Decant.Blobs;
 public sealed class DecompressingStream : ReadOnlyStream
 {
     private readonly Stream _decoder;
+    // For gzip only: the compressed side, to measure what follows the last member.
+    private readonly DecompressPrefixStream? _gzipSource;
     // For gzip only: the last output bytes, held back until the end to check the sentinel.
     private readonly byte[]? _held;
     private int _heldCount;
     private bool _ended;
 
-    private DecompressingStream(Stream decoder, LayerCompression compression, bool checkGzipEnd)
+    private DecompressingStream(Stream decoder, LayerCompression compression, bool checkGzipEnd, DecompressPrefixStream? gzipSource = null)
     {
         _decoder = decoder;
+        _gzipSource = gzipSource;
         Compression = compression;
         _held = checkGzipEnd ? new byte[DecompressGzipEndCheck.SentinelContent.Length] : null;
     }
 
-    internal static DecompressingStream ForGzip(Stream sourceWithSentinel) =>
-        new(Decompression.CreateGzipDecoder(sourceWithSentinel), LayerCompression.Gzip, checkGzipEnd: true);
+    internal static DecompressingStream ForGzip(DecompressPrefixStream sourceWithSentinel) =>
+        new(Decompression.CreateGzipDecoder(sourceWithSentinel), LayerCompression.Gzip, checkGzipEnd: true, sourceWithSentinel);
 
     internal static DecompressingStream ForZstd(Stream decoder) => new(decoder, LayerCompression.Zstd, checkGzipEnd: false);
 
@@ -57,6 +60,10 @@ public sealed class DecompressingStream : ReadOnlyStream
                 _held.AsSpan(0, _heldCount).CopyTo(destination);
                 int read = _decoder.Read(destination[_heldCount..target]);
                 int delivered = SettleHeldRead(destination, read, buffer, scratch);
+                if (delivered < 0)
+                {
+                    throw TrailingData(_gzipSource!.MeasureTrailing(BytesDecompressed + _heldCount));
+                }
                 if (delivered != 0 || _ended)
                 {
                     return Count(delivered);
@@ -90,6 +97,10 @@ public sealed class DecompressingStream : ReadOnlyStream
                 _held.AsSpan(0, _heldCount).CopyTo(destination.Span);
                 int read = await _decoder.ReadAsync(destination[_heldCount..target], cancellationToken).ConfigureAwait(false);
                 int delivered = SettleHeldRead(destination.Span, read, buffer.Span, scratch);
+                if (delivered < 0)
+                {
+                    throw TrailingData(await _gzipSource!.MeasureTrailingAsync(BytesDecompressed + _heldCount, cancellationToken).ConfigureAwait(false));
+                }
                 if (delivered != 0 || _ended)
                 {
                     return Count(delivered);
@@ -126,7 +137,8 @@ public sealed class DecompressingStream : ReadOnlyStream
     /// <summary>
     /// After a decoder read into <paramref name="destination"/> (which starts with the held bytes),
     /// keeps the last bytes held back and returns how many bytes the caller receives. At the end of
-    /// the decoder's output, checks that the held bytes are exactly the sentinel content.
+    /// the decoder's output, checks that the held bytes are exactly the sentinel content; -1 says
+    /// they are not (data that is not a gzip member follows the last one).
     /// </summary>
     private int SettleHeldRead(Span<byte> destination, int read, Span<byte> callerBuffer, byte[]? scratch)
     {
@@ -137,7 +149,10 @@ public sealed class DecompressingStream : ReadOnlyStream
             {
                 if (!held.AsSpan(0, _heldCount).SequenceEqual(DecompressGzipEndCheck.SentinelContent.Span))
                 {
-                    throw Corrupt(LayerCompression.Gzip, "the stream ends before its last gzip member is complete", null);
+                    // The decoder ended cleanly without reaching the sentinel: what follows the last
+                    // member is not a gzip member. (A member cut short fails inside the decoder.)
+                    _ended = true;
+                    return -1;
                 }
                 _ended = true;
                 return 0;
@@ -171,6 +186,15 @@ public sealed class DecompressingStream : ReadOnlyStream
         EndOfStreamException => Corrupt(LayerCompression.Zstd, "the stream ends before its last zstd frame is complete", error),
         _ => null,
     };
+
+    private static DecantException TrailingData((long Bytes, bool AllZero, bool Exact) trailing)
+    {
+        string count = trailing.Exact || trailing.Bytes > 0
+            ? $"{(trailing.Exact ? "" : "at least ")}{trailing.Bytes} byte{(trailing.Bytes == 1 ? "" : "s")}"
+            : "some bytes";
+        return new DecantException(DecantErrorKind.InvalidLayer,
+            $"the layer's gzip stream has {count} of trailing data{(trailing.AllZero ? " (all zeros)" : "")} after its last gzip member");
+    }
 
     private static DecantException Corrupt(LayerCompression compression, string detail, Exception? inner)
     {

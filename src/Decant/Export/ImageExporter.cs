@@ -174,6 +174,9 @@ public static class ImageExporter
         return (applier.Tree, uncompressed);
     }
 
+    /// <summary>The smallest compressed layer worth decompressing on its own task.</summary>
+    private const long MinReadAheadLayerSize = 1 << 20;
+
     private static async Task<LayerIndex> ReadLayerAsync(
         IImageSource source, int number, Descriptor layer, string? diffId, Tree.IContentStore store, UnpackBudget budget,
         TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker, CancellationToken cancellationToken)
@@ -185,7 +188,8 @@ public static class ImageExporter
             var raw = await source.OpenBlobAsync(layer, cancellationToken).ConfigureAwait(false);
             await using var verified = new VerifyingStream(new CountingStream(raw, bytes => tracker.AddBytes(number, bytes)), layer);
             // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
-            bool decompressAhead = window.Jobs < Environment.ProcessorCount;
+            // Not for small layers: the read-ahead buffers (2 MiB a layer) would cost more than they save.
+            bool decompressAhead = window.Jobs < Environment.ProcessorCount && layer.Size >= MinReadAheadLayerSize;
             var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, store, budget, limits, cancellationToken, decompressAhead).ConfigureAwait(false);
             tracker.SetState(number, LayerState.Read);
             return index;

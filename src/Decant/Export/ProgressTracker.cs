@@ -4,12 +4,15 @@ namespace Decant.Export;
 
 /// <summary>
 /// Counts bytes per layer (updated from the concurrent layer readers) and turns them into
-/// <see cref="ExportProgress"/> snapshots: immediately on every state change, and periodically
-/// while bytes flow.
+/// <see cref="ExportProgress"/> snapshots: on state changes, at most one per <see cref="MinGap"/>
+/// (a later one comes with the next tick), and periodically while bytes flow. A snapshot holds
+/// every layer, so one per change would cost time quadratic in the layer count.
 /// </summary>
 internal sealed class ProgressTracker : IAsyncDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MinGap = TimeSpan.FromMilliseconds(50);
+    private TimeSpan _lastPublish;
     private readonly IProgress<ExportProgress>? _progress;
     private readonly Manifests.Descriptor[] _layers;
     private readonly long[] _bytesRead;
@@ -44,7 +47,10 @@ internal sealed class ProgressTracker : IAsyncDisposable
     public void SetState(int layer, LayerState state)
     {
         Volatile.Write(ref _states[layer], (int)state);
-        Publish();
+        if (_progress is not null && _clock.Elapsed - _lastPublish >= MinGap)
+        {
+            Publish();
+        }
     }
 
     public void SetStage(ExportStage stage)
@@ -86,6 +92,7 @@ internal sealed class ProgressTracker : IAsyncDisposable
                 layers[i] = new LayerProgress(i, _layers[i].Digest, _layers[i].Size, bytes, (LayerState)Volatile.Read(ref _states[i]));
             }
             var now = _clock.Elapsed;
+            _lastPublish = now;
             if (now - _lastSample.At >= Interval)
             {
                 double seconds = (now - _lastSample.At).TotalSeconds;

@@ -13,7 +13,10 @@ internal sealed class ReadAheadWindow
     private readonly long _maxBytesInFlight;
     private readonly long[] _sizes;
     private readonly Lock _gate = new();
-    private TaskCompletionSource _changed = NewSignal();
+    // One signal per waiting layer, so a change wakes only the layer it concerns: the one whose
+    // turn is next. (One shared signal woke every waiting layer on every change: quadratic in the
+    // layer count.)
+    private readonly TaskCompletionSource?[] _turn;
     private int _nextToStart;
     private int _applied;
     private int _reading;
@@ -24,6 +27,7 @@ internal sealed class ReadAheadWindow
         _jobs = Math.Max(1, jobs);
         _maxBytesInFlight = maxBytesInFlight;
         _sizes = [.. sizes];
+        _turn = new TaskCompletionSource?[_sizes.Length];
     }
 
     /// <summary>How many layers may read at once.</summary>
@@ -48,7 +52,7 @@ internal sealed class ReadAheadWindow
                     Signal();
                     return;
                 }
-                changed = _changed.Task;
+                changed = (_turn[layer] ??= NewSignal()).Task;
             }
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -75,11 +79,14 @@ internal sealed class ReadAheadWindow
         }
     }
 
+    /// <summary>Wakes the next layer in order, the only one a change can let start.</summary>
     private void Signal()
     {
-        var previous = _changed;
-        _changed = NewSignal();
-        previous.TrySetResult();
+        if (_nextToStart < _turn.Length && _turn[_nextToStart] is { } next)
+        {
+            _turn[_nextToStart] = null;
+            next.TrySetResult();
+        }
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -29,6 +29,48 @@ internal static unsafe class Posix
     public static SafeFdHandle OpenAt(SafeHandle dir, string name, int flags, uint mode, string displayPath) =>
         TryOpenAt(dir, name, flags, mode, out var errno) ?? throw Failure("openat", displayPath, errno);
 
+    /// <summary>
+    /// Opens an existing file for reading without ever blocking (O_NONBLOCK: a FIFO opens at once)
+    /// and, with <paramref name="noFollow"/>, without following a symlink in the last component;
+    /// then says what the descriptor is, from fstat, so the type checked is the type read. Null
+    /// with the errno when the open fails (ELOOP: the name is a symlink).
+    /// </summary>
+    public static SafeFileHandle? TryOpenForReading(string path, bool noFollow, out LibC.Statx status, out int errno)
+    {
+        status = default;
+        int flags = LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_NOCTTY | LibC.O_CLOEXEC | (noFollow ? LibC.O_NOFOLLOW : 0);
+        var fd = LibC.OpenAt(SafeFdHandle.CurrentDirectory, path, flags, 0);
+        if (fd < 0)
+        {
+            errno = LastError;
+            return null;
+        }
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        LibC.Statx result;
+        if (LibC.StatxAt(handle, "", LibC.AT_EMPTY_PATH | LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &result) != 0)
+        {
+            errno = LastError;
+            handle.Dispose();
+            return null;
+        }
+        errno = 0;
+        status = result;
+        return handle;
+    }
+
+    /// <summary>What a file type (st_mode &amp; S_IFMT) is called in messages.</summary>
+    public static string FileTypeName(uint mode) => (mode & LibC.S_IFMT) switch
+    {
+        LibC.S_IFREG => "regular file",
+        LibC.S_IFDIR => "directory",
+        LibC.S_IFLNK => "symbolic link",
+        LibC.S_IFIFO => "FIFO",
+        LibC.S_IFCHR => "character device",
+        LibC.S_IFBLK => "block device",
+        0xC000 => "socket",
+        _ => "special file",
+    };
+
     /// <summary>Creates a new regular file (never following or replacing anything) for writing.</summary>
     public static SafeFileHandle CreateFileAt(SafeHandle dir, string name, uint mode, string displayPath)
     {

@@ -51,6 +51,9 @@ public static class LayerIndexer
                 ContentRef? content = null;
                 if (header.Kind == TarEntryKind.RegularFile && whiteout == Whiteout.Kind.None)
                 {
+                    // A sparse file's holes unpack to bytes the stream never carries: a 3 KB layer can
+                    // claim 16 TiB. They count against the limit before any output is written.
+                    ChargeHoles(budget, reader.CurrentHoleBytes, header);
                     content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
                 }
                 entries.Add(new IndexedEntry { Header = header, Whiteout = whiteout, Content = content });
@@ -69,6 +72,18 @@ public static class LayerIndexer
         catch (DecantException error)
         {
             throw error.InLayer(layerDigest);
+        }
+    }
+
+    private static void ChargeHoles(UnpackBudget budget, long holeBytes, TarHeader header)
+    {
+        try
+        {
+            budget.Consume(holeBytes);
+        }
+        catch (DecantException error)
+        {
+            throw new DecantException(error.Kind, $"{error.Message}: the sparse file is {header.Size} bytes, {holeBytes} of them holes", error) { Entry = header.Name };
         }
     }
 

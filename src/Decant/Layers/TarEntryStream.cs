@@ -12,6 +12,17 @@ internal sealed class TarEntryStream(TarReader reader, int version, long length)
 
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
+    /// <summary>
+    /// Skips a sparse hole at the current position (see <see cref="TarReader.SkipHole"/>), so a store
+    /// can leave it unwritten at O(1) cost instead of reading its zeros. Returns the bytes skipped.
+    /// </summary>
+    public long SkipHole(int alignment)
+    {
+        long skipped = reader.SkipHole(version, alignment);
+        _position += skipped;
+        return skipped;
+    }
+
     public override int Read(Span<byte> buffer)
     {
         int read = reader.ReadData(buffer, version);

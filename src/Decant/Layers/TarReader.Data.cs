@@ -29,6 +29,12 @@ public sealed partial class TarReader
         return new TarEntryStream(this, _entryVersion, _current.Size);
     }
 
+    /// <summary>
+    /// How many bytes of the current entry are sparse holes: logical size the stored data does not
+    /// account for, which a byte count of the archive never sees (see <see cref="LayerIndexer"/>).
+    /// </summary>
+    internal long CurrentHoleBytes => _sparse is null ? 0 : _logicalSize - _sparse.Sum(segment => segment.Length);
+
     private void BeginEntry(long storedRemaining, int padding, List<TarSparseSegment>? sparse, long logicalSize, string name)
     {
         _entryVersion++;
@@ -82,6 +88,8 @@ public sealed partial class TarReader
         }
         if (hole)
         {
+            // Holes come from no input, so nothing else would notice a cancellation while they expand.
+            cancellationToken.ThrowIfCancellationRequested();
             buffer.Span[..count].Clear();
             _logicalPosition += count;
             return count;
@@ -105,6 +113,30 @@ public sealed partial class TarReader
             return count;
         }
         return Consumed(_input.Read(buffer[..count]));
+    }
+
+    /// <summary>
+    /// When the current read position is in a sparse hole, moves past it without producing its
+    /// zeros: as far as the hole goes, in whole multiples of <paramref name="alignment"/> (and only
+    /// from an aligned position). Returns how far it moved; 0 outside holes.
+    /// </summary>
+    internal long SkipHole(int version, int alignment)
+    {
+        CheckVersion(version);
+        if (_sparse is null || _logicalPosition >= _logicalSize || _logicalPosition % alignment != 0)
+        {
+            return 0;
+        }
+        NextSlice(1, out bool hole);
+        if (!hole)
+        {
+            return 0;
+        }
+        long holeEnd = _segmentIndex < _sparse.Count ? _sparse[_segmentIndex].Offset : _logicalSize;
+        long skip = holeEnd - _logicalPosition;
+        skip -= holeEnd == _logicalSize ? 0 : skip % alignment;
+        _logicalPosition += skip;
+        return skip;
     }
 
     /// <summary>How many bytes the next read may produce, and whether they are a sparse hole.</summary>

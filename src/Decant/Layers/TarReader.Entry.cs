@@ -115,9 +115,9 @@ public sealed partial class TarReader
             LinkName = _pending.LinkPath ?? _pending.LongLinkName ?? TarText.DecodeField(block[TarHeaderFields.LinkName]),
         };
         draft.Kind = KindOf(type, draft.Name, offset);
-        draft.Mode = (uint)(Numeric(block, TarHeaderFields.Mode, "mode", draft.Name, offset) & 0xFFF);
-        draft.Uid = _pending.Uid ?? Numeric(block, TarHeaderFields.Uid, "uid", draft.Name, offset);
-        draft.Gid = _pending.Gid ?? Numeric(block, TarHeaderFields.Gid, "gid", draft.Name, offset);
+        draft.Mode = (uint)(InRange(Numeric(block, TarHeaderFields.Mode, "mode", draft.Name, offset), MaxMode, "mode", draft.Name, offset) & 0xFFF);
+        draft.Uid = InRange(_pending.Uid ?? Numeric(block, TarHeaderFields.Uid, "uid", draft.Name, offset), MaxId, "uid", draft.Name, offset);
+        draft.Gid = InRange(_pending.Gid ?? Numeric(block, TarHeaderFields.Gid, "gid", draft.Name, offset), MaxId, "gid", draft.Name, offset);
         draft.ModificationTime = _pending.ModificationTime ?? new Timestamp(Numeric(block, TarHeaderFields.ModificationTime, "mtime", draft.Name, offset), 0);
         draft.AccessTime = _pending.AccessTime;
         if (format == TarHeaderFields.Format.Gnu && block[TarHeaderFields.GnuAccessTime][0] != 0 && draft.AccessTime is null)
@@ -141,11 +141,11 @@ public sealed partial class TarReader
         }
         if (draft.Kind == TarEntryKind.RegularFile)
         {
-            draft.StoredSize = _pending.Size ?? Numeric(block, TarHeaderFields.Size, "size", draft.Name, offset);
+            draft.StoredSize = InRange(_pending.Size ?? Numeric(block, TarHeaderFields.Size, "size", draft.Name, offset), long.MaxValue, "size", draft.Name, offset);
         }
         if (type == 'S')
         {
-            draft.OldGnuRealSize = Numeric(block, TarHeaderFields.GnuRealSize, "realsize", draft.Name, offset);
+            draft.OldGnuRealSize = InRange(Numeric(block, TarHeaderFields.GnuRealSize, "realsize", draft.Name, offset), long.MaxValue, "realsize", draft.Name, offset);
         }
         return draft;
     }
@@ -193,13 +193,18 @@ public sealed partial class TarReader
         return value;
     }
 
-    private static uint DeviceNumber(ReadOnlySpan<byte> block, Range field, string fieldName, string entry, long offset)
-    {
-        long value = Numeric(block, field, fieldName, entry, offset);
-        if (value is < 0 or > uint.MaxValue)
-        {
-            throw TarErrors.Invalid($"the tar header at byte offset {offset} has an out-of-range {fieldName} {value}", entry);
-        }
-        return (uint)value;
-    }
+    private static uint DeviceNumber(ReadOnlySpan<byte> block, Range field, string fieldName, string entry, long offset) =>
+        (uint)InRange(Numeric(block, field, fieldName, entry, offset), uint.MaxValue, fieldName, entry, offset);
+
+    /// <summary>The largest mode a header may hold: seven octal digits (the type bits some old tars add are ignored).</summary>
+    private const long MaxMode = 0x1F_FFFF;
+
+    /// <summary>The largest uid or gid: 32 bits, less (uid_t)-1, which chown reads as "leave unchanged".</summary>
+    private const long MaxId = uint.MaxValue - 1L;
+
+    /// <summary>Refuses a numeric field outside 0..<paramref name="maximum"/> (base-256 fields can be negative).</summary>
+    private static long InRange(long value, long maximum, string fieldName, string entry, long offset) =>
+        value >= 0 && value <= maximum
+            ? value
+            : throw TarErrors.Invalid($"the tar header at byte offset {offset} has an out-of-range {fieldName} {value} (it must be 0 to {maximum})", entry);
 }

@@ -26,7 +26,8 @@ public sealed class UnpackBudget
     /// <summary>Records <paramref name="bytes"/> more uncompressed bytes; throws once the limit is passed.</summary>
     public void Consume(long bytes)
     {
-        if (Interlocked.Add(ref _used, bytes) > MaxBytes)
+        // A single claim past the limit is refused before adding, so a hostile size cannot wrap the sum.
+        if (bytes > MaxBytes || Interlocked.Add(ref _used, bytes) > MaxBytes)
         {
             throw new DecantException(DecantErrorKind.LimitExceeded, $"the image unpacks to more than {MaxBytes} bytes (the --max-unpacked-bytes limit); refusing to continue (possible decompression bomb)");
         }

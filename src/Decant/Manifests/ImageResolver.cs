@@ -87,6 +87,9 @@ public static class ImageResolver
         byte[] configBytes = await ReadVerifiedAsync(source, manifest.Config, "config", cancellationToken).ConfigureAwait(false);
         var config = SmallJson.Deserialize(configBytes, ManifestJsonContext.Default.ImageConfig, $"{source.Name}: config {manifest.Config.Digest}");
         var diffIds = ParseDiffIds(config, manifest, $"{source.Name}: config {manifest.Config.Digest}");
+        SmallJson.RequireNoNulls(config.Config?.Env, $"{source.Name}: config {manifest.Config.Digest}", "config.Env");
+        SmallJson.RequireNoNulls(config.Config?.Entrypoint, $"{source.Name}: config {manifest.Config.Digest}", "config.Entrypoint");
+        SmallJson.RequireNoNulls(config.Config?.Cmd, $"{source.Name}: config {manifest.Config.Digest}", "config.Cmd");
 
         var platform = PlatformOf(config) ?? indexPlatform ?? PlatformMatcher.Unspecified;
         if (indexBlob is null && explicitRequest is not null && !PlatformMatcher.Matches(explicitRequest, platform))
@@ -114,6 +117,7 @@ public static class ImageResolver
             {
                 throw new DecantException(DecantErrorKind.InvalidManifest, $"{where}: layer {i} ({layer.Digest}) has media type \"{layer.MediaType}\", which is not a known layer type");
             }
+            SmallJson.RequireNoNulls(layer.Urls, where, $"layers[{i}].urls");
             if (layer.Size < 0)
             {
                 throw new DecantException(DecantErrorKind.InvalidManifest, $"{where}: layer {i} ({layer.Digest}) has negative size {layer.Size}");
@@ -129,7 +133,15 @@ public static class ImageResolver
         {
             throw new DecantException(DecantErrorKind.InvalidManifest, $"{where}: lists {rootFs.DiffIds.Count} diff_ids for {manifest.Layers.Count} layers");
         }
-        return rootFs.DiffIds.Select(Digest.Parse).ToList();
+        SmallJson.RequireNoNulls(rootFs.DiffIds, where, "rootfs.diff_ids");
+        var diffIds = new List<Digest>(rootFs.DiffIds.Count);
+        for (int i = 0; i < rootFs.DiffIds.Count; i++)
+        {
+            diffIds.Add(Digest.TryParse(rootFs.DiffIds[i], out var digest)
+                ? digest
+                : throw new DecantException(DecantErrorKind.InvalidManifest, $"{where}: field rootfs.diff_ids[{i}] is not a valid digest: \"{rootFs.DiffIds[i]}\""));
+        }
+        return diffIds;
     }
 
     private static Platform? PlatformOf(ImageConfig config) =>

@@ -116,7 +116,8 @@ public sealed record RootFs
 /// <summary>A manifest or index as it was read: its raw bytes, which the digest covers, and its media type.</summary>
 public sealed record ManifestBlob(byte[] Bytes, string MediaType, Descriptor Descriptor);
 
-[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
+// RespectNullableAnnotations: a JSON null where the model has no "?" is refused, not stored as null.
+[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(Descriptor))]
 [JsonSerializable(typeof(ImageIndex))]
 [JsonSerializable(typeof(ImageManifest))]

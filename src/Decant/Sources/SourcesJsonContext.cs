@@ -16,7 +16,7 @@ internal sealed record DockerArchiveManifestEntry
     [JsonPropertyName("Layers")] public IReadOnlyList<string>? Layers { get; init; }
 }
 
-[JsonSourceGenerationOptions(ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
+[JsonSourceGenerationOptions(ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(OciLayoutMarker))]
 [JsonSerializable(typeof(List<DockerArchiveManifestEntry>))]
 internal sealed partial class SourcesJsonContext : JsonSerializerContext;

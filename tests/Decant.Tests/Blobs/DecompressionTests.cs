@@ -121,6 +121,32 @@ public class DecompressionTests
         Assert.Contains("gzip stream is corrupt or truncated", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(1024, true)]
+    [InlineData(3 << 20, true)]
+    [InlineData(8, false)]
+    [InlineData(200_000, false)]
+    public async Task TrailingDataAfterTheLastGzipMemberIsNamedAsSuch(int length, bool zeros)
+    {
+        byte[] trailing = new byte[length];
+        if (!zeros)
+        {
+            new Random(9).NextBytes(trailing);
+            trailing[0] = 0x42; // not a gzip magic
+        }
+        byte[] blob = [.. Gzip(Compressible(100_000, 6)), .. trailing];
+
+        foreach (int bufferSize in new[] { 81920, 100 })
+        {
+            var error = await Assert.ThrowsAsync<DecantException>(() => DecompressAsync(blob, bufferSize));
+
+            Assert.Equal(DecantErrorKind.InvalidLayer, error.Kind);
+            string plural = length == 1 ? "byte" : "bytes";
+            Assert.Equal($"the layer's gzip stream has {length} {plural} of trailing data{(zeros ? " (all zeros)" : "")} after its last gzip member", error.Message);
+        }
+    }
+
     [Fact]
     public async Task TruncatedSecondGzipMemberIsAnInvalidLayer()
     {

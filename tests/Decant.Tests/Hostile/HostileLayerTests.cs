@@ -4,6 +4,7 @@ using System.Text;
 using Decant.Errors;
 using Decant.Export;
 using Decant.Tests.Conformance;
+using Decant.Tests.Layers;
 using Decant.Tests.Support;
 
 namespace Decant.Tests.Hostile;
@@ -34,7 +35,7 @@ public class HostileLayerTests
 
     private static Func<byte[]> L(LayerTar tar) => tar.ToArray;
 
-    private static IEnumerable<Hostile> All()
+    internal static IEnumerable<Hostile> All()
     {
         const DecantErrorKind Unsafe = DecantErrorKind.UnsafeLayer;
         // Names
@@ -110,6 +111,27 @@ public class HostileLayerTests
         yield return new("a huge PAX header", [() => Raw(w => w.WriteEntry(Pax(TarEntryType.RegularFile, "f", "x", ("comment", new string('A', 4 << 20)))))], DecantErrorKind.LimitExceeded);
         yield return new("a huge xattr", [() => Raw(w => w.WriteEntry(Pax(TarEntryType.RegularFile, "f", "x", ("SCHILY.xattr.user.big", new string('A', 2 << 20)))))], DecantErrorKind.LimitExceeded);
         yield return new("a decompression bomb", [Bomb], DecantErrorKind.LimitExceeded, Gzip: false);
+        // Sparse bombs: a tiny layer claiming a huge logical size; the holes count against the limit
+        yield return new("PAX 0.1 sparse file of 16 TiB", [() => PaxSparse01(16L << 40)], DecantErrorKind.LimitExceeded);
+        yield return new("PAX 1.0 sparse file of 16 TiB", [() => PaxSparse10(16L << 40)], DecantErrorKind.LimitExceeded);
+        yield return new("old-GNU sparse file of 4 EiB", [() => OldGnuSparse(4L << 60)], DecantErrorKind.LimitExceeded);
+        yield return new("two old-GNU sparse files whose sizes wrap a 64-bit sum", [() => OldGnuSparse(long.MaxValue - 1, twice: true)], DecantErrorKind.LimitExceeded);
+        // Numeric header fields out of range (base-256 fields can be negative)
+        const DecantErrorKind Invalid = DecantErrorKind.InvalidLayer;
+        yield return new("old-GNU sparse with real size -1", [() => OneHeader(TarBlocks.Header("sparse", 'S', 0, magic: "ustar ", version: " \0", edit: b => TarBlocks.Base256(b, 483, 12, -1)))], Invalid);
+        yield return new("old-GNU sparse with a negative segment offset", [() => OneHeader(TarBlocks.Header("sparse", 'S', 0, magic: "ustar ", version: " \0", edit: b =>
+        {
+            TarBlocks.Base256(b, 386, 12, -512);
+            TarBlocks.Octal(b, 398, 12, 0);
+            TarBlocks.Octal(b, 483, 12, 4096);
+        }))], Invalid);
+        yield return new("a negative size", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 124, 12, -1)))], Invalid);
+        yield return new("a negative mode", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 100, 8, -1)))], Invalid);
+        yield return new("a negative uid", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 108, 8, -1)))], Invalid);
+        yield return new("a negative gid", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 116, 8, -2)))], Invalid);
+        yield return new("a uid past 32 bits", [() => OneHeader(TarBlocks.Header("f", edit: b => TarBlocks.Base256(b, 108, 8, 1L << 32)))], Invalid);
+        yield return new("a PAX uid of (uid_t)-1", [() => new TarBlocks().Pax(TarBlocks.PaxRecords(("uid", TarBlocks.Utf8("4294967295")))).File("f", []).End().ToArray()], Invalid);
+        yield return new("a negative device major", [() => OneHeader(TarBlocks.Header("dev", '3', edit: b => TarBlocks.Base256(b, 329, 8, -1)))], Invalid);
     }
 
     [Theory]
@@ -144,6 +166,43 @@ public class HostileLayerTests
         Assert.Equal(sentinelBefore, RootfsListing.FromDirectory(sentinel));
         Assert.Equal(["image", "out", "sentinel"], Directory.GetFileSystemEntries(scratch.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
+
+    private static readonly byte[] SparseData = Enumerable.Repeat((byte)'x', 512).ToArray();
+
+    /// <summary>A PAX 0.1 sparse file: 512 bytes of data at the very end of <paramref name="size"/> bytes of hole.</summary>
+    internal static byte[] PaxSparse01(long size) => new TarBlocks()
+        .Pax(TarBlocks.PaxRecords(("GNU.sparse.major", TarBlocks.Utf8("0")), ("GNU.sparse.minor", TarBlocks.Utf8("1")), ("GNU.sparse.name", TarBlocks.Utf8("bomb")),
+            ("GNU.sparse.size", TarBlocks.Utf8($"{size}")), ("GNU.sparse.map", TarBlocks.Utf8($"{size - 512},512"))))
+        .File("GNUSparseFile.0/bomb", SparseData).End().ToArray();
+
+    /// <summary>A PAX 1.0 sparse file: the map at the start of the data, then 512 bytes at the end of the hole.</summary>
+    private static byte[] PaxSparse10(long size)
+    {
+        byte[] data = new byte[1024];
+        Encoding.ASCII.GetBytes($"1\n{size - 512}\n512\n").CopyTo(data, 0);
+        SparseData.CopyTo(data, 512);
+        return new TarBlocks()
+            .Pax(TarBlocks.PaxRecords(("GNU.sparse.major", TarBlocks.Utf8("1")), ("GNU.sparse.minor", TarBlocks.Utf8("0")), ("GNU.sparse.name", TarBlocks.Utf8("bomb")), ("GNU.sparse.realsize", TarBlocks.Utf8($"{size}"))))
+            .File("GNUSparseFile.0/bomb", data).End().ToArray();
+    }
+
+    /// <summary>An old-GNU 'S' sparse file with base-256 real size; 512 bytes of data at its start.</summary>
+    private static byte[] OldGnuSparse(long size, bool twice = false)
+    {
+        var tar = new TarBlocks();
+        foreach (string name in twice ? new[] { "bomb1", "bomb2" } : ["bomb"])
+        {
+            tar.Add(TarBlocks.Header(name, 'S', 512, magic: "ustar ", version: " \0", edit: b =>
+            {
+                TarBlocks.Octal(b, 386, 12, 0);
+                TarBlocks.Octal(b, 398, 12, 512);
+                TarBlocks.Base256(b, 483, 12, size);
+            }), SparseData);
+        }
+        return tar.End().ToArray();
+    }
+
+    private static byte[] OneHeader(byte[] header) => new TarBlocks().Add(header).End().ToArray();
 
     private static LayerTar Chain(int length)
     {

@@ -201,7 +201,7 @@ public class TarHandMadeTests
         byte[] header = TarBlocks.Header("big", '0', magic: "ustar ", version: " \0", edit: b =>
         {
             TarBlocks.Base256(b, 124, 12, data.Length);
-            TarBlocks.Base256(b, 108, 8, 5_000_000_000);
+            TarBlocks.Base256(b, 108, 8, 3_000_000_000);
             TarBlocks.Base256(b, 136, 12, -86_400);
         });
         byte[] archive = new TarBlocks().Add(header, data).End().ToArray();
@@ -209,7 +209,7 @@ public class TarHandMadeTests
         var (entry, content) = Assert.Single(await TarBlocks.ReadAllAsync(archive));
 
         Assert.Equal(data, content);
-        Assert.Equal(5_000_000_000, entry.Uid);
+        Assert.Equal(3_000_000_000, entry.Uid);
         Assert.Equal(new Timestamp(-86_400, 0), entry.ModificationTime);
     }
 

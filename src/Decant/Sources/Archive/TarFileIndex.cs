@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using Decant.Errors;
+using Decant.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Sources.Archive;
@@ -32,14 +33,18 @@ internal sealed class TarFileIndex : IAsyncDisposable
     /// <summary>Indexes the tar at <paramref name="path"/>.</summary>
     public static async Task<TarFileIndex> OpenAsync(string path, string archiveName, CancellationToken cancellationToken)
     {
-        SafeFileHandle file;
-        try
+        // Opened without blocking and checked on the descriptor: a FIFO or a directory is refused, not waited on.
+        var file = Posix.TryOpenForReading(path, noFollow: false, out var status, out int errno);
+        if (file is null)
         {
-            file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+            throw errno is LibC.ENOENT or LibC.ENOTDIR
+                ? new DecantException(DecantErrorKind.NotFound, $"{archiveName}: file \"{path}\" does not exist")
+                : Posix.Failure("open", path, errno);
         }
-        catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+        if ((status.Mode & LibC.S_IFMT) != LibC.S_IFREG)
         {
-            throw new DecantException(DecantErrorKind.NotFound, $"{archiveName}: file \"{path}\" does not exist", error);
+            file.Dispose();
+            throw new DecantException(DecantErrorKind.InvalidManifest, $"{archiveName}: \"{path}\" is a {Posix.FileTypeName(status.Mode)}, not a regular file: an image archive must be a regular file");
         }
         try
         {

@@ -85,6 +85,11 @@ internal sealed class DockerArchiveSource : IImageSource
         {
             throw new DecantException(DecantErrorKind.NotFound, $"{archive.ArchiveName}: manifest.json lists no images");
         }
+        SmallJson.RequireNoNulls(images, $"{archive.ArchiveName}: manifest.json", "");
+        for (int i = 0; i < images.Count; i++)
+        {
+            SmallJson.RequireNoNulls(images[i].RepoTags, $"{archive.ArchiveName}: manifest.json", $"[{i}].RepoTags");
+        }
         return images;
     }
 
@@ -95,6 +100,8 @@ internal sealed class DockerArchiveSource : IImageSource
         var config = SmallJson.Deserialize(configBytes, ManifestJsonContext.Default.ImageConfig, $"{name}: config {configPath}");
         var diffIds = config.RootFs?.DiffIds ?? [];
         var layerPaths = image.Layers ?? [];
+        SmallJson.RequireNoNulls(diffIds, $"{name}: config {configPath}", "rootfs.diff_ids");
+        SmallJson.RequireNoNulls(layerPaths, $"{name}: manifest.json", "Layers");
         if (diffIds.Count != layerPaths.Count)
         {
             throw new DecantException(DecantErrorKind.InvalidManifest, $"{name}: config {configPath} has {diffIds.Count} diff_ids but manifest.json lists {layerPaths.Count} layers");

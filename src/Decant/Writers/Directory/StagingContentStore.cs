@@ -114,6 +114,11 @@ internal sealed class StagingContentStore : IContentStore, IDisposable
         long dataEnd = 0;
         while (offset < size)
         {
+            if (data is Layers.TarEntryStream sparse && sparse.SkipHole(HoleBlockSize) is > 0 and var hole)
+            {
+                offset += hole; // a sparse hole: left unwritten, whatever its size
+                continue;
+            }
             var want = (int)Math.Min(buffer.Length, size - offset);
             var filled = await data.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             if (filled < want)

@@ -106,6 +106,7 @@ internal sealed class TreeMaterializer : IDisposable
                     _skipped++;
                     return;
                 }
+                DeviceNumbers.CheckLinux(inode, display, "Linux");
                 var type = inode.Kind == NodeKind.CharDevice ? LibC.S_IFCHR : LibC.S_IFBLK;
                 Posix.MknodAt(parent, node.Name, type | NewFileMode, LibC.MakeDevice(inode.DeviceMajor, inode.DeviceMinor), display);
                 _devices++;

@@ -51,6 +51,11 @@ internal sealed class Ext4ContentStore : IContentStore
             long done = 0;
             while (done < size)
             {
+                if (data is Layers.TarEntryStream sparse && sparse.SkipHole(Ext4Constants.BlockSize) is > 0 and var hole)
+                {
+                    done += hole; // whole blocks of a sparse hole: never allocated
+                    continue;
+                }
                 int want = (int)Math.Min(buffer.Length, size - done);
                 int read = await data.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
                 if (read < want)

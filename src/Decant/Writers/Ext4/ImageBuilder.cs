@@ -169,6 +169,7 @@ internal sealed partial class ImageBuilder
                 await AddSymlinkAsync(record, inode, number, cancellationToken).ConfigureAwait(false);
                 break;
             case NodeKind.CharDevice or NodeKind.BlockDevice:
+                DeviceNumbers.CheckLinux(inode, node.Path, "ext4");
                 EncodeDevice(record.Block, inode.DeviceMajor, inode.DeviceMinor);
                 _devices++;
                 break;
@@ -376,6 +377,7 @@ internal sealed partial class ImageBuilder
         record.BlockCount += needed;
     }
 
+    /// <summary>The old 8:8 encoding in i_block[0] when it fits, else the new 12:20 one in i_block[1] (numbers checked by the caller).</summary>
     private static void EncodeDevice(byte[] iblock, uint major, uint minor)
     {
         if (major < 256 && minor < 256)

@@ -7,7 +7,8 @@ namespace Decant.Writers.Tar;
 
 /// <summary>
 /// A content store in one temporary spool file. Each write reserves its own region up front, so
-/// layers read concurrently write side by side without locks. The file is deleted when disposed.
+/// layers read concurrently write side by side without locks. All-zero chunks are not written, so
+/// zeros (a sparse file's holes) take no spool space. The file is deleted when disposed.
 /// </summary>
 internal sealed class SpoolContentStore : IContentStore, IDisposable
 {
@@ -30,13 +31,22 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
             long written = 0;
             while (written < size)
             {
+                if (data is Layers.TarEntryStream sparse && sparse.SkipHole(1) is > 0 and var hole)
+                {
+                    written += hole; // a sparse hole: a hole in the spool too
+                    continue;
+                }
                 int want = (int)Math.Min(buffer.Length, size - written);
                 int read = await data.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
                     throw new DecantException(DecantErrorKind.InvalidLayer, $"file content ended after {written} of {size} bytes");
                 }
-                await RandomAccess.WriteAsync(_file, buffer.AsMemory(0, read), offset + written, cancellationToken).ConfigureAwait(false);
+                // All-zero chunks (sparse holes, zero runs) are left unwritten: holes in the spool file.
+                if (buffer.AsSpan(0, read).ContainsAnyExcept((byte)0))
+                {
+                    await RandomAccess.WriteAsync(_file, buffer.AsMemory(0, read), offset + written, cancellationToken).ConfigureAwait(false);
+                }
                 written += read;
             }
         }
@@ -66,7 +76,9 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
             int read = await RandomAccess.ReadAsync(_file, buffer.AsMemory(0, want), spooled.Offset + copied, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
-                throw new DecantException(DecantErrorKind.IOError, "the spool file is shorter than expected");
+                // Past the end of the spool file: zeros that were never written (every region is reserved).
+                buffer.AsSpan(0, want).Clear();
+                read = want;
             }
             await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             copied += read;

@@ -142,8 +142,10 @@ internal static class TarHeaderWriter
         "00"u8.CopyTo(span.Slice(263, 2));
         if (type is '3' or '4')
         {
-            Octal(span.Slice(329, 8), major);
-            Octal(span.Slice(337, 8), minor);
+            // Numbers past seven octal digits go in GNU base-256, which GNU tar, Go and Python read
+            // in any header; PAX has no standard device keywords.
+            OctalOrBase256(span.Slice(329, 8), major);
+            OctalOrBase256(span.Slice(337, 8), minor);
         }
         span.Slice(148, 8).Fill((byte)' ');
         int checksum = 0;
@@ -164,6 +166,19 @@ internal static class TarHeaderWriter
             value >>= 3;
         }
         field[digits] = 0;
+    }
+
+    /// <summary>Octal when <paramref name="value"/> fits the field's digits, else base-256: the high bit set, then the number big-endian.</summary>
+    private static void OctalOrBase256(Span<byte> field, uint value)
+    {
+        if (value <= MaxOctal7)
+        {
+            Octal(field, value);
+            return;
+        }
+        field.Clear();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(field[^4..], value);
+        field[0] = 0x80;
     }
 
     private static byte[] Ascii(long value)

@@ -1,0 +1,75 @@
+using Decant.Errors;
+using Decant.Export;
+using Decant.Tests.Support;
+
+namespace Decant.Tests.Hostile;
+
+/// <summary>
+/// A sparse file whose holes are within the unpacked-bytes limit but far too big to expand: the
+/// directory and ext4 outputs skip them at O(1) cost; the tar output, which writes them as zeros,
+/// stops when cancelled and leaves nothing behind.
+/// </summary>
+public class SparseBombTests
+{
+    /// <summary>
+    /// Within the limit, a sparse file's holes stay holes at O(1) cost: 15 TiB of hole before 512
+    /// bytes of data comes out at once, with the data at the end and almost nothing allocated.
+    /// </summary>
+    [Theory]
+    [InlineData(OutputFormat.Directory)]
+    [InlineData(OutputFormat.Ext4)]
+    public async Task HolesAreSkippedNotExpanded(OutputFormat format)
+    {
+        using var scratch = new ScratchDirectory();
+        const long Size = 15L << 40;
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [HostileLayerTests.PaxSparse01(Size)]);
+        string output = scratch.Combine(format == OutputFormat.Ext4 ? "rootfs.ext4" : "rootfs");
+
+        var export = ImageExporter.ExportAsync(reference, new ExportOptions { Output = output, Format = format, MaxUnpackedBytes = 16L << 40 });
+        // A bound on a hang, not a performance measure: expanding 15 TiB of zeros takes a quarter of an hour.
+        await export.WaitAsync(TimeSpan.FromSeconds(90));
+
+        if (format == OutputFormat.Ext4)
+        {
+            await Writers.Ext4.Ext4Images.AssertCleanAsync(output);
+            string stat = await Writers.Ext4.Ext4Images.DebugFsAsync(output, "stat /bomb");
+            Assert.Contains($"Size: {Size}", stat, StringComparison.Ordinal);
+            long sectors = long.Parse(System.Text.RegularExpressions.Regex.Match(stat, @"Blockcount: (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(sectors * 512 < 1 << 20, $"{sectors * 512} bytes allocated for 512 bytes of data");
+            string bmap = await Writers.Ext4.Ext4Images.DebugFsAsync(output, $"bmap /bomb {(Size / 4096) - 1}");
+            long physical = long.Parse(bmap.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            using var image = File.OpenHandle(output);
+            byte[] last = new byte[512];
+            Assert.Equal(512, RandomAccess.Read(image, last, (physical * 4096) + 4096 - 512));
+            Assert.All(last, b => Assert.Equal((byte)'x', b));
+            return;
+        }
+        string file = Path.Combine(output, "bomb");
+        Assert.Equal(Size, new FileInfo(file).Length);
+        using var handle = File.OpenHandle(file);
+        byte[] tail = new byte[512];
+        Assert.Equal(512, RandomAccess.Read(handle, tail, Size - 512));
+        Assert.All(tail, b => Assert.Equal((byte)'x', b));
+        var stat2 = Decant.Interop.Posix.Stat(new Decant.Interop.SafeFdHandle((int)handle.DangerousGetHandle(), ownsHandle: false), file);
+        Assert.True(stat2.Blocks * 512 < 1 << 20, $"{stat2.Blocks * 512} bytes allocated for 512 bytes of data");
+    }
+
+    /// <summary>The tar output still writes a hole as zeros (it has no sparse entries): cancelling stops it.</summary>
+    [Theory]
+    [InlineData(OutputFormat.Tar)]
+    public async Task CancellingWhileHolesExpandStopsTheExport(OutputFormat format)
+    {
+        using var scratch = new ScratchDirectory();
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [HostileLayerTests.PaxSparse01(1L << 40)]);
+        Directory.CreateDirectory(scratch.Combine("out"));
+        string output = scratch.Combine("out", format switch { OutputFormat.Tar => "rootfs.tar", OutputFormat.Ext4 => "rootfs.ext4", _ => "rootfs" });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+
+        var export = ImageExporter.ExportAsync(reference, new ExportOptions { Output = output, Format = format, MaxUnpackedBytes = 2L << 40 }, cancellationToken: cancel.Token);
+        // A bound on a hang, not a performance measure: expanding 1 TiB of holes takes many minutes.
+        var error = await Record.ExceptionAsync(() => export.WaitAsync(TimeSpan.FromSeconds(90)));
+
+        Assert.True(error is OperationCanceledException or DecantException { Kind: DecantErrorKind.Cancelled }, $"expected a cancellation, got {error}");
+        Assert.Empty(Directory.GetFileSystemEntries(scratch.Combine("out")));
+    }
+}
