@@ -4,14 +4,17 @@ namespace Decant.Export;
 
 /// <summary>
 /// Counts bytes per layer (updated from the concurrent layer readers) and turns them into
-/// <see cref="ExportProgress"/> snapshots: on state changes, at most one per <see cref="MinGap"/>
-/// (a later one comes with the next tick), and periodically while bytes flow. A snapshot holds
-/// every layer, so one per change would cost time quadratic in the layer count.
+/// <see cref="ExportProgress"/> snapshots: on every state change, and periodically while bytes flow.
+/// A snapshot holds every layer, so one per change costs time quadratic in the layer count: past
+/// <see cref="EveryChangeUpTo"/> layers (far more than any real image has; Docker stops at 127)
+/// state changes publish at most one per <see cref="MinGap"/>, and the next tick carries the rest.
 /// </summary>
 internal sealed class ProgressTracker : IAsyncDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MinGap = TimeSpan.FromMilliseconds(50);
+    private const int EveryChangeUpTo = 256;
+    private readonly bool _throttled;
     private TimeSpan _lastPublish;
     private readonly IProgress<ExportProgress>? _progress;
     private readonly Manifests.Descriptor[] _layers;
@@ -31,6 +34,7 @@ internal sealed class ProgressTracker : IAsyncDisposable
         _layers = [.. layers];
         _bytesRead = new long[_layers.Length];
         _states = new int[_layers.Length];
+        _throttled = _layers.Length > EveryChangeUpTo;
         _ticker = progress is null ? Task.CompletedTask : TickAsync(_stop.Token);
         Publish();
     }
@@ -47,7 +51,7 @@ internal sealed class ProgressTracker : IAsyncDisposable
     public void SetState(int layer, LayerState state)
     {
         Volatile.Write(ref _states[layer], (int)state);
-        if (_progress is not null && _clock.Elapsed - _lastPublish >= MinGap)
+        if (_progress is not null && (!_throttled || _clock.Elapsed - _lastPublish >= MinGap))
         {
             Publish();
         }
