@@ -204,6 +204,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fallocate", SetLastError = true)]
     public static partial int Fallocate(SafeHandle fd, int mode, long offset, long length);
 
+    public const int SEEK_DATA = 3, SEEK_HOLE = 4;
+    public const int ENXIO = 6;
+
+    [LibraryImport(Library, EntryPoint = "lseek", SetLastError = true)]
+    public static partial long Lseek(SafeHandle fd, long offset, int whence);
+
     [LibraryImport(Library, EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int Ftruncate(SafeHandle fd, long length);
 

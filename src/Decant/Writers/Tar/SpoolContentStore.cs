@@ -65,15 +65,27 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Where one stored content holds data, relative to its start; the rest are holes (zeros never written).</summary>
+    public List<(long Offset, long Length)> DataRanges(ContentRef content)
+    {
+        var spooled = (SpooledContent)content;
+        return FileDataRanges.Find(_file, spooled.Offset, spooled.Size);
+    }
+
     /// <summary>Copies one stored content to <paramref name="destination"/>.</summary>
-    public async ValueTask CopyToAsync(ContentRef content, Stream destination, byte[] buffer, CancellationToken cancellationToken)
+    public ValueTask CopyToAsync(ContentRef content, Stream destination, byte[] buffer, CancellationToken cancellationToken) =>
+        CopyRangeToAsync(content, 0, content.Size, destination, buffer, cancellationToken);
+
+    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="start"/> of one stored content to <paramref name="destination"/>.</summary>
+    public async ValueTask CopyRangeToAsync(ContentRef content, long start, long length, Stream destination, byte[] buffer, CancellationToken cancellationToken)
     {
         var spooled = (SpooledContent)content;
         long copied = 0;
-        while (copied < spooled.Size)
+        while (copied < length)
         {
-            int want = (int)Math.Min(buffer.Length, spooled.Size - copied);
-            int read = await RandomAccess.ReadAsync(_file, buffer.AsMemory(0, want), spooled.Offset + copied, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            int want = (int)Math.Min(buffer.Length, length - copied);
+            int read = await RandomAccess.ReadAsync(_file, buffer.AsMemory(0, want), spooled.Offset + start + copied, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 // Past the end of the spool file: zeros that were never written (every region is reserved).

@@ -31,12 +31,16 @@ internal static class TarHeaderWriter
     private const long MaxOctal7 = 0x1F_FFFF;          // 7 octal digits (ids, modes)
     private const long MaxOctal11 = 0x1_FFFF_FFFF;     // 11 octal digits (size, mtime)
 
-    /// <summary>Writes the header block(s) of <paramref name="record"/>; the caller writes content and padding.</summary>
-    public static async ValueTask WriteAsync(Stream output, TarRecord record, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the header block(s) of <paramref name="record"/>, with <paramref name="extraRecords"/>
+    /// (such as a sparse file's <c>GNU.sparse.*</c>) first in its PAX header; the caller writes
+    /// content and padding.
+    /// </summary>
+    public static async ValueTask WriteAsync(Stream output, TarRecord record, CancellationToken cancellationToken, IReadOnlyList<KeyValuePair<string, byte[]>>? extraRecords = null)
     {
         byte[] name = NameBytes.GetBytes(record.Name);
         byte[] link = NameBytes.GetBytes(record.LinkName);
-        var pax = new List<KeyValuePair<string, byte[]>>();
+        var pax = new List<KeyValuePair<string, byte[]>>(extraRecords ?? []);
         if (name.Length > 100)
         {
             pax.Add(new("path", name));
@@ -72,7 +76,7 @@ internal static class TarHeaderWriter
             // PAX text is UTF-8; a name or key holding other bytes is announced as binary (POSIX
             // hdrcharset), which GNU tar and libarchive then take byte for byte. (xattr values are
             // raw bytes in any case.)
-            if (pax.Exists(static r => NameBytes.HasRawBytes(r.Key) || (r.Key is "path" or "linkpath" && !Utf8.IsValid(r.Value))))
+            if (pax.Exists(static r => NameBytes.HasRawBytes(r.Key) || (r.Key is "path" or "linkpath" or "GNU.sparse.name" && !Utf8.IsValid(r.Value))))
             {
                 pax.Insert(0, new("hdrcharset", "BINARY"u8.ToArray()));
             }

@@ -1,4 +1,6 @@
+using System.Globalization;
 using Decant.Errors;
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Writers.Tar;
@@ -29,6 +31,9 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private readonly SpoolContentStore _spool;
     private readonly string? _temporaryOutput;
     private readonly OutputParents? _parents;
+
+    /// <summary>Holes at least this large make a file a sparse entry (GNU tar's own --sparse makes every holey file one).</summary>
+    private const long SparseThreshold = 1 << 20;
     private bool _committed;
 
     private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput, OutputParents? parents)
@@ -134,9 +139,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
                     directories += node.Parent is null ? 0 : 1;
                     break;
                 case NodeKind.RegularFile:
-                    await TarHeaderWriter.WriteAsync(output, Record(name, '0', inode, inode.Size, ""), cancellationToken).ConfigureAwait(false);
-                    await _spool.CopyToAsync(inode.Content!, output, buffer, cancellationToken).ConfigureAwait(false);
-                    await TarHeaderWriter.WritePaddingAsync(output, inode.Size, cancellationToken).ConfigureAwait(false);
+                    await WriteRegularFileAsync(output, name, inode, buffer, cancellationToken).ConfigureAwait(false);
                     files++;
                     bytes += inode.Size;
                     break;
@@ -162,6 +165,63 @@ public sealed class TarRootfsWriter : IRootfsWriter
             Directories = directories, Files = files, Symlinks = symlinks, Hardlinks = hardlinks,
             Devices = devices, Fifos = fifos, ContentBytes = bytes,
         };
+    }
+
+    /// <summary>
+    /// A regular file, as a plain entry, or as a GNU sparse (PAX 1.0) entry when its holes come to
+    /// <see cref="SparseThreshold"/> or more: then only its data is written, so holes cost their
+    /// count, not their size, and GNU tar, libarchive and Go extract it with its holes.
+    /// </summary>
+    private async ValueTask WriteRegularFileAsync(Stream output, string name, Inode inode, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var content = inode.Content!;
+        var data = content.Size >= SparseThreshold ? _spool.DataRanges(content) : null;
+        long dataBytes = data?.Sum(r => r.Length) ?? content.Size;
+        if (data is null || content.Size - dataBytes < SparseThreshold)
+        {
+            await TarHeaderWriter.WriteAsync(output, Record(name, '0', inode, inode.Size, ""), cancellationToken).ConfigureAwait(false);
+            await _spool.CopyToAsync(content, output, buffer, cancellationToken).ConfigureAwait(false);
+            await TarHeaderWriter.WritePaddingAsync(output, inode.Size, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // GNU tar ends a map whose file ends in a hole with an empty segment at the real size.
+        if (data.Count == 0 || data[^1].Offset + data[^1].Length < content.Size)
+        {
+            data.Add((content.Size, 0));
+        }
+        byte[] map = SparseMap(data);
+        int slash = name.LastIndexOf('/');
+        string storedName = slash < 0 ? "GNUSparseFile.0/" + name : name[..(slash + 1)] + "GNUSparseFile.0/" + name[(slash + 1)..];
+        KeyValuePair<string, byte[]>[] sparse =
+        [
+            new("GNU.sparse.major", "1"u8.ToArray()),
+            new("GNU.sparse.minor", "0"u8.ToArray()),
+            new("GNU.sparse.name", NameBytes.GetBytes(name)),
+            new("GNU.sparse.realsize", System.Text.Encoding.ASCII.GetBytes(content.Size.ToString(CultureInfo.InvariantCulture))),
+        ];
+        long stored = map.Length + dataBytes;
+        await TarHeaderWriter.WriteAsync(output, Record(storedName, '0', inode, stored, ""), cancellationToken, sparse).ConfigureAwait(false);
+        await output.WriteAsync(map, cancellationToken).ConfigureAwait(false);
+        foreach (var (offset, length) in data)
+        {
+            await _spool.CopyRangeToAsync(content, offset, length, output, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        await TarHeaderWriter.WritePaddingAsync(output, stored, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A PAX 1.0 sparse map: the segment count, then each offset and length, one decimal per line, padded to a block.</summary>
+    private static byte[] SparseMap(List<(long Offset, long Length)> segments)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append(segments.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        foreach (var (offset, length) in segments)
+        {
+            text.Append(offset.ToString(CultureInfo.InvariantCulture)).Append('\n').Append(length.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+        byte[] ascii = System.Text.Encoding.ASCII.GetBytes(text.ToString());
+        byte[] map = new byte[(ascii.Length + TarHeaderWriter.BlockSize - 1) / TarHeaderWriter.BlockSize * TarHeaderWriter.BlockSize];
+        ascii.CopyTo(map, 0);
+        return map;
     }
 
     private static TarRecord Record(string name, char type, Inode inode, long size, string link) =>
