@@ -34,9 +34,6 @@ public sealed partial class TarReader
     /// <summary>How many bytes were taken from the underlying stream so far.</summary>
     public long BytesRead => _input.BytesRead;
 
-    /// <summary>The entry returned by the last <see cref="ReadNextAsync"/>, or null.</summary>
-    public TarHeader? Current => _current;
-
     /// <summary>
     /// Moves to the next entry, skipping whatever of the current entry's data was not read. Returns
     /// null at the end of the archive: two zero blocks, one zero block and the end of the stream,

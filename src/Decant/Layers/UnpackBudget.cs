@@ -20,9 +20,6 @@ public sealed class UnpackBudget
     /// <summary>The most uncompressed bytes all layers together may produce (<c>--max-unpacked-bytes</c>).</summary>
     public long MaxBytes { get; }
 
-    /// <summary>The uncompressed bytes consumed so far across all layers; may pass <see cref="MaxBytes"/> by the read that hit the limit.</summary>
-    public long UsedBytes => Interlocked.Read(ref _used);
-
     /// <summary>Records <paramref name="bytes"/> more uncompressed bytes; throws once the limit is passed.</summary>
     public void Consume(long bytes)
     {

@@ -43,7 +43,7 @@ public sealed class LayerApplier
     {
         _store = store;
         _xattrs = xattrs;
-        var rootInode = new Inode { Kind = NodeKind.Directory, Mode = ImplicitDirectoryMode, Implicit = true, LinkCount = 1 };
+        var rootInode = new Inode { Kind = NodeKind.Directory, Mode = ImplicitDirectoryMode, LinkCount = 1 };
         Tree = new MergedTree(new TreeNode("", null, rootInode));
     }
 
@@ -198,7 +198,6 @@ public sealed class LayerApplier
     private void UpdateDirectory(TreeNode directory, TarHeader header)
     {
         ApplyMetadata(directory.Inode, header);
-        directory.Inode.Implicit = false;
     }
 
     private void ApplyMetadata(Inode inode, TarHeader header)
@@ -369,7 +368,6 @@ public sealed class LayerApplier
         Mode = ImplicitDirectoryMode,
         ModificationTime = causedBy.ModificationTime,
         AccessTime = causedBy.ModificationTime,
-        Implicit = true,
     };
 
     private static TreeNode Attach(TreeNode parent, string name, Inode inode, TarHeader causedBy)

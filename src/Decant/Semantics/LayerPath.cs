@@ -37,7 +37,4 @@ public static class LayerPath
         }
         return [.. parts];
     }
-
-    /// <summary>The cleaned path as one '/'-joined string ("" for the root).</summary>
-    public static string Join(IEnumerable<string> parts) => string.Join('/', parts);
 }

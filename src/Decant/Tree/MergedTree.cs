@@ -8,7 +8,7 @@ public enum NodeKind
 {
     /// <summary>A regular file; its bytes are in <see cref="Inode.Content"/>. Hardlinks are not a kind: linked paths share one inode.</summary>
     RegularFile,
-    /// <summary>A directory; its entries are the <see cref="TreeNode.Children"/> of its node.</summary>
+    /// <summary>A directory; its entries are the children of its node (<see cref="TreeNode.GetChild"/>, <see cref="MergedTree.Walk"/>).</summary>
     Directory,
     /// <summary>A symbolic link; <see cref="Inode.SymlinkTarget"/> holds its target.</summary>
     Symlink,
@@ -52,8 +52,6 @@ public sealed class Inode
     public long Size => Content?.Size ?? 0;
     /// <summary>How many paths in the tree lead to this inode.</summary>
     public int LinkCount { get; internal set; }
-    /// <summary>True for a directory that no layer listed, created only because it holds other entries.</summary>
-    public bool Implicit { get; set; }
 
     /// <summary>Whether <see cref="Kind"/> is <see cref="NodeKind.Directory"/>.</summary>
     public bool IsDirectory => Kind == NodeKind.Directory;
@@ -105,8 +103,6 @@ public sealed class TreeNode
     /// <summary>The number of entries in this directory (0 for anything that is not one), without sorting them.</summary>
     public int ChildCount => _children?.Count ?? 0;
 
-    /// <summary>Children in the byte order of their names, so every writer's output is deterministic.</summary>
-    public IEnumerable<TreeNode> Children => _children is null ? [] : _children.Values.OrderBy(c => c.Name, NameBytes.Comparer);
 
     /// <summary>The child called <paramref name="name"/> (one path component, matched by exact bytes), or null when there is none.</summary>
     public TreeNode? GetChild(string name) => _children is not null && _children.TryGetValue(name, out var child) ? child : null;
@@ -181,7 +177,7 @@ public sealed class MergedTree
     }
 
     /// <summary>Finds a node by its cleaned relative path ("" for the root).</summary>
-    public TreeNode? Find(string path)
+    internal TreeNode? Find(string path)
     {
         var node = Root;
         if (path.Length == 0)
