@@ -21,37 +21,21 @@ internal static class PasswordPrompt
         {
             throw SharedOptions.Usage($"--creds {user} has no password and there is no terminal to ask on; use --password-stdin or --creds USER:PASSWORD");
         }
+        // Echo goes off before the prompt is shown, so keys typed ahead of it are not shown either; the
+        // runtime sets up the terminal the first time the console is used, so that comes first.
+        await Console.Error.FlushAsync(cancellationToken).ConfigureAwait(false);
+        _ = Console.KeyAvailable;
+        using var echoOff = TerminalEcho.Off();
         await Console.Error.WriteAsync($"Password for {user}: ").ConfigureAwait(false);
         try
         {
-            // Console.ReadKey blocks; it runs on its own thread so Ctrl-C (the cancellation token) still ends the run.
-            string password = await Task.Run(ReadHidden, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+            // The read blocks; it runs on its own thread so Ctrl-C (the cancellation token) still ends the run.
+            string password = await Task.Run(TerminalEcho.ReadLine, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
             return password.Length > 0 ? password : throw SharedOptions.Usage("no password given");
         }
         finally
         {
             await Console.Error.WriteLineAsync().ConfigureAwait(false);
-        }
-    }
-
-    private static string ReadHidden()
-    {
-        var password = new StringBuilder();
-        while (true)
-        {
-            var key = Console.ReadKey(intercept: true);
-            if (key.Key == ConsoleKey.Enter || key.KeyChar is '\r' or '\n')
-            {
-                return password.ToString();
-            }
-            if (key.Key == ConsoleKey.Backspace)
-            {
-                password.Length = Math.Max(0, password.Length - 1);
-            }
-            else if (!char.IsControl(key.KeyChar))
-            {
-                password.Append(key.KeyChar);
-            }
         }
     }
 }
