@@ -12,8 +12,8 @@ namespace Decant.Layers;
 /// </summary>
 /// <remarks>
 /// As in Go's archive/tar, which the other image tools use, entries other than regular files carry
-/// no data: their size field is ignored and reported as 0. Names that are not valid UTF-8 are kept
-/// losslessly as Latin-1 (see <see cref="TarText"/>).
+/// no data: their size field is ignored and reported as 0. Names are byte strings, kept exactly
+/// in their lossless string form (see <see cref="TarText"/> and <see cref="Model.NameBytes"/>).
 /// </remarks>
 public sealed partial class TarReader
 {

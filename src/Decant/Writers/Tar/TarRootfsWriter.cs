@@ -50,7 +50,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private bool ToStandardOutput => _options.Output == "-";
 
     /// <summary>Checks the output path and creates the spool; a file output is written under a temporary name next to it.</summary>
-    /// <exception cref="DecantException">The output is a directory, exists without <see cref="TarWriterOptions.Force"/>, or its directory does not exist.</exception>
+    /// <exception cref="DecantException">The output is a directory, exists without <see cref="TarWriterOptions.Force"/>, or its missing parent directories cannot be created.</exception>
     public static TarRootfsWriter Create(TarWriterOptions options)
     {
         string? temporary = null;
