@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Export;
 
 namespace Decant.Cli;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 
 namespace Decant.Cli.Commands;

@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Blobs;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 
 namespace Decant.Blobs;

@@ -1,4 +1,5 @@
 using Decant.Manifests;
+using Decant.Sources;
 using Decant.Semantics;
 using Decant.Writers;
 
@@ -96,5 +97,5 @@ public sealed record ExportResult(ResolvedImage Image, Writers.WriteSummary Summ
     /// Set when the export succeeded but could not clean up after itself: the previous contents of
     /// a replaced output directory could not be removed (the message says where they are).
     /// </summary>
-    public Errors.DecantException? CleanupFailure { get; init; }
+    public Model.DecantException? CleanupFailure { get; init; }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Decant.Blobs;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Layers;
 using Decant.Manifests;
 using Decant.References;
@@ -46,7 +46,7 @@ public static class ImageExporter
                 await using var tracker = new ProgressTracker(image.Layers, progress);
                 var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
                 tracker.SetStage(ExportStage.Writing);
-                Tree.MemoryGovernor.BetweenPhases();
+                MemoryGovernor.BetweenPhases();
                 var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
                 if (bundle is not null)
                 {

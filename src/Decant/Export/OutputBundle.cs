@@ -1,5 +1,6 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
+using Decant.Sources;
 
 namespace Decant.Export;
 

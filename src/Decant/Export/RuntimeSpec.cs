@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Decant.Interop;
 using Decant.Manifests;
+using Decant.Sources;
 
 namespace Decant.Export;
 
@@ -175,14 +176,14 @@ internal static class RuntimeSpec
         else
         {
             var row = passwd.FirstOrDefault(r => r.Length > 3 && r[0] == parts[0])
-                ?? throw new Errors.DecantException(Errors.DecantErrorKind.InvalidManifest, $"the image's user \"{parts[0]}\" is not in the rootfs' /etc/passwd");
+                ?? throw new Model.DecantException(Model.DecantErrorKind.InvalidManifest, $"the image's user \"{parts[0]}\" is not in the rootfs' /etc/passwd");
             uid = long.Parse(row[2], CultureInfo.InvariantCulture);
             gid = long.Parse(row[3], CultureInfo.InvariantCulture);
         }
         if (parts.Length == 2 && !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out gid))
         {
             var row = ReadDatabase(rootfs, "etc/group").FirstOrDefault(r => r.Length > 2 && r[0] == parts[1])
-                ?? throw new Errors.DecantException(Errors.DecantErrorKind.InvalidManifest, $"the image's group \"{parts[1]}\" is not in the rootfs' /etc/group");
+                ?? throw new Model.DecantException(Model.DecantErrorKind.InvalidManifest, $"the image's group \"{parts[1]}\" is not in the rootfs' /etc/group");
             gid = long.Parse(row[2], CultureInfo.InvariantCulture);
         }
         return (uid, gid);

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Decant.Model;
-using Decant.Errors;
 
 namespace Decant.Interop;
 

@@ -5,7 +5,7 @@ namespace Decant.Interop;
 /// <summary>
 /// Every libc call Decant makes, declared once. Raw entry points return what libc returns
 /// (-1 with errno on failure, read through <see cref="Marshal.GetLastPInvokeError"/>); the checked
-/// helpers in <see cref="Posix"/> turn failures into <see cref="Decant.Errors.DecantException"/>.
+/// helpers in <see cref="Posix"/> turn failures into <see cref="Decant.Model.DecantException"/>.
 /// Constants are the Linux values; the two open flags that differ on ARM are chosen at run time.
 /// </summary>
 internal static unsafe partial class LibC

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Decant.Model;
-using Decant.Errors;
 using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Interop;

@@ -3,20 +3,13 @@ using Decant.Tree;
 namespace Decant.Layers;
 
 /// <summary>
-/// One tar entry of a layer after reading: its header, whether it is a whiteout and, for a regular
-/// file, its stored content. The cleaned path is not kept (it is recomputed when applied), so a
-/// layer with a million entries costs a million names, not two copies of each.
+/// One tar entry of a layer after reading: its header and, for a regular file, its stored content.
+/// What the entry means (a whiteout, an ordinary file) is decided when the layer rules apply it.
 /// </summary>
 public sealed class IndexedEntry
 {
     /// <summary>The entry's tar metadata as read, with its archive (uncleaned) name.</summary>
     public required TarHeader Header { get; init; }
-
-    /// <summary>Whether the entry is a whiteout (plain or opaque), aufs metadata, or an ordinary entry.</summary>
-    public Semantics.Whiteout.Kind Whiteout { get; init; }
-
-    /// <summary>The cleaned path components (empty for the root entry); the name was checked when the layer was read.</summary>
-    public string[] CleanPath() => Semantics.LayerPath.Clean(Header.Name);
 
     /// <summary>For a regular file, where its bytes were stored.</summary>
     public ContentRef? Content { get; init; }

@@ -1,14 +1,12 @@
 using Decant.Blobs;
-using Decant.Errors;
-using Decant.Semantics;
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Layers;
 
 /// <summary>
 /// Per-layer work, independent of every other layer: decompress (detected by magic bytes), parse
-/// the tar, clean and check each name, store each regular file's content in the writer's store,
-/// and check the uncompressed stream against the config's diff_id.
+/// the tar, store each regular file's content in the writer's store, and check the uncompressed stream against the config's diff_id.
 /// </summary>
 public static class LayerIndexer
 {
@@ -47,16 +45,15 @@ public static class LayerIndexer
             var entries = new List<IndexedEntry>();
             while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
             {
-                var whiteout = ClassifyWhiteout(header);
                 ContentRef? content = null;
-                if (header.Kind == TarEntryKind.RegularFile && whiteout == Whiteout.Kind.None)
+                if (header.Kind == TarEntryKind.RegularFile)
                 {
                     // A sparse file's holes unpack to bytes the stream never carries: a 3 KB layer can
                     // claim 16 TiB. They count against the limit before any output is written.
                     ChargeHoles(budget, reader.CurrentHoleBytes, header);
                     content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
                 }
-                entries.Add(new IndexedEntry { Header = header, Whiteout = whiteout, Content = content });
+                entries.Add(new IndexedEntry { Header = header, Content = content });
                 MemoryGovernor.Tick();
             }
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
@@ -85,17 +82,5 @@ public static class LayerIndexer
         {
             throw new DecantException(error.Kind, $"{error.Message}: the sparse file is {header.Size} bytes, {holeBytes} of them holes", error) { Entry = header.Name };
         }
-    }
-
-    /// <summary>Checks the entry's name (refusing escapes and invalid whiteouts) and says what kind of whiteout it is.</summary>
-    private static Whiteout.Kind ClassifyWhiteout(TarHeader header)
-    {
-        var path = LayerPath.Clean(header.Name);
-        if (path.Length == 0)
-        {
-            return Whiteout.Kind.None;
-        }
-        var kind = Whiteout.Classify(path[^1], header.Name, out _);
-        return kind == Whiteout.Kind.None && Whiteout.IsUnderMetadata(path) ? Whiteout.Kind.Meta : kind;
     }
 }

@@ -1,9 +1,10 @@
 using Decant.Blobs;
+using Decant.Tree;
 
 namespace Decant.Layers;
 
 /// <summary>The read-only, forward-only content of one tar entry, served by its <see cref="TarReader"/>.</summary>
-internal sealed class TarEntryStream(TarReader reader, int version, long length) : ReadOnlyStream
+internal sealed class TarEntryStream(TarReader reader, int version, long length) : ReadOnlyStream, IHoleSkippingStream
 {
     private long _position;
 

@@ -1,3 +1,4 @@
+using Decant.Model;
 namespace Decant.Layers;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Decant.Model;
 namespace Decant.Layers;
 
 /// <summary>Turning a header block plus the pending PAX and GNU records into a <see cref="TarHeader"/>.</summary>

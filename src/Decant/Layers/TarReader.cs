@@ -1,5 +1,5 @@
 using System.Buffers;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Layers;
 

@@ -2,7 +2,7 @@ namespace Decant.Layers;
 
 /// <summary>
 /// Bounds on what one tar entry's metadata may make <see cref="TarReader"/> hold in memory. An
-/// archive that exceeds one fails with <see cref="Errors.DecantErrorKind.LimitExceeded"/>.
+/// archive that exceeds one fails with <see cref="Model.DecantErrorKind.LimitExceeded"/>.
 /// </summary>
 public sealed record TarReaderLimits
 {

@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Layers;
 

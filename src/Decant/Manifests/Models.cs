@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Decant.Model;
 
 namespace Decant.Manifests;
 
@@ -19,7 +20,7 @@ public sealed record Descriptor
     [JsonPropertyName("annotations")] public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 
     /// <summary>The parsed digest; throws a clear error when it is malformed.</summary>
-    [JsonIgnore] public Digest ParsedDigest => Manifests.Digest.Parse(Digest);
+    [JsonIgnore] public Digest ParsedDigest => Model.Digest.Parse(Digest);
 }
 
 /// <summary>An OS and CPU architecture an image is built for.</summary>

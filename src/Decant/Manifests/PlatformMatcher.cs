@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Manifests;
 

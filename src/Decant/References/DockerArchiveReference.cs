@@ -1,5 +1,5 @@
 using System.Globalization;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.References;
 

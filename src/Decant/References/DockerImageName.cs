@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
-using Decant.Errors;
-using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.References;
 
@@ -40,7 +39,7 @@ public sealed partial record DockerImageName(string Registry, string Repository,
         int at = rest.LastIndexOf('@');
         if (at >= 0)
         {
-            if (!Manifests.Digest.TryParse(rest[(at + 1)..], out var parsed))
+            if (!Model.Digest.TryParse(rest[(at + 1)..], out var parsed))
             {
                 throw Invalid(value, $"\"{rest[(at + 1)..]}\" is not a sha256 or sha512 digest");
             }

@@ -1,5 +1,4 @@
-using Decant.Errors;
-using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.References;
 
@@ -62,7 +61,7 @@ internal static class LayoutReferenceSyntax
         string? tag = null;
         Digest? digest = null;
         int at = details.LastIndexOf('@');
-        if (at >= 0 && Manifests.Digest.TryParse(details[(at + 1)..], out var parsed))
+        if (at >= 0 && Model.Digest.TryParse(details[(at + 1)..], out var parsed))
         {
             path = details[..at];
             digest = parsed;

@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Layers;
 using Decant.Tree;
 
@@ -55,13 +55,14 @@ public sealed class LayerApplier
     {
         try
         {
-            ApplyWhiteouts(layer, Whiteout.Kind.Opaque);
-            ApplyWhiteouts(layer, Whiteout.Kind.Plain);
-            foreach (var entry in layer.Entries)
+            var kinds = ClassifyEntries(layer.Entries, cancellationToken);
+            ApplyWhiteouts(layer, kinds, Whiteout.Kind.Opaque);
+            ApplyWhiteouts(layer, kinds, Whiteout.Kind.Plain);
+            for (int i = 0; i < layer.Entries.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 MemoryGovernor.Tick();
-                ApplyEntry(entry);
+                ApplyEntry(layer.Entries[i], kinds[i]);
             }
         }
         catch (DecantException error)
@@ -78,15 +79,38 @@ public sealed class LayerApplier
         }
     }
 
-    private void ApplyWhiteouts(LayerIndex layer, Whiteout.Kind kind)
+    /// <summary>
+    /// Checks every entry's name (refusing escapes and invalid whiteouts) and says what kind of
+    /// whiteout each is, before anything of the layer is applied: a bad name anywhere in a layer
+    /// leaves the tree as the layers below made it.
+    /// </summary>
+    private static Whiteout.Kind[] ClassifyEntries(IReadOnlyList<IndexedEntry> entries, CancellationToken cancellationToken)
     {
-        foreach (var entry in layer.Entries)
+        var kinds = new Whiteout.Kind[entries.Count];
+        for (int i = 0; i < kinds.Length; i++)
         {
-            if (entry.Whiteout != kind)
+            cancellationToken.ThrowIfCancellationRequested();
+            var header = entries[i].Header;
+            var path = LayerPath.Clean(header.Name);
+            if (path.Length == 0)
             {
                 continue;
             }
-            var path = entry.CleanPath();
+            var kind = Whiteout.Classify(path[^1], header.Name, out _);
+            kinds[i] = kind == Whiteout.Kind.None && Whiteout.IsUnderMetadata(path) ? Whiteout.Kind.Meta : kind;
+        }
+        return kinds;
+    }
+
+    private void ApplyWhiteouts(LayerIndex layer, Whiteout.Kind[] kinds, Whiteout.Kind kind)
+    {
+        for (int i = 0; i < kinds.Length; i++)
+        {
+            if (kinds[i] != kind)
+            {
+                continue;
+            }
+            var path = LayerPath.Clean(layer.Entries[i].Header.Name);
             string hidden = path[^1][Whiteout.Prefix.Length..];
             // A whiteout's directory is looked up without following symlinks: beneath a symlink or a file it hides nothing.
             var directory = LookupWithoutFollowing(path.AsSpan(0, path.Length - 1));
@@ -108,15 +132,15 @@ public sealed class LayerApplier
         }
     }
 
-    private void ApplyEntry(IndexedEntry entry)
+    private void ApplyEntry(IndexedEntry entry, Whiteout.Kind whiteout)
     {
-        if (entry.Whiteout != Whiteout.Kind.None)
+        if (whiteout != Whiteout.Kind.None)
         {
             Discard(entry.Content);
             return;
         }
         var header = entry.Header;
-        var path = entry.CleanPath();
+        var path = LayerPath.Clean(header.Name);
         if (path.Length == 0)
         {
             if (header.Kind != TarEntryKind.Directory)

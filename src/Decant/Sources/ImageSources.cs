@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources.DockerArchive;
 using Decant.Sources.OciArchive;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Sources;
 

@@ -27,3 +27,13 @@ public interface IContentStore
     /// <summary>Says that nothing in the final tree uses this content any more, so its space can be reused.</summary>
     ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Content whose source knows where its holes are (a sparse tar entry): a store skips a hole at
+/// O(1) cost, leaving it unwritten, instead of reading its zeros.
+/// </summary>
+internal interface IHoleSkippingStream
+{
+    /// <summary>Skips the hole at the current position, in whole multiples of <paramref name="alignment"/> bytes; returns the bytes skipped (0 when there is none).</summary>
+    long SkipHole(int alignment);
+}

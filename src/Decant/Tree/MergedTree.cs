@@ -1,4 +1,3 @@
-using Decant.Layers;
 using Decant.Model;
 
 namespace Decant.Tree;

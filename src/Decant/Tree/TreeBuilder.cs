@@ -1,4 +1,3 @@
-using Decant.Errors;
 using Decant.Model;
 
 namespace Decant.Tree;

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using Decant.Blobs;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Layers;
 using Decant.Tests.Layers;
 

@@ -1,5 +1,5 @@
 using Decant.Blobs;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Tests.Blobs;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using Decant.Blobs;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 
 namespace Decant.Tests.Blobs;

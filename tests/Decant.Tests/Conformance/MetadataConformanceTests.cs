@@ -1,6 +1,6 @@
 using System.Formats.Tar;
 using System.Text;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Export;
 using Decant.Semantics;
 using Decant.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.Security.Cryptography;
 using System.Text;
-using Timestamp = Decant.Layers.Timestamp;
+using Timestamp = Decant.Model.Timestamp;
 using Decant.Tests.Support;
 
 namespace Decant.Tests.Differential;

@@ -69,7 +69,7 @@ public sealed class TreeSnapshotTests : IAsyncLifetime, IDisposable
         Assert.Null(absolute.ContentSha256);
         var relative = snapshot["/dir/rel-link"];
         Assert.Equal("sub", relative.SymlinkTarget);
-        Assert.Equal(new Decant.Layers.Timestamp(1234567890, 500_000_000), relative.ModificationTime);
+        Assert.Equal(new Decant.Model.Timestamp(1234567890, 500_000_000), relative.ModificationTime);
 
         Assert.Equal(SnapshotEntryType.Fifo, snapshot["/dir/fifo"].Type);
         var device = snapshot["/dir/null"];

@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using static Decant.Tests.Interop.FileSystemProbe;
 using Decant.Tests.Support;

@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Decant.Errors;
-using Decant.Layers;
 using Decant.Model;
+using Decant.Layers;
 
 namespace Decant.Tests.Layers;
 

@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Layers;
 
 namespace Decant.Tests.Layers;

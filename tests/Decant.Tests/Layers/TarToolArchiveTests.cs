@@ -3,6 +3,7 @@ using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using System.Text;
 using Decant.Layers;
+using Decant.Model;
 using GnuTarEntry = System.Formats.Tar.GnuTarEntry;
 using PaxTarEntry = System.Formats.Tar.PaxTarEntry;
 using TarEntryType = System.Formats.Tar.TarEntryType;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources;

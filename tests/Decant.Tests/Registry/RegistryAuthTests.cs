@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Sources;
 using Decant.Tests.Support;
 

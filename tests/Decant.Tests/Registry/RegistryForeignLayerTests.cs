@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.Sources;
 using Decant.Tests.Support;

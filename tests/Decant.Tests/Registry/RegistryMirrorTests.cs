@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Sources;
 using Decant.Tests.Support;
 

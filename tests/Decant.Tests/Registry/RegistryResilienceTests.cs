@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Export;
 using Decant.Manifests;
 using Decant.References;

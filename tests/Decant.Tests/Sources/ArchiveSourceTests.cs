@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources;

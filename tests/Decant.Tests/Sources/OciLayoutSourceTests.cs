@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Formats.Tar;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources;

@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Text;
 using System.Text.Json;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Tests.Sources;
 

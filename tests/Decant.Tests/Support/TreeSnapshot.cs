@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Decant.Layers;
+using Decant.Model;
 
 namespace Decant.Tests.Support;
 

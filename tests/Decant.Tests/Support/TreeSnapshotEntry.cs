@@ -1,4 +1,5 @@
 using Decant.Layers;
+using Decant.Model;
 
 namespace Decant.Tests.Support;
 

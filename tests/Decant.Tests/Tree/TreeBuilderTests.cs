@@ -1,5 +1,5 @@
 using System.Text;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Tests.Conformance;
 using Decant.Tests.Support;
 using Decant.Tree;

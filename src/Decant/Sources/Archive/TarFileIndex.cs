@@ -1,5 +1,5 @@
 using System.Formats.Tar;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using Microsoft.Win32.SafeHandles;
 

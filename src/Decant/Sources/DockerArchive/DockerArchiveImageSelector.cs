@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.References;
 
 namespace Decant.Sources.DockerArchive;

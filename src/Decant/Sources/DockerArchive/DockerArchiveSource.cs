@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources.Archive;

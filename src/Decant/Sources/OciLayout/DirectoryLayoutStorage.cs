@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using Microsoft.Win32.SafeHandles;
 

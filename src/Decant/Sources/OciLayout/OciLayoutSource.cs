@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 

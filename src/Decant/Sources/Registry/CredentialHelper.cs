@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Sources.Registry;
 

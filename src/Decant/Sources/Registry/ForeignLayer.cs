@@ -1,5 +1,5 @@
 using System.Net;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 
 namespace Decant.Sources.Registry;

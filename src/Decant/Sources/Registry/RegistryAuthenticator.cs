@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Sources.Registry;
 

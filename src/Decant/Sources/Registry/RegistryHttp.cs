@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Security;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Sources.Registry;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Net;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Sources.Registry;
 

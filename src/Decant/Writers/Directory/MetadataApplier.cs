@@ -1,6 +1,5 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
-using Decant.Layers;
 using Decant.Tree;
 
 namespace Decant.Writers.Directory;

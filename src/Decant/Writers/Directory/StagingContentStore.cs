@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Globalization;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
@@ -114,7 +114,7 @@ internal sealed class StagingContentStore : IContentStore, IDisposable
         long dataEnd = 0;
         while (offset < size)
         {
-            if (data is Layers.TarEntryStream sparse && sparse.SkipHole(HoleBlockSize) is > 0 and var hole)
+            if (data is IHoleSkippingStream sparse && sparse.SkipHole(HoleBlockSize) is > 0 and var hole)
             {
                 offset += hole; // a sparse hole: left unwritten, whatever its size
                 continue;

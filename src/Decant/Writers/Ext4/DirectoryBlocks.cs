@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using static Decant.Writers.Ext4.LittleEndian;
 
 namespace Decant.Writers.Ext4;

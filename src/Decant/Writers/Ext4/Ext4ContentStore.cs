@@ -1,5 +1,5 @@
 using System.Buffers;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 
@@ -51,7 +51,7 @@ internal sealed class Ext4ContentStore : IContentStore
             long done = 0;
             while (done < size)
             {
-                if (data is Layers.TarEntryStream sparse && sparse.SkipHole(Ext4Constants.BlockSize) is > 0 and var hole)
+                if (data is IHoleSkippingStream sparse && sparse.SkipHole(Ext4Constants.BlockSize) is > 0 and var hole)
                 {
                     done += hole; // whole blocks of a sparse hole: never allocated
                     continue;

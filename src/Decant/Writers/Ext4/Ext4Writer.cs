@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 

@@ -1,3 +1,4 @@
+using Decant.Model;
 using Decant.Tree;
 using System.Numerics;
 
@@ -53,7 +54,7 @@ internal sealed partial class ImageBuilder
         {
             extents.Add(new FileExtent((uint)done, plan.JournalStart + done, Math.Min(Ext4Constants.MaxExtentLength, plan.JournalBlocks - done)));
         }
-        var time = new Layers.Timestamp(_time, 0);
+        var time = new Model.Timestamp(_time, 0);
         var record = new InodeRecord
         {
             Mode = Ext4Constants.ModeRegular | 0x180, // 0600

@@ -1,8 +1,6 @@
 using System.Text;
-using Decant.Errors;
-using Decant.Interop;
-using Decant.Layers;
 using Decant.Model;
+using Decant.Interop;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 

@@ -1,5 +1,4 @@
-using Decant.Errors;
-using Decant.Layers;
+using Decant.Model;
 using static Decant.Writers.Ext4.LittleEndian;
 
 namespace Decant.Writers.Ext4;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Decant.Errors;
+using Decant.Model;
 
 namespace Decant.Writers.Ext4;
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using Decant.Errors;
 using Decant.Model;
 using static Decant.Writers.Ext4.LittleEndian;
 

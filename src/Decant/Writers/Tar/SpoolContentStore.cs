@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
@@ -31,7 +31,7 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
             long written = 0;
             while (written < size)
             {
-                if (data is Layers.TarEntryStream sparse && sparse.SkipHole(1) is > 0 and var hole)
+                if (data is IHoleSkippingStream sparse && sparse.SkipHole(1) is > 0 and var hole)
                 {
                     written += hole; // a sparse hole: a hole in the spool too
                     continue;

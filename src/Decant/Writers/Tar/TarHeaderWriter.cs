@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
-using Decant.Layers;
 using Decant.Model;
 
 namespace Decant.Writers.Tar;

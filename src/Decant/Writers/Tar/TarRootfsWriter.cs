@@ -1,5 +1,4 @@
 using System.Globalization;
-using Decant.Errors;
 using Decant.Model;
 using Decant.Tree;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using Decant.Layers;
 using Decant.Tree;

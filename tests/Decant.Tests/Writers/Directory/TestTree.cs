@@ -1,4 +1,5 @@
 using Decant.Layers;
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Tests.Writers.Directory;

@@ -1,4 +1,4 @@
-using Decant.Errors;
+using Decant.Model;
 using Decant.Interop;
 using Decant.Tree;
 using Decant.Writers;

@@ -1,5 +1,6 @@
 using System.Text;
 using Decant.Layers;
+using Decant.Model;
 using Decant.Tests.Support;
 using Decant.Writers.Ext4;
 

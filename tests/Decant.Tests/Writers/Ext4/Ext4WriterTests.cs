@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Decant.Errors;
+using Decant.Model;
 using Decant.Tests.Support;
 using Decant.Writers.Ext4;
 

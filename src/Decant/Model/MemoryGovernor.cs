@@ -1,4 +1,4 @@
-namespace Decant.Tree;
+namespace Decant.Model;
 
 /// <summary>
 /// Keeps the process's memory bounded whatever the image size. The GC sizes its youngest

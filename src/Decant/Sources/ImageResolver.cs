@@ -1,9 +1,9 @@
 using System.Text.Json;
 using Decant.Blobs;
-using Decant.Errors;
-using Decant.Sources;
+using Decant.Model;
+using Decant.Manifests;
 
-namespace Decant.Manifests;
+namespace Decant.Sources;
 
 /// <summary>
 /// Everything about one platform's image that Decant needs before touching a layer: the verified

@@ -1,6 +1,5 @@
-using Decant.Model;
 
-namespace Decant.Errors;
+namespace Decant.Model;
 
 /// <summary>What kind of failure happened; the CLI maps each kind to its own exit code.</summary>
 public enum DecantErrorKind

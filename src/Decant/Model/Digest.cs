@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
-using Decant.Errors;
 
-namespace Decant.Manifests;
+namespace Decant.Model;
 
 /// <summary>A content digest such as <c>sha256:…</c>. Only sha256 and sha512 are accepted.</summary>
 public readonly record struct Digest
