@@ -1,6 +1,9 @@
 using System.CommandLine;
-using Decant.Model;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Numerics;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Cli.Commands;
 
@@ -25,4 +28,20 @@ internal static class SharedOptions
 
     /// <summary>True when the option was written on the command line (not just defaulted).</summary>
     public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    /// <summary>
+    /// An argument parser for a whole number of at least <paramref name="minimum"/>: anything else
+    /// is a parse error (exit 2, one line), reported before the command runs.
+    /// </summary>
+    public static Func<ArgumentResult, T> AtLeast<T>(T minimum) where T : struct, IBinaryInteger<T> => result =>
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        string name = (result.Parent as OptionResult)?.Option.Name ?? "the option";
+        if (T.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= minimum)
+        {
+            return value;
+        }
+        result.AddError($"{name} must be a whole number of at least {minimum}, not \"{text}\"");
+        return minimum;
+    };
 }

@@ -5,25 +5,25 @@ using Decant.Writers;
 
 namespace Decant.Export;
 
-/// <summary>The output formats Decant writes.</summary>
-public enum OutputFormat
-{
-    /// <summary>A root filesystem directory.</summary>
-    Directory,
-    /// <summary>One flattened tar of the root filesystem.</summary>
-    Tar,
-    /// <summary>A ready-to-mount ext4 filesystem image.</summary>
-    Ext4,
-}
-
 /// <summary>Everything an export needs besides the image reference.</summary>
 public sealed record ExportOptions
 {
-    /// <summary>The output path: a directory, a tar or ext4 file, or "-" for a tar on standard output. Missing parent directories are created.</summary>
+    /// <summary>The output path: a directory or a file, or "-" for standard output (a format that can stream). Missing parent directories are created.</summary>
     public required string Output { get; init; }
 
-    /// <summary>The format; when null it follows from the output (".tar" or "-" mean a tar, ".ext4" or ".img" an ext4 image, anything else a directory).</summary>
+    /// <summary>
+    /// The format; when null it is the format of <see cref="FormatOptions"/>, or else the one the
+    /// output's name implies (<see cref="OutputFormat.ForOutput"/>: ".tar" or "-" a tar, ".ext4" or
+    /// ".img" an ext4 image, anything else a directory).
+    /// </summary>
     public OutputFormat? Format { get; init; }
+
+    /// <summary>
+    /// The format's own options (e.g. <see cref="Writers.Ext4.Ext4WriterOptions"/>), or null for its
+    /// defaults. Their output and force are ignored: the export's <see cref="Output"/>,
+    /// <see cref="Force"/> and <see cref="Ownership"/> apply.
+    /// </summary>
+    public WriterOptions? FormatOptions { get; init; }
 
     /// <summary>How network sources find credentials, treat TLS, use mirrors and retry; local transports ignore it.</summary>
     public Sources.SourceOptions Source { get; init; } = Sources.SourceOptions.Default;
@@ -62,30 +62,15 @@ public sealed record ExportOptions
     /// </summary>
     public long MaxBytesInFlight { get; init; } = DefaultMaxBytesInFlight;
 
-    /// <summary>The default <see cref="Jobs"/> (<c>--jobs</c>): 4. Ext4 exports read one layer at a time whatever the setting.</summary>
+    /// <summary>The default <see cref="Jobs"/> (<c>--jobs</c>): 4. A format that places content in arrival order (<see cref="OutputFormat.NeedsContentInOrder"/>, ext4) reads one layer at a time whatever the setting.</summary>
     public const int DefaultJobs = 4;
     /// <summary>The default <see cref="MaxBytesInFlight"/> (<c>--max-in-flight</c>): 2 GiB.</summary>
     public const long DefaultMaxBytesInFlight = 2L << 30;
     /// <summary>The default <see cref="MaxUnpackedBytes"/> (<c>--max-unpacked-bytes</c>): 64 GiB.</summary>
     public const long DefaultMaxUnpackedBytes = 64L << 30;
 
-    /// <summary>For ext4: the image size; null means the smallest that fits plus the free space and inodes below.</summary>
-    public long? Ext4Size { get; init; }
-
-    /// <summary>For ext4: free space left in an automatically sized image, so a guest can write.</summary>
-    public long Ext4FreeSpaceBytes { get; init; } = Writers.Ext4.Ext4WriterOptions.DefaultFreeSpaceBytes;
-
-    /// <summary>For ext4: free inodes left in the image.</summary>
-    public long Ext4FreeInodes { get; init; } = Writers.Ext4.Ext4WriterOptions.DefaultFreeInodes;
-
-    /// <summary>For ext4: write a JBD2 journal.</summary>
-    public bool Ext4Journal { get; init; } = true;
-
     /// <summary>The format written: <see cref="Format"/>, or the one the output's name implies.</summary>
-    public OutputFormat ResolvedFormat => Format ?? (
-        Output == "-" || Output.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Tar
-        : Output.EndsWith(".ext4", StringComparison.OrdinalIgnoreCase) || Output.EndsWith(".img", StringComparison.OrdinalIgnoreCase) ? OutputFormat.Ext4
-        : OutputFormat.Directory);
+    public OutputFormat ResolvedFormat => Format ?? (FormatOptions is { } given ? OutputFormat.ForOptions(given) : OutputFormat.ForOutput(Output));
 
     internal OwnershipMode ResolvedOwnership => Ownership ?? (Environment.IsPrivilegedProcess ? OwnershipMode.Preserve : OwnershipMode.Rootless);
 }

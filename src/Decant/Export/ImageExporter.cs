@@ -7,9 +7,6 @@ using Decant.References;
 using Decant.Semantics;
 using Decant.Sources;
 using Decant.Writers;
-using Decant.Writers.Directory;
-using Decant.Writers.Ext4;
-using Decant.Writers.Tar;
 
 namespace Decant.Export;
 
@@ -39,7 +36,8 @@ public static class ImageExporter
         var bundle = options.Bundle ? OutputBundle.Create(options) : null;
         try
         {
-            var writer = await CreateWriterAsync(options, image, bundle?.RootfsPath ?? options.Output, cancellationToken).ConfigureAwait(false);
+            var target = new WriterTarget(bundle?.RootfsPath ?? options.Output, options.Force, options.ResolvedOwnership, image.ManifestBlob.Descriptor.Digest);
+            var writer = await options.ResolvedFormat.CreateWriterAsync(options.FormatOptions, target, cancellationToken).ConfigureAwait(false);
             ExportResult result;
             try
             {
@@ -63,14 +61,14 @@ public static class ImageExporter
             catch (Exception error)
             {
                 await writer.DisposeAsync().ConfigureAwait(false);
-                if (writer is DirectoryWriter { CleanupFailure: { } failure })
+                if (writer.CleanupFailure is { } failure)
                 {
                     error.Data[CleanupFailureKey] = failure;
                 }
                 throw;
             }
             await writer.DisposeAsync().ConfigureAwait(false);
-            return writer is DirectoryWriter { CleanupFailure: { } leftOver } ? result with { CleanupFailure = leftOver } : result;
+            return writer.CleanupFailure is { } leftOver ? result with { CleanupFailure = leftOver } : result;
         }
         finally
         {
@@ -92,40 +90,19 @@ public static class ImageExporter
     private static void Validate(ExportOptions options)
     {
         var format = options.ResolvedFormat;
-        string name = format switch { OutputFormat.Directory => "a directory", OutputFormat.Ext4 => "an ext4", _ => "a tar" };
-        if (options.Output == "-" && format != OutputFormat.Tar)
+        if (options.Output == "-" && !format.CanStream)
         {
-            throw new DecantException(DecantErrorKind.Usage, format == OutputFormat.Ext4
-                ? "-o - streams a tar only; an ext4 image is written with random access, so it needs a file name"
-                : "-o - streams a tar only; a directory output needs a path");
+            throw new DecantException(DecantErrorKind.Usage, $"standard output (\"-\") takes a streamed format ({string.Join(", ", OutputFormat.All.Where(f => f.CanStream).Select(f => f.Name))}); {format.Description} output needs a path");
         }
-        if (options.Bundle && format != OutputFormat.Directory)
+        if (options.Bundle && !format.IsDirectory)
         {
-            throw new DecantException(DecantErrorKind.Usage, $"--bundle writes a directory; it does not apply to {name} output");
+            throw new DecantException(DecantErrorKind.Usage, $"a runtime bundle holds a directory rootfs; it does not apply to {format.Description} output");
         }
-        if (options.Ext4Size is not null && format != OutputFormat.Ext4)
+        if (options.FormatOptions is { } given && OutputFormat.ForOptions(given) != format)
         {
-            throw new DecantException(DecantErrorKind.Usage, $"an image size (--size) applies to an ext4 output only, not to {name} output");
+            throw new DecantException(DecantErrorKind.Usage, $"the options given are for {OutputFormat.ForOptions(given).Description} output, not for {format.Description} output");
         }
     }
-
-    private static async Task<IRootfsWriter> CreateWriterAsync(ExportOptions options, ResolvedImage image, string output, CancellationToken cancellationToken) =>
-        options.ResolvedFormat switch
-        {
-            OutputFormat.Ext4 => Ext4Writer.Create(new Ext4WriterOptions
-            {
-                Output = output,
-                Force = options.Force,
-                Size = options.Ext4Size,
-                FreeSpaceBytes = options.Ext4FreeSpaceBytes,
-                FreeInodes = options.Ext4FreeInodes,
-                Journal = options.Ext4Journal,
-                // Same image and options, same bytes: the UUID and hash seed come from the manifest digest.
-                Seed = System.Text.Encoding.UTF8.GetBytes(image.ManifestBlob.Descriptor.Digest),
-            }),
-            OutputFormat.Tar => TarRootfsWriter.Create(new TarWriterOptions { Output = output, Force = options.Force }),
-            _ => await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = output, Force = options.Force, Ownership = options.ResolvedOwnership }, cancellationToken).ConfigureAwait(false),
-        };
 
     /// <summary>
     /// Reads up to <see cref="ExportOptions.Jobs"/> layers at once (within the read-ahead window),
@@ -136,8 +113,8 @@ public static class ImageExporter
         ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // The ext4 writer places data blocks in arrival order, so it reads one layer at a time to stay deterministic.
-        int jobs = options.ResolvedFormat == OutputFormat.Ext4 ? 1 : options.Jobs;
+        // A writer that places content in arrival order reads one layer at a time to stay deterministic.
+        int jobs = options.ResolvedFormat.NeedsContentInOrder ? 1 : options.Jobs;
         var window = new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size));
         var budget = new UnpackBudget(options.MaxUnpackedBytes);
         var limits = new TarReaderLimits();
@@ -150,8 +127,7 @@ public static class ImageExporter
             reads[i] = ReadLayerAsync(source, i, layer, diffId, store, budget, limits, window, tracker, failFast.Token);
         }
 
-        // An ext4 image can hold trusted.* attributes without privileges, so it keeps them.
-        var applier = new LayerApplier(store, options.Xattrs ?? (options.ResolvedFormat == OutputFormat.Ext4 ? new XattrPolicy { KeepTrusted = true } : XattrPolicy.ForCurrentUser()));
+        var applier = new LayerApplier(store, options.Xattrs ?? options.ResolvedFormat.DefaultXattrs);
         long uncompressed = 0;
         try
         {

@@ -1,3 +1,4 @@
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Writers;
@@ -14,6 +15,13 @@ public interface IRootfsWriter : IAsyncDisposable
 
     /// <summary>Writes the finished tree. After this returns, the output is complete.</summary>
     Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Set when removing what this writer left behind failed: the partial output of a failed run
+    /// (found after dispose, which does not throw), or what a replaced output left after a
+    /// successful commit. The message names what was left and where. Null when nothing was left.
+    /// </summary>
+    DecantException? CleanupFailure => null;
 }
 
 /// <summary>What a writer produced.</summary>

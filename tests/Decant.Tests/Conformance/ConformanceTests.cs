@@ -1,12 +1,13 @@
 using Decant.Model;
 using Decant.Export;
 using Decant.Tests.Support;
+using Decant.Writers;
 
 namespace Decant.Tests.Conformance;
 
 /// <summary>
 /// The layer rules, table-driven: layers in, expected tree or expected error out, each case run
-/// through the whole pipeline for both the directory and the flattened tar output.
+/// through the whole pipeline for every registered output format, each read back by its own oracle.
 /// </summary>
 public class ConformanceTests
 {
@@ -20,8 +21,10 @@ public class ConformanceTests
         var data = new TheoryData<LayerCase, OutputFormat>();
         foreach (var c in All())
         {
-            data.Add(c, OutputFormat.Directory);
-            data.Add(c, OutputFormat.Tar);
+            foreach (var format in Formats.All)
+            {
+                data.Add(c, format);
+            }
         }
         return data;
     }
@@ -131,7 +134,7 @@ public class ConformanceTests
     {
         using var scratch = new ScratchDirectory();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), testCase.Layers.Select(l => l.ToArray()));
-        string output = scratch.Combine(format == OutputFormat.Tar ? "out.tar" : "rootfs");
+        string output = scratch.Combine(Formats.OutputName(format));
         var options = new ExportOptions { Output = output, Format = format };
 
         if (testCase.Error is { } kind)
@@ -146,7 +149,7 @@ public class ConformanceTests
         }
 
         await ImageExporter.ExportAsync(reference, options);
-        var actual = format == OutputFormat.Tar ? RootfsListing.FromTar(output) : RootfsListing.FromDirectory(output);
+        var actual = await RootfsListing.FromOutputAsync(format, output);
         Assert.Equal(testCase.Expect!.Order(StringComparer.Ordinal), actual);
     }
 }

@@ -4,6 +4,7 @@ using Decant.Model;
 using Decant.Export;
 using Decant.Semantics;
 using Decant.Tests.Support;
+using Decant.Writers;
 
 namespace Decant.Tests.Conformance;
 
@@ -23,13 +24,14 @@ public class MetadataConformanceTests
         .ToArray();
 
     [Theory]
-    [InlineData(OutputFormat.Directory)]
-    [InlineData(OutputFormat.Tar)]
-    public async Task OwnersTimesAndXattrsFollowThePolicy(OutputFormat format)
+    [InlineData("dir")]
+    [InlineData("tar")]
+    public async Task OwnersTimesAndXattrsFollowThePolicy(string formatName)
     {
+        var format = OutputFormat.FromName(formatName)!;
         using var scratch = new ScratchDirectory();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [MetadataLayer()]);
-        string output = scratch.Combine(format == OutputFormat.Tar ? "out.tar" : "rootfs");
+        string output = scratch.Combine(Formats.OutputName(format));
         await ImageExporter.ExportAsync(reference, new ExportOptions
         {
             Output = output,

@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.Runtime.InteropServices;
 using System.Text;
+using Decant.Tests.Support;
 
 namespace Decant.Tests.Conformance;
 
@@ -13,6 +14,44 @@ namespace Decant.Tests.Conformance;
 /// </summary>
 internal static partial class RootfsListing
 {
+    /// <summary>
+    /// The listing of an export's output in any registered format, read by the format's own oracle:
+    /// the directory itself, the tar, or the ext4 image mounted read-only by the kernel
+    /// (<c>lost+found</c> left out). A format without an oracle here fails the test that reaches it.
+    /// </summary>
+    public static async Task<List<string>> FromOutputAsync(Decant.Writers.OutputFormat format, string output)
+    {
+        if (format.IsDirectory)
+        {
+            return FromDirectory(output);
+        }
+        if (format == Decant.Writers.OutputFormat.Tar)
+        {
+            return FromTar(output);
+        }
+        if (format == Decant.Writers.OutputFormat.Ext4)
+        {
+            string mountPoint = Directory.CreateTempSubdirectory("decant-listing-").FullName;
+            try
+            {
+                await Tools.RunCheckedAsync("mount", ["-t", "ext4", "-o", "loop,ro", output, mountPoint], CancellationToken.None);
+                try
+                {
+                    return FromDirectory(mountPoint).Where(line => !line.StartsWith("d lost+found ", StringComparison.Ordinal)).ToList();
+                }
+                finally
+                {
+                    await Tools.RunCheckedAsync("umount", [mountPoint], CancellationToken.None);
+                }
+            }
+            finally
+            {
+                Directory.Delete(mountPoint);
+            }
+        }
+        throw new NotSupportedException($"no listing oracle for the {format} output: add one to RootfsListing.FromOutputAsync so the conformance and hostile tables cover it");
+    }
+
     public static List<string> FromTar(string tarPath)
     {
         var lines = new List<string>();

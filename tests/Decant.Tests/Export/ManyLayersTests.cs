@@ -2,6 +2,7 @@ using Decant.Export;
 using Decant.Tests.Conformance;
 using Decant.Tests.Support;
 using Decant.Tests.Writers.Ext4;
+using Decant.Writers;
 
 namespace Decant.Tests.Export;
 
@@ -41,14 +42,15 @@ public class ManyLayersTests
     }
 
     [Theory]
-    [InlineData(OutputFormat.Directory)]
-    [InlineData(OutputFormat.Tar)]
-    [InlineData(OutputFormat.Ext4)]
-    public async Task ThousandsOfLayersApplyInOrder(OutputFormat format)
+    [InlineData("dir")]
+    [InlineData("tar")]
+    [InlineData("ext4")]
+    public async Task ThousandsOfLayersApplyInOrder(string formatName)
     {
+        var format = OutputFormat.FromName(formatName)!;
         using var scratch = new ScratchDirectory();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), Layers());
-        string output = scratch.Combine(format switch { OutputFormat.Tar => "rootfs.tar", OutputFormat.Ext4 => "rootfs.ext4", _ => "rootfs" });
+        string output = scratch.Combine(Formats.OutputName(format));
         var progress = new LastProgress();
 
         var result = await ImageExporter.ExportAsync(reference, new ExportOptions { Output = output, Format = format }, progress);

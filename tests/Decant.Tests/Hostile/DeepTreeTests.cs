@@ -4,6 +4,7 @@ using Decant.Semantics;
 using Decant.Tests.Support;
 using Decant.Tree;
 using Decant.Writers.Ext4;
+using Decant.Writers;
 
 namespace Decant.Tests.Hostile;
 
@@ -15,7 +16,7 @@ namespace Decant.Tests.Hostile;
 /// </summary>
 public class DeepTreeTests
 {
-    public static TheoryData<OutputFormat> Formats() => [OutputFormat.Directory, OutputFormat.Tar, OutputFormat.Ext4];
+    public static TheoryData<OutputFormat> AllFormats() => [.. Formats.All];
 
     /// <summary>A layer of directories <c>d</c>, <c>d/d</c>, … nested <paramref name="depth"/> deep, and the deepest path.</summary>
     private static (LayerTar Layer, string Deepest) Chain(int depth)
@@ -31,7 +32,7 @@ public class DeepTreeTests
     }
 
     [Theory]
-    [MemberData(nameof(Formats))]
+    [MemberData(nameof(AllFormats))]
     public async Task TreeAtTheDepthLimitIsWritten(OutputFormat format)
     {
         var (layer, deepest) = Chain(LayerApplier.MaxDepth - 1);
@@ -46,7 +47,7 @@ public class DeepTreeTests
     }
 
     [Theory]
-    [MemberData(nameof(Formats))]
+    [MemberData(nameof(AllFormats))]
     public async Task TreeDeeperThanTheLimitIsRefused(OutputFormat format)
     {
         var (layer, deepest) = Chain(LayerApplier.MaxDepth);
@@ -60,7 +61,7 @@ public class DeepTreeTests
     }
 
     [Theory]
-    [MemberData(nameof(Formats))]
+    [MemberData(nameof(AllFormats))]
     public async Task SelfLoopingSymlinkAtTheBottomOfADeepChainIsAnError(OutputFormat format)
     {
         var (layer, deepest) = Chain(LayerApplier.MaxDepth - 10);
@@ -119,7 +120,7 @@ public class DeepTreeTests
     }
 
     private static string Output(ScratchDirectory scratch, OutputFormat format) =>
-        scratch.Combine(format switch { OutputFormat.Tar => "out.tar", OutputFormat.Ext4 => "out.ext4", _ => "rootfs" });
+        scratch.Combine(Formats.OutputName(format));
 
     private static ExportOptions Options(string output, OutputFormat format) => new() { Output = output, Format = format };
 }

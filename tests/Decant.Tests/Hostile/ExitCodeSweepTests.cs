@@ -3,6 +3,7 @@ using Decant.Export;
 using Decant.Tests.Manifests;
 using Decant.Tests.Sources;
 using Decant.Tests.Support;
+using Decant.Writers;
 
 namespace Decant.Tests.Hostile;
 
@@ -20,7 +21,7 @@ public class ExitCodeSweepTests
     /// <summary>A bound on a hang (the outside corpus used 50 s), not a performance measure.</summary>
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(50);
 
-    private static readonly OutputFormat[] Formats = [OutputFormat.Directory, OutputFormat.Tar, OutputFormat.Ext4];
+    private static readonly OutputFormat[] AllFormats = [.. Formats.All];
 
     [Fact]
     public async Task NoHostileCaseEndsInAnInternalErrorAStackTraceOrAHang()
@@ -45,7 +46,7 @@ public class ExitCodeSweepTests
             }
 
             var failures = new ConcurrentBag<string>();
-            var runs = images.SelectMany(image => Formats.Select(format => (image.Name, image.Reference, Format: format))).Select((run, i) => (run.Name, run.Reference, run.Format, Index: i));
+            var runs = images.SelectMany(image => AllFormats.Select(format => (image.Name, image.Reference, Format: format))).Select((run, i) => (run.Name, run.Reference, run.Format, Index: i));
             await Parallel.ForEachAsync(runs, new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (run, _) =>
             {
                 if (await CheckAsync(run.Reference, run.Format, scratch.Combine($"out-{run.Index}")) is { } failure)
@@ -66,7 +67,7 @@ public class ExitCodeSweepTests
     private static async Task<string?> CheckAsync(string reference, OutputFormat format, string outDirectory)
     {
         Directory.CreateDirectory(outDirectory);
-        string output = Path.Combine(outDirectory, format switch { OutputFormat.Tar => "rootfs.tar", OutputFormat.Ext4 => "rootfs.ext4", _ => "rootfs" });
+        string output = Path.Combine(outDirectory, Formats.OutputName(format));
         using var timeout = new CancellationTokenSource(Limit);
         ToolResult result;
         try

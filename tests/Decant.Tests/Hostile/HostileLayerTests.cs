@@ -6,6 +6,7 @@ using Decant.Export;
 using Decant.Tests.Conformance;
 using Decant.Tests.Layers;
 using Decant.Tests.Support;
+using Decant.Writers;
 
 namespace Decant.Tests.Hostile;
 
@@ -27,8 +28,10 @@ public class HostileLayerTests
         var data = new TheoryData<Hostile, OutputFormat>();
         foreach (var c in All())
         {
-            data.Add(c, OutputFormat.Directory);
-            data.Add(c, OutputFormat.Tar);
+            foreach (var format in Formats.All)
+            {
+                data.Add(c, format);
+            }
         }
         return data;
     }
@@ -145,7 +148,7 @@ public class HostileLayerTests
         var sentinelBefore = RootfsListing.FromDirectory(sentinel);
 
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), testCase.Layers.Select(make => make()), testCase.Gzip ? LayerCompressionForTest.Gzip : LayerCompressionForTest.None);
-        string output = scratch.Combine("out", format == OutputFormat.Tar ? "rootfs.tar" : "rootfs");
+        string output = scratch.Combine("out", Formats.OutputName(format));
         Directory.CreateDirectory(scratch.Combine("out"));
         var options = new ExportOptions { Output = output, Format = format, MaxUnpackedBytes = 64L << 20 };
 
@@ -159,7 +162,7 @@ public class HostileLayerTests
         else
         {
             await ImageExporter.ExportAsync(reference, options);
-            var actual = format == OutputFormat.Tar ? RootfsListing.FromTar(output) : RootfsListing.FromDirectory(output);
+            var actual = await RootfsListing.FromOutputAsync(format, output);
             Assert.Equal(testCase.Expect!.Order(StringComparer.Ordinal), actual);
             Assert.Equal([output], Directory.GetFileSystemEntries(scratch.Combine("out")));
         }

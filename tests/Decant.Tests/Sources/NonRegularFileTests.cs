@@ -1,5 +1,6 @@
 using Decant.Model;
 using Decant.Export;
+using Decant.Writers;
 using Decant.Interop;
 using Decant.Tests.Support;
 

@@ -3,6 +3,7 @@ using Decant.Export;
 using Decant.Tests.Layers;
 using Decant.Tests.Support;
 using Decant.Tests.Writers.Ext4;
+using Decant.Writers;
 
 namespace Decant.Tests.Writers;
 
@@ -112,7 +113,7 @@ public class DeviceNumberTests
         var device = TooLargeForLinux.Single(d => d.Name == name);
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [Layer(device)]);
         System.IO.Directory.CreateDirectory(scratch.Combine("out"));
-        string output = scratch.Combine("out", format == OutputFormat.Ext4 ? "rootfs.ext4" : "rootfs");
+        string output = scratch.Combine("out", Formats.OutputName(format));
 
         var error = await Assert.ThrowsAsync<DecantException>(() => ImageExporter.ExportAsync(reference, new ExportOptions { Output = output, Format = format }));
 

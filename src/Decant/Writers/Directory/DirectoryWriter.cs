@@ -10,7 +10,7 @@ namespace Decant.Writers.Directory;
 /// and metadata is never applied through a symlink. File contents are staged inside the target while
 /// layers are read and renamed into place at commit. Disposing a writer that did not commit removes
 /// everything it wrote: the whole target if it created it, otherwise the target's contents. With
-/// <see cref="DirectoryWriterOptions.Force"/>, a non-empty target is replaced only at the end of the
+/// <see cref="WriterOptions.Force"/>, a non-empty target is replaced only at the end of the
 /// commit (the tree is built beside it and swapped in), so a failure leaves it as it was.
 /// </summary>
 public sealed class DirectoryWriter : IRootfsWriter
@@ -33,8 +33,9 @@ public sealed class DirectoryWriter : IRootfsWriter
     public static Task<DirectoryWriter> CreateAsync(DirectoryWriterOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.CheckOutput();
         cancellationToken.ThrowIfCancellationRequested();
-        var target = OutputTarget.Prepare(options.Target, options.Force, cancellationToken);
+        var target = OutputTarget.Prepare(options.Output, options.Force, cancellationToken);
         try
         {
             var store = StagingContentStore.Create(target.Root);

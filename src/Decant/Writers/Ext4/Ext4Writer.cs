@@ -43,6 +43,7 @@ public sealed class Ext4Writer : IRootfsWriter
     public static Ext4Writer Create(Ext4WriterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.CheckOutput();
         string full = Path.GetFullPath(options.Output);
         if (System.IO.Directory.Exists(full))
         {

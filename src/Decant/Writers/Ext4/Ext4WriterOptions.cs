@@ -1,14 +1,8 @@
 namespace Decant.Writers.Ext4;
 
-/// <summary>Where and how <see cref="Ext4Writer"/> writes an ext4 filesystem image.</summary>
-public sealed record Ext4WriterOptions
+/// <summary>How <see cref="Ext4Writer"/> writes an ext4 filesystem image to the file <see cref="WriterOptions.Output"/>.</summary>
+public sealed record Ext4WriterOptions : WriterOptions
 {
-    /// <summary>The image file to write.</summary>
-    public required string Output { get; init; }
-
-    /// <summary>Replace an existing output file.</summary>
-    public bool Force { get; init; }
-
     /// <summary>
     /// A fixed image size in bytes (rounded down to whole 4 KiB blocks). Null means the smallest image
     /// that holds the tree plus <see cref="FreeSpaceBytes"/> and <see cref="FreeInodes"/>.

@@ -4,15 +4,9 @@ using Decant.Tree;
 
 namespace Decant.Writers.Tar;
 
-/// <summary>Where the flattened tar goes.</summary>
-public sealed record TarWriterOptions
+/// <summary>How <see cref="TarRootfsWriter"/> writes the flattened tar to <see cref="WriterOptions.Output"/>, a file or "-" for standard output.</summary>
+public sealed record TarWriterOptions : WriterOptions
 {
-    /// <summary>The output file, or "-" for standard output.</summary>
-    public required string Output { get; init; }
-
-    /// <summary>Replace an existing output file.</summary>
-    public bool Force { get; init; }
-
     /// <summary>Where content is spooled while layers are read; defaults to the output's directory (or the temp directory for stdout).</summary>
     public string? SpoolDirectory { get; init; }
 }
@@ -49,9 +43,11 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private bool ToStandardOutput => _options.Output == "-";
 
     /// <summary>Checks the output path and creates the spool; a file output is written under a temporary name next to it.</summary>
-    /// <exception cref="DecantException">The output is a directory, exists without <see cref="TarWriterOptions.Force"/>, or its missing parent directories cannot be created.</exception>
+    /// <exception cref="DecantException">The output is a directory, exists without <see cref="WriterOptions.Force"/>, or its missing parent directories cannot be created.</exception>
     public static TarRootfsWriter Create(TarWriterOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        options.CheckOutput();
         string? temporary = null;
         OutputParents? parents = null;
         string spoolDirectory;

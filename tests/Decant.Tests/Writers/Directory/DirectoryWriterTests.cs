@@ -19,7 +19,7 @@ public sealed class DirectoryWriterTests : IDisposable
     private static CancellationToken Ct => CancellationToken.None;
 
     private Task<DirectoryWriter> CreateWriter(OwnershipMode ownership = OwnershipMode.Preserve, bool force = false) =>
-        DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = Target, Force = force, Ownership = ownership }, Ct);
+        DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = Target, Force = force, Ownership = ownership }, Ct);
 
     private static async Task<ContentRef> Store(DirectoryWriter writer, byte[] bytes) =>
         await writer.Content.WriteAsync(new MemoryStream(bytes), bytes.Length, Ct);
@@ -337,7 +337,7 @@ public sealed class DirectoryWriterTests : IDisposable
         await using var first = await CreateWriter();
         var foreign = await first.Content.WriteAsync(new MemoryStream(Encoding.UTF8.GetBytes("x")), 1, Ct);
         var otherTarget = _guard.Scratch("other");
-        await using var second = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = otherTarget }, Ct);
+        await using var second = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = otherTarget }, Ct);
 
         await Assert.ThrowsAsync<ArgumentException>(() => second.Content.ReleaseAsync(foreign, Ct).AsTask());
     }

@@ -37,7 +37,7 @@ public sealed class UmociRootlessComparisonTests : IDisposable
         var umociRootfs = await UnpackWithUmociAsync();
         var ours = _scratch.Combine("ours");
         var tree = new TestTree();
-        await using (var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = ours, Ownership = OwnershipMode.Rootless }, CancellationToken.None))
+        await using (var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = ours, Ownership = OwnershipMode.Rootless }, CancellationToken.None))
         {
             foreach (var (path, isDirectory, uid, gid) in Entries)
             {

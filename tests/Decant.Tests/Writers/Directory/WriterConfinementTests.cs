@@ -90,7 +90,7 @@ public sealed class WriterConfinementTests : IDisposable
     public async Task ASymlinkPlantedAtADirectoryPathFailsTheCommit()
     {
         var tree = new TestTree();
-        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = Target }, CancellationToken.None);
+        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = Target }, CancellationToken.None);
         tree.Add("dir", TestTree.Directory(0x1ED));
         // The attacker plants "dir" first: the writer's mkdir must not adopt it.
         System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(Target, "dir"), Outside);

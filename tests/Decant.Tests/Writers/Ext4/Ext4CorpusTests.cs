@@ -35,7 +35,7 @@ public sealed class Ext4CorpusTests(RealImages images) : RealImagesTest(images)
 
         string directory = Path.Combine(scratch, "rootfs");
         await using (var writer = await Decant.Writers.Directory.DirectoryWriter.CreateAsync(
-            new Decant.Writers.Directory.DirectoryWriterOptions { Target = directory, Ownership = OwnershipMode.Preserve }, Token))
+            new Decant.Writers.Directory.DirectoryWriterOptions { Output = directory, Ownership = OwnershipMode.Preserve }, Token))
         {
             await WriteLayersAsync(writer, layers);
         }

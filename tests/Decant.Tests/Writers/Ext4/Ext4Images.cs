@@ -39,7 +39,7 @@ internal static class Ext4Images
 
     public static async Task WriteDirectoryAsync(string target, params byte[][] layers)
     {
-        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Target = target, Ownership = OwnershipMode.Preserve }, CancellationToken.None);
+        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = target, Ownership = OwnershipMode.Preserve }, CancellationToken.None);
         await WriteAsync(writer, layers);
     }
 

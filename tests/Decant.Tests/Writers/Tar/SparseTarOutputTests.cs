@@ -1,4 +1,5 @@
 using Decant.Export;
+using Decant.Writers;
 using Decant.Layers;
 using Decant.Tests.Hostile;
 using Decant.Tests.Layers;
