@@ -20,7 +20,7 @@ internal static class CommandErrors
                 return exitCode;
             }
             Console.Error.WriteLine("decant: error: " + message);
-            if (exitCode == (int)DecantErrorKind.Usage)
+            if (exitCode == ExitCodes.Usage)
             {
                 Console.Error.WriteLine(Hint(command));
             }
@@ -43,12 +43,12 @@ internal static class CommandErrors
             bool debug = Environment.GetEnvironmentVariable("DECANT_DEBUG") == "1";
             return error switch
             {
-                DecantException e => Fail(e.Describe(), (int)e.Kind),
+                DecantException e => Fail(ExitCodes.Describe(e), ExitCodes.For(e.Kind)),
                 OperationCanceledException when cancellationToken.IsCancellationRequested =>
-                    Fail(leftOver is null ? "cancelled; partial output removed" : "cancelled", (int)DecantErrorKind.Cancelled),
-                UnauthorizedAccessException e => Fail(e.Message, (int)DecantErrorKind.OutputError),
-                IOException e => Fail(e.Message, (int)DecantErrorKind.IOError),
-                _ => Fail($"internal error ({error.GetType().Name}): {error.Message}" + (debug ? Environment.NewLine + error : " (set DECANT_DEBUG=1 for details)"), 70),
+                    Fail(leftOver is null ? "cancelled; partial output removed" : "cancelled", ExitCodes.Cancelled),
+                UnauthorizedAccessException e => Fail(e.Message, ExitCodes.For(DecantErrorKind.OutputError)),
+                IOException e => Fail(e.Message, ExitCodes.For(DecantErrorKind.IOError)),
+                _ => Fail($"internal error ({error.GetType().Name}): {error.Message}" + (debug ? Environment.NewLine + error : " (set DECANT_DEBUG=1 for details)"), ExitCodes.Internal),
             };
         }
     }
@@ -78,14 +78,14 @@ internal static class CommandErrors
         bool json = args.Select((a, i) => a is "--progress=json" or "--progress:json" || (a == "--progress" && i + 1 < args.Count && args[i + 1] == "json")).Any(b => b);
         if (json)
         {
-            ProgressReporter.WriteJsonError(message, (int)DecantErrorKind.Usage);
+            ProgressReporter.WriteJsonError(message, ExitCodes.Usage);
         }
         else
         {
             Console.Error.WriteLine("decant: error: " + message);
             Console.Error.WriteLine(Hint(name));
         }
-        return (int)DecantErrorKind.Usage;
+        return ExitCodes.Usage;
     }
 
     private static string Hint(string command) => $"Run '{command} --help' for usage.";

@@ -40,7 +40,7 @@ internal sealed class OutputBundle : IDisposable
         }
         if (Directory.Exists(directory) && File.Exists(Path.Combine(directory, "config.json")) && !options.Force)
         {
-            throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" already holds a config.json; use --force to replace it");
+            throw new DecantException(DecantErrorKind.OutputError, $"bundle output \"{options.Output}\" already holds a config.json") { Setting = nameof(ExportOptions.Force) };
         }
         // The bundle directory and its missing ancestors: a failed export removes them again.
         var created = Writers.OutputParents.Create(directory);

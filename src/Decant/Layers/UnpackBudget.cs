@@ -17,7 +17,7 @@ public sealed class UnpackBudget
         MaxBytes = maxBytes;
     }
 
-    /// <summary>The most uncompressed bytes all layers together may produce (<c>--max-unpacked-bytes</c>).</summary>
+    /// <summary>The most uncompressed bytes all layers together may produce (<c>ExportOptions.MaxUnpackedBytes</c>).</summary>
     public long MaxBytes { get; }
 
     /// <summary>Records <paramref name="bytes"/> more uncompressed bytes; throws once the limit is passed.</summary>
@@ -26,7 +26,10 @@ public sealed class UnpackBudget
         // A single claim past the limit is refused before adding, so a hostile size cannot wrap the sum.
         if (bytes > MaxBytes || Interlocked.Add(ref _used, bytes) > MaxBytes)
         {
-            throw new DecantException(DecantErrorKind.LimitExceeded, $"the image unpacks to more than {MaxBytes} bytes (the --max-unpacked-bytes limit); refusing to continue (possible decompression bomb)");
+            throw new DecantException(DecantErrorKind.LimitExceeded, $"the image unpacks to more than {MaxBytes} bytes, the limit; refusing to continue (possible decompression bomb)")
+            {
+                Setting = "MaxUnpackedBytes", // ExportOptions.MaxUnpackedBytes, which this folder cannot name
+            };
         }
     }
 }

@@ -1,41 +1,40 @@
-
 namespace Decant.Model;
 
-/// <summary>What kind of failure happened; the CLI maps each kind to its own exit code.</summary>
+/// <summary>What kind of failure happened, for a host to act on (the CLI maps each kind to its own exit code).</summary>
 public enum DecantErrorKind
 {
     /// <summary>Bad command-line usage or an unparsable image reference.</summary>
-    Usage = 2,
+    Usage,
     /// <summary>The image, manifest, tag or blob does not exist in the source.</summary>
-    NotFound = 3,
+    NotFound,
     /// <summary>A manifest, index or config is malformed or unsupported.</summary>
-    InvalidManifest = 4,
+    InvalidManifest,
     /// <summary>No manifest in the index matches the requested platform.</summary>
-    PlatformNotFound = 5,
+    PlatformNotFound,
     /// <summary>A blob or manifest did not match its digest or declared size.</summary>
-    DigestMismatch = 6,
+    DigestMismatch,
     /// <summary>A layer is malformed: bad compression, bad tar header, truncated stream.</summary>
-    InvalidLayer = 7,
+    InvalidLayer,
     /// <summary>A layer tried to do something unsafe or meaningless (escape, invalid whiteout, bad hardlink).</summary>
-    UnsafeLayer = 8,
+    UnsafeLayer,
     /// <summary>A configured limit was exceeded (unpacked bytes, header size, entry count).</summary>
-    LimitExceeded = 9,
+    LimitExceeded,
     /// <summary>The output target cannot be used (exists and is not empty, not writable).</summary>
-    OutputError = 10,
+    OutputError,
     /// <summary>An I/O error from the operating system.</summary>
-    IOError = 11,
+    IOError,
     /// <summary>A registry refused the request for lack of credentials.</summary>
-    Unauthorized = 12,
+    Unauthorized,
     /// <summary>A network or registry failure that persisted through retries.</summary>
-    NetworkError = 13,
+    NetworkError,
     /// <summary>A registry's host name does not resolve.</summary>
-    UnknownHost = 14,
+    UnknownHost,
     /// <summary>A registry kept answering 429 Too Many Requests through every retry.</summary>
-    RateLimited = 15,
+    RateLimited,
     /// <summary>A registry accepted the credentials but refused access to the repository (403, DENIED).</summary>
-    Denied = 16,
+    Denied,
     /// <summary>The operation was cancelled.</summary>
-    Cancelled = 130,
+    Cancelled,
 }
 
 /// <summary>
@@ -56,7 +55,7 @@ public class DecantException : Exception
         Kind = kind;
     }
 
-    /// <summary>What kind of failure this is; its numeric value is the CLI's exit code.</summary>
+    /// <summary>What kind of failure this is.</summary>
     public DecantErrorKind Kind { get; }
 
     /// <summary>The digest of the layer being processed when the failure happened, if any.</summary>
@@ -64,6 +63,13 @@ public class DecantException : Exception
 
     /// <summary>The tar entry (path inside the layer) that caused the failure, if any.</summary>
     public string? Entry { get; init; }
+
+    /// <summary>
+    /// The option that decides this outcome, named as the library's options property
+    /// (<c>Force</c>, <c>MaxUnpackedBytes</c>, <c>Credentials</c>), or null. Messages never name a
+    /// front end's flags; a front end uses this to say which of its own would change the outcome.
+    /// </summary>
+    public string? Setting { get; init; }
 
     /// <summary>One line naming what went wrong and where.</summary>
     public string Describe()
@@ -83,5 +89,5 @@ public class DecantException : Exception
 
     /// <summary>Returns a copy of this error annotated with the layer it happened in.</summary>
     public DecantException InLayer(string layer) =>
-        Layer is not null ? this : new DecantException(Kind, Message, InnerException) { Layer = layer, Entry = Entry };
+        Layer is not null ? this : new DecantException(Kind, Message, InnerException) { Layer = layer, Entry = Entry, Setting = Setting };
 }

@@ -6,7 +6,7 @@ using Decant.References;
 namespace Decant.Sources.Registry;
 
 /// <summary>
-/// Finds the credentials for a registry the way podman does: explicit <c>--creds</c>; else an
+/// Finds the credentials for a registry the way podman does: explicit <see cref="SourceOptions.Credentials"/>; else an
 /// explicit auth file alone; else, in order, <c>$REGISTRY_AUTH_FILE</c> (or
 /// <c>$XDG_RUNTIME_DIR/containers/auth.json</c>), <c>$XDG_CONFIG_HOME/containers/auth.json</c>
 /// (default <c>~/.config</c>) and <c>$DOCKER_CONFIG/config.json</c> (default <c>~/.docker/config.json</c>).
@@ -27,7 +27,7 @@ internal sealed class CredentialSearch(SourceOptions options)
     {
         if (useExplicit && options.Credentials is { } explicitCredentials)
         {
-            return new CredentialLookup(ParseExplicit(explicitCredentials), "--creds");
+            return new CredentialLookup(ParseExplicit(explicitCredentials), "the given credentials");
         }
         var files = AuthFiles();
         foreach (string file in files)
@@ -75,9 +75,9 @@ internal sealed class CredentialSearch(SourceOptions options)
         int colon = value.IndexOf(':', StringComparison.Ordinal);
         if (colon <= 0)
         {
-            throw new DecantException(DecantErrorKind.Usage, "--creds must be USER:PASSWORD");
+            throw new DecantException(DecantErrorKind.Usage, "the given credentials must be USER:PASSWORD") { Setting = nameof(SourceOptions.Credentials) };
         }
-        return new RegistryCredential(value[..colon], value[(colon + 1)..], null, "--creds");
+        return new RegistryCredential(value[..colon], value[(colon + 1)..], null, "the given credentials");
     }
 
     private static async Task<RegistryCredential?> FindInFileAsync(string file, string registry, string repository, Func<string, string?> environment, CancellationToken cancellationToken)

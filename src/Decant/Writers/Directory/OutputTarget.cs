@@ -82,7 +82,7 @@ internal sealed class OutputTarget : IDisposable
             {
                 if (!force)
                 {
-                    throw new DecantException(DecantErrorKind.OutputError, $"output directory \"{full}\" is not empty; use --force to replace its contents");
+                    throw new DecantException(DecantErrorKind.OutputError, $"output directory \"{full}\" is not empty") { Setting = nameof(WriterOptions.Force) };
                 }
                 if ((Posix.StatAt(parent, name, full).Mode & LibC.S_IFMT) == LibC.S_IFLNK)
                 {

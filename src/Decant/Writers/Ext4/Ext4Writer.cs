@@ -51,7 +51,7 @@ public sealed class Ext4Writer : IRootfsWriter
         }
         if (File.Exists(full) && !options.Force)
         {
-            throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
+            throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists") { Setting = nameof(WriterOptions.Force) };
         }
         string directory = Path.GetDirectoryName(full) ?? ".";
         if (options.Size is { } size && size < MinimumSize)

@@ -64,7 +64,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
             }
             if (File.Exists(full) && !options.Force)
             {
-                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
+                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists") { Setting = nameof(WriterOptions.Force) };
             }
             string directory = Path.GetDirectoryName(full) ?? ".";
             parents = OutputParents.Create(directory);

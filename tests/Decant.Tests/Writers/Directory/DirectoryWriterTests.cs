@@ -184,7 +184,7 @@ public sealed class DirectoryWriterTests : IDisposable
 
         Assert.Equal(DecantErrorKind.OutputError, error.Kind);
         Assert.Contains(Target, error.Message, StringComparison.Ordinal);
-        Assert.Contains("--force", error.Message, StringComparison.Ordinal);
+        Assert.Equal(nameof(WriterOptions.Force), error.Setting);
         Assert.Equal("old", File.ReadAllText(At("old")));
     }
 
