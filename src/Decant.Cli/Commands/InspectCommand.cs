@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Decant.Manifests;
-using Decant.References;
+using Decant.Export;
 using Decant.Sources;
 
 namespace Decant.Cli.Commands;
@@ -21,12 +20,11 @@ internal static class InspectCommand
         {
             string reference = parse.GetValue(image)!;
             var options = await registry.ReadAsync(parse, reference, ProgressMode.Plain, cancellationToken).ConfigureAwait(false);
-            await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options, cancellationToken).ConfigureAwait(false);
-            var resolved = await ImageResolver.ResolveAsync(source, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
+            var resolved = await ImageExporter.ResolveAsync(reference, options, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
             using var stdout = Console.OpenStandardOutput();
             using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
-                Write(json, source.Name, resolved);
+                Write(json, resolved);
             }
             stdout.WriteByte((byte)'\n');
             return 0;
@@ -34,20 +32,20 @@ internal static class InspectCommand
         return command;
     }
 
-    private static void Write(Utf8JsonWriter json, string name, ResolvedImage image)
+    private static void Write(Utf8JsonWriter json, ResolvedImage image)
     {
         json.WriteStartObject();
-        json.WriteString("name", name);
+        json.WriteString("name", image.Name);
         json.WriteString("platform", image.Platform.ToString());
-        json.WriteString("manifestDigest", image.ManifestBlob.Descriptor.Digest);
-        if (image.IndexBlob is { } index)
+        json.WriteString("manifestDigest", image.ManifestDigest);
+        if (image.IndexBytes is { } index)
         {
-            json.WriteString("indexDigest", index.Descriptor.Digest);
+            json.WriteString("indexDigest", image.IndexDigest);
             json.WritePropertyName("index");
-            WriteRaw(json, index.Bytes);
+            WriteRaw(json, index);
         }
         json.WritePropertyName("manifest");
-        WriteRaw(json, image.ManifestBlob.Bytes);
+        WriteRaw(json, image.ManifestBytes);
         json.WritePropertyName("config");
         WriteRaw(json, image.ConfigBytes);
         json.WriteStartArray("layers");

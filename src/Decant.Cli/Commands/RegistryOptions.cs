@@ -58,7 +58,7 @@ internal sealed class RegistryOptions
         {
             throw SharedOptions.Usage("--password-stdin and a password in --creds USER:PASSWORD: give the password one way");
         }
-        bool fromRegistry = ImageReference.ParseWithBareNames(reference) is RegistryReference;
+        bool fromRegistry = ImageReference.ParseWithBareNames(reference).Transport == "docker";
         if (credentials is not null && !credentials.Contains(':', StringComparison.Ordinal) && fromRegistry)
         {
             string password = passwordStdin

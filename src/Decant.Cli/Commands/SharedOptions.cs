@@ -22,7 +22,7 @@ internal static class SharedOptions
     };
 
     public static Platform? ParsePlatform(string? value) =>
-        value is null ? null : PlatformMatcher.Parse(value);
+        value is null ? null : Manifests.Platform.Parse(value);
 
     public static DecantException Usage(string message) => new(DecantErrorKind.Usage, message);
 

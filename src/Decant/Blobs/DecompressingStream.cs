@@ -8,7 +8,7 @@ namespace Decant.Blobs;
 /// (corrupt or truncated data) surface as <see cref="DecantException"/> of kind
 /// <see cref="DecantErrorKind.InvalidLayer"/> instead of the decoders' own exception types.
 /// </summary>
-public sealed class DecompressingStream : ReadOnlyStream
+internal sealed class DecompressingStream : ReadOnlyStream
 {
     private readonly Stream _decoder;
     // For gzip only: the compressed side, to measure what follows the last member.

@@ -4,7 +4,7 @@ using Decant.Model;
 namespace Decant.Blobs;
 
 /// <summary>How a layer blob is compressed, as detected from its first bytes.</summary>
-public enum LayerCompression
+internal enum LayerCompression
 {
     /// <summary>No recognised compression: the blob is read as a plain tar.</summary>
     None,
@@ -18,7 +18,7 @@ public enum LayerCompression
 /// Opens the decompressed view of a layer blob. The compression is detected from the magic bytes
 /// at the start of the blob, never from the media type, and the source need not be seekable.
 /// </summary>
-public static class Decompression
+internal static class Decompression
 {
     /// <summary>The buffer size used on both sides of a decoder.</summary>
     internal const int BufferSize = 128 * 1024;

@@ -4,7 +4,7 @@ namespace Decant.Blobs;
 /// The boilerplate of a forward-only, read-only stream: subclasses implement the two span/memory
 /// reads and, if they own something, Dispose.
 /// </summary>
-public abstract class ReadOnlyStream : Stream
+internal abstract class ReadOnlyStream : Stream
 {
     /// <inheritdoc/>
     public override bool CanRead => true;

@@ -17,7 +17,7 @@ namespace Decant.Blobs;
 /// exactly <c>size</c> bytes still gets verification; the next read then checks that the source
 /// really ends there. Callers that stop early can call <see cref="DrainAndVerifyAsync"/>.
 /// </remarks>
-public sealed class VerifyingStream : ReadOnlyStream
+internal sealed class VerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;

@@ -26,17 +26,32 @@ public static class ImageExporter
     /// </summary>
     public static async Task<ExportResult> ExportAsync(string reference, ExportOptions options, IProgress<ExportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
+        await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options.Source, cancellationToken).ConfigureAwait(false);
+        return await ExportAsync(source, options, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Exports the image a host's own <paramref name="source"/> serves (its root descriptor, then
+    /// manifests and blobs, all verified here as for every built-in transport). The source stays
+    /// the caller's to dispose; <see cref="ExportOptions.Source"/> does not apply.
+    /// </summary>
+    public static async Task<ExportResult> ExportAsync(IImageSource source, ExportOptions options, IProgress<ExportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
         var clock = Stopwatch.StartNew();
         progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
-        await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options.Source, cancellationToken).ConfigureAwait(false);
         var image = await ImageResolver.ResolveAsync(source, options.Platform, cancellationToken).ConfigureAwait(false);
 
         var bundle = options.Bundle ? OutputBundle.Create(options) : null;
         try
         {
-            var target = new WriterTarget(bundle?.RootfsPath ?? options.Output, options.Force, options.ResolvedOwnership, image.ManifestBlob.Descriptor.Digest);
+            var target = new WriterTarget(bundle?.RootfsPath ?? options.Output, options.Force, options.ResolvedOwnership, image.ManifestDigest);
             var writer = await options.ResolvedFormat.CreateWriterAsync(options.FormatOptions, target, cancellationToken).ConfigureAwait(false);
             ExportResult result;
             try
@@ -77,7 +92,18 @@ public static class ImageExporter
     }
 
     /// <summary>
-    /// For an exception <see cref="ExportAsync"/> threw: the failure to remove the partial output, if
+    /// Resolves <paramref name="reference"/> without reading any layer: the verified index, manifest
+    /// and config, and the layer list, for <paramref name="platform"/> (null: the host's).
+    /// </summary>
+    public static async Task<ResolvedImage> ResolveAsync(string reference, SourceOptions? options = null, Platform? platform = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options ?? SourceOptions.Default, cancellationToken).ConfigureAwait(false);
+        return await ImageResolver.ResolveAsync(source, platform, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// For an exception <see cref="ExportAsync(string, ExportOptions, IProgress{ExportProgress}?, CancellationToken)"/> threw: the failure to remove the partial output, if
     /// that failed too (the message says what was left and where); null when everything was removed.
     /// </summary>
     public static DecantException? CleanupFailureOf(Exception error)

@@ -2,7 +2,7 @@ using Decant.Model;
 namespace Decant.Layers;
 
 /// <summary>The kinds of tar entries a layer can hold, after format details are resolved.</summary>
-public enum TarEntryKind
+internal enum TarEntryKind
 {
     /// <summary>A regular file: types '0', '7' (contiguous), GNU 'S' (sparse), and an old-style NUL type whose name does not end in '/'.</summary>
     RegularFile,
@@ -25,7 +25,7 @@ public enum TarEntryKind
 /// names, large sizes and ids, sub-second times, <c>SCHILY.xattr.*</c>). Names are as stored in the
 /// archive: cleaning and validation belong to <c>Semantics</c>.
 /// </summary>
-public sealed class TarHeader
+internal sealed class TarHeader
 {
     /// <summary>The entry's path as the archive stores it (PAX <c>path</c>, GNU long name, or ustar prefix + name), decoded losslessly by <see cref="Model.NameBytes"/>; not cleaned.</summary>
     public required string Name { get; init; }

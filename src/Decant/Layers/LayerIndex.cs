@@ -6,7 +6,7 @@ namespace Decant.Layers;
 /// One tar entry of a layer after reading: its header and, for a regular file, its stored content.
 /// What the entry means (a whiteout, an ordinary file) is decided when the layer rules apply it.
 /// </summary>
-public sealed class IndexedEntry
+internal sealed class IndexedEntry
 {
     /// <summary>The entry's tar metadata as read, with its archive (uncleaned) name.</summary>
     public required TarHeader Header { get; init; }
@@ -16,7 +16,7 @@ public sealed class IndexedEntry
 }
 
 /// <summary>A layer read once: every entry in archive order, contents already in the writer's store.</summary>
-public sealed class LayerIndex
+internal sealed class LayerIndex
 {
     /// <summary>The layer's (compressed) digest, for messages.</summary>
     public required string Digest { get; init; }

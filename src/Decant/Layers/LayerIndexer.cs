@@ -8,7 +8,7 @@ namespace Decant.Layers;
 /// Per-layer work, independent of every other layer: decompress (detected by magic bytes), parse
 /// the tar, store each regular file's content in the writer's store, and check the uncompressed stream against the config's diff_id.
 /// </summary>
-public static class LayerIndexer
+internal static class LayerIndexer
 {
     /// <summary>Reads one verified layer blob into a <see cref="LayerIndex"/>, storing regular files' contents in <paramref name="store"/>.</summary>
     /// <param name="layerDigest">The blob's digest, for messages; errors are marked with it.</param>

@@ -37,7 +37,7 @@ internal static class TarHeaderFields
     public const int GnuExtensionIsExtended = 504;
 
     /// <summary>The header formats, told apart by the magic and version fields.</summary>
-    public enum Format
+    internal enum Format
     {
         V7,
         Ustar,

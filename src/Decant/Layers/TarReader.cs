@@ -15,7 +15,7 @@ namespace Decant.Layers;
 /// no data: their size field is ignored and reported as 0. Names are byte strings, kept exactly
 /// in their lossless string form (see <see cref="TarText"/> and <see cref="Model.NameBytes"/>).
 /// </remarks>
-public sealed partial class TarReader
+internal sealed partial class TarReader
 {
     private readonly TarInput _input;
     private readonly TarReaderLimits _limits;

@@ -4,7 +4,7 @@ namespace Decant.Layers;
 /// Bounds on what one tar entry's metadata may make <see cref="TarReader"/> hold in memory. An
 /// archive that exceeds one fails with <see cref="Model.DecantErrorKind.LimitExceeded"/>.
 /// </summary>
-public sealed record TarReaderLimits
+internal sealed record TarReaderLimits
 {
     /// <summary>The defaults: 1 MiB of PAX records, 64 KiB long names, 1 MiB of xattrs, 100k sparse segments.</summary>
     public static TarReaderLimits Default { get; } = new();

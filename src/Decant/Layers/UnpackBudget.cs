@@ -6,7 +6,7 @@ namespace Decant.Layers;
 /// The limit on uncompressed bytes across all layers of one export: what stops a decompression bomb.
 /// Shared by the layers read concurrently.
 /// </summary>
-public sealed class UnpackBudget
+internal sealed class UnpackBudget
 {
     private long _used;
 

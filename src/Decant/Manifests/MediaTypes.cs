@@ -1,7 +1,7 @@
 namespace Decant.Manifests;
 
 /// <summary>The media types Decant understands.</summary>
-public static class MediaTypes
+internal static class MediaTypes
 {
     /// <summary>An OCI image index: a list of manifests, usually one per platform.</summary>
     public const string OciIndex = "application/vnd.oci.image.index.v1+json";

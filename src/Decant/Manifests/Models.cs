@@ -26,6 +26,9 @@ public sealed record Descriptor
 /// <summary>An OS and CPU architecture an image is built for.</summary>
 public sealed record Platform
 {
+    /// <summary>Parses <c>os/arch[/variant]</c> (e.g. <c>linux/arm64/v8</c>) as <c>--platform</c> spells it; throws a usage error naming what was wrong.</summary>
+    public static Platform Parse(string value) => PlatformMatcher.Parse(value);
+
     /// <summary>The operating system (<c>os</c>), as GOOS spells it: linux, windows, …</summary>
     [JsonPropertyName("os")] public string Os { get; init; } = "";
     /// <summary>The CPU architecture (<c>architecture</c>), as GOARCH spells it: amd64, arm64, arm, …</summary>
@@ -42,7 +45,7 @@ public sealed record Platform
 }
 
 /// <summary>An OCI image index or Docker manifest list.</summary>
-public sealed record ImageIndex
+internal sealed record ImageIndex
 {
     /// <summary>The <c>schemaVersion</c>; 2 in every current index (an OCI layout's index.json must say 2).</summary>
     [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; init; }
@@ -55,7 +58,7 @@ public sealed record ImageIndex
 }
 
 /// <summary>An OCI image manifest or Docker schema2 manifest.</summary>
-public sealed record ImageManifest
+internal sealed record ImageManifest
 {
     /// <summary>The <c>schemaVersion</c>; only 2 is accepted.</summary>
     [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; init; }
@@ -70,7 +73,7 @@ public sealed record ImageManifest
 }
 
 /// <summary>The image configuration (the parts Decant uses).</summary>
-public sealed record ImageConfig
+internal sealed record ImageConfig
 {
     /// <summary>When the image was created, the RFC 3339 string as the config holds it (not parsed), or null; a bundle records it as <c>org.opencontainers.image.created</c>.</summary>
     [JsonPropertyName("created")] public string? Created { get; init; }
@@ -87,7 +90,7 @@ public sealed record ImageConfig
 }
 
 /// <summary>The runtime defaults an image carries (entrypoint, env, user…).</summary>
-public sealed record ContainerConfig
+internal sealed record ContainerConfig
 {
     /// <summary>The user to run as: a name or number, optionally <c>:group</c>; null or empty means root. A bundle looks names up in the rootfs' /etc/passwd and /etc/group.</summary>
     [JsonPropertyName("User")] public string? User { get; init; }
@@ -106,7 +109,7 @@ public sealed record ContainerConfig
 }
 
 /// <summary>The config's list of uncompressed layer digests.</summary>
-public sealed record RootFs
+internal sealed record RootFs
 {
     /// <summary>The rootfs type; <c>layers</c> is the only value the spec defines (Decant does not check it).</summary>
     [JsonPropertyName("type")] public string? Type { get; init; }
@@ -115,7 +118,7 @@ public sealed record RootFs
 }
 
 /// <summary>A manifest or index as it was read: its raw bytes, which the digest covers, and its media type.</summary>
-public sealed record ManifestBlob(byte[] Bytes, string MediaType, Descriptor Descriptor);
+internal sealed record ManifestBlob(byte[] Bytes, string MediaType, Descriptor Descriptor);
 
 // RespectNullableAnnotations: a JSON null where the model has no "?" is refused, not stored as null.
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow, RespectNullableAnnotations = true)]

@@ -10,7 +10,7 @@ namespace Decant.Manifests;
 /// no platform counts as linux/amd64. OS and architecture are compared after normalization
 /// (lowercase; x86_64 → amd64, aarch64 → arm64, i386 → 386).
 /// </summary>
-public static class PlatformMatcher
+internal static class PlatformMatcher
 {
     /// <summary>The platform assumed for an index entry that declares none.</summary>
     public static Platform Unspecified { get; } = new() { Os = "linux", Architecture = "amd64" };

@@ -11,7 +11,7 @@ namespace Decant.References;
 /// <param name="Path">The archive file.</param>
 /// <param name="Image">The name:tag to find in RepoTags, if given.</param>
 /// <param name="SourceIndex">The index into manifest.json, if given.</param>
-public sealed record DockerArchiveReference(string Path, DockerImageName? Image = null, int? SourceIndex = null) : ImageReference
+internal sealed record DockerArchiveReference(string Path, DockerImageName? Image = null, int? SourceIndex = null) : ImageReference
 {
     /// <summary>The transport prefix, <c>docker-archive</c>.</summary>
     public const string TransportName = "docker-archive";

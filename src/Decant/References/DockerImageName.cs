@@ -12,7 +12,7 @@ namespace Decant.References;
 /// <param name="Repository">The repository path, e.g. <c>library/busybox</c>.</param>
 /// <param name="Tag">The tag, if one was written.</param>
 /// <param name="Digest">The digest, if one was written; when both are present the digest wins.</param>
-public sealed partial record DockerImageName(string Registry, string Repository, string? Tag = null, Digest? Digest = null)
+internal sealed partial record DockerImageName(string Registry, string Repository, string? Tag = null, Digest? Digest = null)
 {
     /// <summary>The registry a name without a host means (<c>index.docker.io</c> is rewritten to it too); one-component repositories there get <c>library/</c>.</summary>
     public const string DefaultRegistry = "docker.io";

@@ -19,6 +19,11 @@ namespace Decant.References;
 /// </remarks>
 public abstract record ImageReference
 {
+    /// <summary>Only the transports in this library derive from this type.</summary>
+    private protected ImageReference()
+    {
+    }
+
     /// <summary>The transport names this parser understands, as they are written before the first ':'.</summary>
     public static IReadOnlyList<string> SupportedTransports { get; } =
         [OciLayoutReference.TransportName, OciArchiveReference.TransportName, DockerArchiveReference.TransportName,

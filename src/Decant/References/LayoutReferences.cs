@@ -9,14 +9,14 @@ namespace Decant.References;
 /// <param name="Path">The layout directory or archive file.</param>
 /// <param name="Tag">The <c>org.opencontainers.image.ref.name</c> annotation to select, if any.</param>
 /// <param name="Digest">The manifest or index digest to select, if any.</param>
-public abstract record LayoutImageReference(string Path, string? Tag, Digest? Digest) : ImageReference
+internal abstract record LayoutImageReference(string Path, string? Tag, Digest? Digest) : ImageReference
 {
     /// <summary><c>TRANSPORT:PATH</c>, then <c>@DIGEST</c> when there is a digest (the tag is then left out), else <c>:TAG</c> when there is a tag.</summary>
     public sealed override string ToString() => Transport + ":" + LayoutReferenceSyntax.Format(Path, Tag, Digest);
 }
 
 /// <summary>An image in an OCI image layout directory: <c>oci:DIR[:TAG]</c> or <c>oci:DIR@sha256:…</c>.</summary>
-public sealed record OciLayoutReference(string Path, string? Tag = null, Digest? Digest = null) : LayoutImageReference(Path, Tag, Digest)
+internal sealed record OciLayoutReference(string Path, string? Tag = null, Digest? Digest = null) : LayoutImageReference(Path, Tag, Digest)
 {
     /// <summary>The transport prefix, <c>oci</c>.</summary>
     public const string TransportName = "oci";
@@ -32,7 +32,7 @@ public sealed record OciLayoutReference(string Path, string? Tag = null, Digest?
 }
 
 /// <summary>An image in a tar of an OCI image layout: <c>oci-archive:FILE[:TAG]</c> or <c>oci-archive:FILE@sha256:…</c>.</summary>
-public sealed record OciArchiveReference(string Path, string? Tag = null, Digest? Digest = null) : LayoutImageReference(Path, Tag, Digest)
+internal sealed record OciArchiveReference(string Path, string? Tag = null, Digest? Digest = null) : LayoutImageReference(Path, Tag, Digest)
 {
     /// <summary>The transport prefix, <c>oci-archive</c>.</summary>
     public const string TransportName = "oci-archive";

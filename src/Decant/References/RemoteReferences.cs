@@ -7,7 +7,7 @@ namespace Decant.References;
 /// read by <c>Sources/Registry</c>.
 /// </summary>
 /// <param name="Image">The normalized image name.</param>
-public sealed record RegistryReference(DockerImageName Image) : ImageReference
+internal sealed record RegistryReference(DockerImageName Image) : ImageReference
 {
     /// <summary>The transport prefix, <c>docker</c>; references are written <c>docker://NAME</c>.</summary>
     public const string TransportName = "docker";
@@ -34,7 +34,7 @@ public sealed record RegistryReference(DockerImageName Image) : ImageReference
 /// The source for it is not implemented yet.
 /// </summary>
 /// <param name="Name">Everything after <c>containers-storage:</c>.</param>
-public sealed record ContainersStorageReference(string Name) : ImageReference
+internal sealed record ContainersStorageReference(string Name) : ImageReference
 {
     /// <summary>The transport prefix, <c>containers-storage</c>.</summary>
     public const string TransportName = "containers-storage";

@@ -20,7 +20,7 @@ namespace Decant.Semantics;
 /// </list>
 /// Whiteouts never follow symlinks: a whiteout beneath a symlink or a file hides nothing.
 /// </summary>
-public sealed class LayerApplier
+internal sealed class LayerApplier
 {
     private const int MaxSymlinkHops = 40;
 

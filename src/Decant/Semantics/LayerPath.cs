@@ -7,7 +7,7 @@ namespace Decant.Semantics;
 /// dropped, "." components vanish and ".." components are resolved lexically; a name that would
 /// climb above the root is refused, never clamped, because no honest image contains one.
 /// </summary>
-public static class LayerPath
+internal static class LayerPath
 {
     /// <summary>Returns the cleaned components of <paramref name="name"/>; empty for the root itself.</summary>
     public static string[] Clean(string name)

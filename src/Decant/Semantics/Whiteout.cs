@@ -3,7 +3,7 @@ using Decant.Model;
 namespace Decant.Semantics;
 
 /// <summary>The OCI whiteout naming rules (image-spec layer.md).</summary>
-public static class Whiteout
+internal static class Whiteout
 {
     /// <summary>The prefix that makes an entry <c>.wh.NAME</c> a whiteout of <c>NAME</c> in lower layers.</summary>
     public const string Prefix = ".wh.";

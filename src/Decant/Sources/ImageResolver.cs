@@ -9,25 +9,53 @@ namespace Decant.Sources;
 /// Everything about one platform's image that Decant needs before touching a layer: the verified
 /// manifest (and the index it was chosen from), the verified config, and the layer list.
 /// </summary>
-/// <param name="Name">The source's name, for messages.</param>
-/// <param name="IndexBlob">The index the manifest was picked from (the innermost one), if any.</param>
-/// <param name="ManifestBlob">The manifest's verified bytes and descriptor.</param>
-/// <param name="Manifest">The parsed manifest.</param>
-/// <param name="ConfigBytes">The config's verified bytes.</param>
-/// <param name="Config">The parsed config.</param>
-/// <param name="Platform">The image's platform: from its config, else from the index entry.</param>
-/// <param name="Layers">The layer descriptors, bottom first; media types are known layer types.</param>
-/// <param name="DiffIds">The digests of the uncompressed layers, one per layer.</param>
-public sealed record ResolvedImage(
-    string Name,
-    ManifestBlob? IndexBlob,
-    ManifestBlob ManifestBlob,
-    ImageManifest Manifest,
-    byte[] ConfigBytes,
-    ImageConfig Config,
-    Platform Platform,
-    IReadOnlyList<Descriptor> Layers,
-    IReadOnlyList<Digest> DiffIds);
+public sealed class ResolvedImage
+{
+    internal ResolvedImage(string name, ManifestBlob? indexBlob, ManifestBlob manifestBlob, ImageManifest manifest, byte[] configBytes, ImageConfig config, Platform platform, IReadOnlyList<Descriptor> layers, IReadOnlyList<Digest> diffIds)
+    {
+        Name = name;
+        IndexBlob = indexBlob;
+        ManifestBlob = manifestBlob;
+        Manifest = manifest;
+        ConfigBytes = configBytes;
+        Config = config;
+        Platform = platform;
+        Layers = layers;
+        DiffIds = diffIds;
+    }
+
+    /// <summary>The source's name, for messages.</summary>
+    public string Name { get; }
+
+    /// <summary>The digest of the manifest: the image's identity, from which deterministic outputs derive their UUIDs.</summary>
+    public string ManifestDigest => ManifestBlob.Descriptor.Digest;
+
+    /// <summary>The manifest's verified bytes.</summary>
+    public byte[] ManifestBytes => ManifestBlob.Bytes;
+
+    /// <summary>The digest of the index the manifest was picked from (the innermost one), or null when the reference named a manifest.</summary>
+    public string? IndexDigest => IndexBlob?.Descriptor.Digest;
+
+    /// <summary>The verified bytes of the index the manifest was picked from, or null.</summary>
+    public byte[]? IndexBytes => IndexBlob?.Bytes;
+
+    /// <summary>The config's verified bytes (the OCI image config JSON).</summary>
+    public byte[] ConfigBytes { get; }
+
+    /// <summary>The image's platform: from its config, else from the index entry.</summary>
+    public Platform Platform { get; }
+
+    /// <summary>The layer descriptors, bottom first; media types are known layer types.</summary>
+    public IReadOnlyList<Descriptor> Layers { get; }
+
+    /// <summary>The digests of the uncompressed layers (the config's diff_ids), one per layer.</summary>
+    public IReadOnlyList<Digest> DiffIds { get; }
+
+    internal ManifestBlob? IndexBlob { get; }
+    internal ManifestBlob ManifestBlob { get; }
+    internal ImageManifest Manifest { get; }
+    internal ImageConfig Config { get; }
+}
 
 /// <summary>
 /// Turns a source's root descriptor into a <see cref="ResolvedImage"/>: reads every manifest, index
@@ -35,7 +63,7 @@ public sealed record ResolvedImage(
 /// too, up to <see cref="MaxIndexDepth"/>) to the requested platform, and checks that the manifest
 /// is one Decant can unpack.
 /// </summary>
-public static class ImageResolver
+internal static class ImageResolver
 {
     /// <summary>The largest manifest, index or config accepted: 4 MiB.</summary>
     public const int MaxDocumentSize = SmallJson.MaxDocumentSize;

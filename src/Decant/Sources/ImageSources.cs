@@ -8,7 +8,7 @@ using Decant.Sources.Registry;
 namespace Decant.Sources;
 
 /// <summary>Opens the <see cref="IImageSource"/> for an <see cref="ImageReference"/>, whatever its transport.</summary>
-public static class ImageSources
+internal static class ImageSources
 {
     /// <summary>Opens a source with <see cref="SourceOptions.Default"/>.</summary>
     public static Task<IImageSource> OpenAsync(ImageReference reference, CancellationToken cancellationToken) =>

@@ -78,6 +78,19 @@ public abstract class OutputFormat
     internal static OutputFormat ForOptions(WriterOptions options) => All.First(f => f.OptionsType == options.GetType());
 
     /// <summary>
+    /// Creates this format's writer for a tree a host builds itself (<see cref="Tree.TreeBuilder"/>):
+    /// <paramref name="options"/> must be of <see cref="OptionsType"/> and name the output. Write
+    /// file contents into its <see cref="IRootfsWriter.Content"/>, then commit the tree.
+    /// </summary>
+    public ValueTask<IRootfsWriter> CreateWriterAsync(WriterOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.CheckOutput();
+        var ownership = options is Directory.DirectoryWriterOptions directory ? directory.Ownership : OwnershipMode.Preserve;
+        return CreateWriterAsync(options, new WriterTarget(options.Output, options.Force, ownership, ""), cancellationToken);
+    }
+
+    /// <summary>
     /// Creates the writer for an export: <paramref name="options"/> (of <see cref="OptionsType"/>, or
     /// null for the defaults) with the output, force and ownership the export gives.
     /// </summary>

@@ -280,11 +280,12 @@ public class DecompressionTests
     }
 
     [Theory]
-    [InlineData("--gzip", LayerCompression.Gzip)]
-    [InlineData("--zstd", LayerCompression.Zstd)]
-    [InlineData("--no-auto-compress", LayerCompression.None)]
-    public async Task FeedsTheTarReaderWhatGnuTarCompressed(string compressOption, LayerCompression expected)
+    [InlineData("--gzip", nameof(LayerCompression.Gzip))]
+    [InlineData("--zstd", nameof(LayerCompression.Zstd))]
+    [InlineData("--no-auto-compress", nameof(LayerCompression.None))]
+    public async Task FeedsTheTarReaderWhatGnuTarCompressed(string compressOption, string expectedName)
     {
+        var expected = Enum.Parse<LayerCompression>(expectedName);
         using var tree = new TarTestTree();
         byte[] content = Compressible(300_000, 16);
         tree.Write("dir/file.bin", content);

@@ -7,7 +7,7 @@ namespace Decant.Tests.Support;
 public sealed record RealImageLayer(Descriptor Descriptor, string BlobPath);
 
 /// <summary>Reads the manifest of a tagged image in an OCI layout, independently of Decant's own sources.</summary>
-public static class RealImagesLayout
+internal static class RealImagesLayout
 {
     private const string RefNameAnnotation = "org.opencontainers.image.ref.name";
 

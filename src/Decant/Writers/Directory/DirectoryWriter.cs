@@ -13,7 +13,7 @@ namespace Decant.Writers.Directory;
 /// <see cref="WriterOptions.Force"/>, a non-empty target is replaced only at the end of the
 /// commit (the tree is built beside it and swapped in), so a failure leaves it as it was.
 /// </summary>
-public sealed class DirectoryWriter : IRootfsWriter
+internal sealed class DirectoryWriter : IRootfsWriter
 {
     private readonly OutputTarget _target;
     private readonly StagingContentStore _store;

@@ -14,7 +14,7 @@ namespace Decant.Writers.Ext4;
 /// hash seed come from <see cref="Ext4WriterOptions.Seed"/> and every time from the tree. The image
 /// is written under a temporary name and renamed at commit; disposing without a commit removes it.
 /// </summary>
-public sealed class Ext4Writer : IRootfsWriter
+internal sealed class Ext4Writer : IRootfsWriter
 {
     /// <summary>The largest image written without a fixed size (the superblock zones are sized for it).</summary>
     public const long MaxAutomaticSize = 1L << 40;

@@ -17,7 +17,7 @@ public sealed record TarWriterOptions : WriterOptions
 /// linking to it. A file output is written under a temporary name and renamed at the end, so a
 /// failed export never leaves a half-written tar behind.
 /// </summary>
-public sealed class TarRootfsWriter : IRootfsWriter
+internal sealed class TarRootfsWriter : IRootfsWriter
 {
     private const int CopyBufferSize = 1 << 20;
     private readonly TarWriterOptions _options;
