@@ -12,11 +12,16 @@ internal enum LayerCompression
     Gzip,
     /// <summary>Zstandard, possibly several frames and skippable frames.</summary>
     Zstd,
+    /// <summary>bzip2: recognised so it can be refused by name (OCI layers are never bzip2).</summary>
+    Bzip2,
+    /// <summary>xz: recognised so it can be refused by name (OCI layers are never xz).</summary>
+    Xz,
 }
 
 /// <summary>
 /// Opens the decompressed view of a layer blob. The compression is detected from the magic bytes
-/// at the start of the blob, never from the media type, and the source need not be seekable.
+/// at the start of the blob, never from the media type, and the source need not be seekable. This
+/// is the one compression detector: the archive sources use it too.
 /// </summary>
 internal static class Decompression
 {
@@ -24,7 +29,7 @@ internal static class Decompression
     internal const int BufferSize = 128 * 1024;
 
     /// <summary>How many leading bytes <see cref="Detect"/> needs to decide.</summary>
-    public const int MagicLength = 4;
+    public const int MagicLength = 6;
 
     /// <summary>
     /// Detects the compression of a blob from its first bytes (up to <see cref="MagicLength"/>;
@@ -45,7 +50,12 @@ internal static class Decompression
         {
             return LayerCompression.Zstd;
         }
-        return LayerCompression.None;
+        return prefix switch
+        {
+            [0x42, 0x5A, 0x68, ..] => LayerCompression.Bzip2,
+            [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, ..] => LayerCompression.Xz,
+            _ => LayerCompression.None,
+        };
     }
 
     /// <summary>
@@ -83,9 +93,20 @@ internal static class Decompression
             LayerCompression.Zstd => DecompressingStream.ForZstd(new ZstdSharp.DecompressionStream(
                 new DecompressPrefixStream(prefix, compressed, ReadOnlyMemory<byte>.Empty, leaveOpen),
                 BufferSize, checkEndOfStream: true, leaveOpen: false)),
-            _ => DecompressingStream.ForUncompressed(new DecompressPrefixStream(prefix, compressed, ReadOnlyMemory<byte>.Empty, leaveOpen)),
+            LayerCompression.None => DecompressingStream.ForUncompressed(new DecompressPrefixStream(prefix, compressed, ReadOnlyMemory<byte>.Empty, leaveOpen)),
+            _ => throw new DecantException(DecantErrorKind.InvalidLayer, $"the blob is {NameOf(kind)}-compressed, which OCI layers cannot be (only gzip and zstd)"),
         };
     }
+
+    /// <summary>The compression's name as tools spell it (<c>gzip</c>, <c>zstd</c>, <c>bzip2</c>, <c>xz</c>).</summary>
+    public static string NameOf(LayerCompression compression) => compression switch
+    {
+        LayerCompression.Gzip => "gzip",
+        LayerCompression.Zstd => "zstd",
+        LayerCompression.Bzip2 => "bzip2",
+        LayerCompression.Xz => "xz",
+        _ => "uncompressed",
+    };
 
     internal static GZipStream CreateGzipDecoder(Stream source) => new(source, CompressionMode.Decompress, leaveOpen: false);
 }

@@ -41,7 +41,7 @@ internal static class LayerIndexer
                 uncompressed = new ReadAheadStream(uncompressed);
             }
             await using var diffId = new DiffIdStream(uncompressed, budget);
-            var reader = new TarReader(diffId, limits);
+            var reader = new LayerTarReader(diffId, limits);
             var entries = new List<IndexedEntry>();
             while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
             {

@@ -3,8 +3,8 @@ using Decant.Tree;
 
 namespace Decant.Layers;
 
-/// <summary>The read-only, forward-only content of one tar entry, served by its <see cref="TarReader"/>.</summary>
-internal sealed class TarEntryStream(TarReader reader, int version, long length) : ReadOnlyStream, IHoleSkippingStream
+/// <summary>The read-only, forward-only content of one tar entry, served by its <see cref="LayerTarReader"/>.</summary>
+internal sealed class TarEntryStream(LayerTarReader reader, int version, long length) : ReadOnlyStream, IHoleSkippingStream
 {
     private long _position;
 
@@ -14,7 +14,7 @@ internal sealed class TarEntryStream(TarReader reader, int version, long length)
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
     /// <summary>
-    /// Skips a sparse hole at the current position (see <see cref="TarReader.SkipHole"/>), so a store
+    /// Skips a sparse hole at the current position (see <see cref="LayerTarReader.SkipHole"/>), so a store
     /// can leave it unwritten at O(1) cost instead of reading its zeros. Returns the bytes skipped.
     /// </summary>
     public long SkipHole(int alignment)

@@ -2,7 +2,7 @@ using Decant.Model;
 
 namespace Decant.Layers;
 
-/// <summary>The failures <see cref="TarReader"/> reports, each naming where in the archive it happened.</summary>
+/// <summary>The failures <see cref="LayerTarReader"/> reports, each naming where in the archive it happened.</summary>
 internal static class TarErrors
 {
     public static DecantException Invalid(string message, string? entry = null) =>

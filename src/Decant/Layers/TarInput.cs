@@ -1,7 +1,7 @@
 namespace Decant.Layers;
 
 /// <summary>
-/// The buffered, forward-only byte source under <see cref="TarReader"/>. Headers are parsed in
+/// The buffered, forward-only byte source under <see cref="LayerTarReader"/>. Headers are parsed in
 /// place from the buffer; large content reads go straight from the stream into the caller's
 /// buffer. Tracks how many bytes were taken from the stream and how many the parser consumed.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace Decant.Layers;
 
 /// <summary>
-/// Bounds on what one tar entry's metadata may make <see cref="TarReader"/> hold in memory. An
+/// Bounds on what one tar entry's metadata may make <see cref="LayerTarReader"/> hold in memory. An
 /// archive that exceeds one fails with <see cref="Model.DecantErrorKind.LimitExceeded"/>.
 /// </summary>
 internal sealed record TarReaderLimits

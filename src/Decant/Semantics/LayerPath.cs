@@ -16,25 +16,10 @@ internal static class LayerPath
         {
             throw new DecantException(DecantErrorKind.UnsafeLayer, "name contains a NUL byte") { Entry = name };
         }
-        var parts = new List<string>();
-        foreach (var part in name.Split('/'))
+        if (!ArchivePath.TryClean(name, out var components))
         {
-            switch (part)
-            {
-                case "" or ".":
-                    continue;
-                case "..":
-                    if (parts.Count == 0)
-                    {
-                        throw new DecantException(DecantErrorKind.UnsafeLayer, "path climbs above the image root") { Entry = name };
-                    }
-                    parts.RemoveAt(parts.Count - 1);
-                    continue;
-                default:
-                    parts.Add(part);
-                    continue;
-            }
+            throw new DecantException(DecantErrorKind.UnsafeLayer, "path climbs above the image root") { Entry = name };
         }
-        return [.. parts];
+        return components;
     }
 }

@@ -51,6 +51,18 @@ public class DecompressionTests
         return (stream.Compression, output.ToArray());
     }
 
+    /// <summary>bzip2 and xz blobs, made by the real tools, are refused by name rather than read as a broken tar.</summary>
+    [Theory]
+    [InlineData("bzip2", "bzip2")]
+    [InlineData("xz", "xz")]
+    public async Task CompressionsOciLayersCannotHaveAreRefusedByName(string tool, string name)
+    {
+        byte[] blob = await WriteTempAndRunAsync(Compressible(10_000, 4), tool, "-c");
+        var error = await Assert.ThrowsAsync<DecantException>(() => DecompressAsync(blob));
+        Assert.Equal(DecantErrorKind.InvalidLayer, error.Kind);
+        Assert.Contains($"{name}-compressed", error.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<byte[]> WriteTempAndRunAsync(byte[] input, string tool, params string[] arguments)
     {
         string path = Path.GetTempFileName();
@@ -292,7 +304,7 @@ public class DecompressionTests
         byte[] blob = await tree.TarAsync(compressOption);
 
         await using var stream = await Decompression.OpenAsync(new MemoryStream(blob), CancellationToken.None);
-        var reader = new TarReader(stream);
+        var reader = new LayerTarReader(stream);
         byte[]? read = null;
         while (await reader.ReadNextAsync(CancellationToken.None) is { } header)
         {

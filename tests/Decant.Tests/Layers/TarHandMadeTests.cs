@@ -114,7 +114,7 @@ internal sealed class TarBlocks
 
     public static async Task<List<(TarHeader Header, byte[] Data)>> ReadAllAsync(byte[] archive, TarReaderLimits? limits = null)
     {
-        var reader = new TarReader(new MemoryStream(archive), limits);
+        var reader = new LayerTarReader(new MemoryStream(archive), limits);
         var entries = new List<(TarHeader, byte[])>();
         while (await reader.ReadNextAsync(CancellationToken.None) is { } header)
         {
@@ -294,7 +294,7 @@ public class TarHandMadeTests
     public async Task TruncatedDataIsReportedWhenTheEntryIsSkipped()
     {
         byte[] archive = new TarBlocks().File("victim", new byte[5000]).ToArray()[..3000];
-        var reader = new TarReader(new MemoryStream(archive));
+        var reader = new LayerTarReader(new MemoryStream(archive));
         Assert.NotNull(await reader.ReadNextAsync(CancellationToken.None));
 
         var error = await Assert.ThrowsAsync<DecantException>(async () => await reader.ReadNextAsync(CancellationToken.None));
@@ -328,7 +328,7 @@ public class TarHandMadeTests
     public async Task DrainReadsTrailingBytesAfterTheEndMarker()
     {
         byte[] archive = new TarBlocks().File("a", Hello).End().Raw(new byte[10240]).Raw([1, 2, 3]).ToArray();
-        var reader = new TarReader(new MemoryStream(archive));
+        var reader = new LayerTarReader(new MemoryStream(archive));
 
         Assert.NotNull(await reader.ReadNextAsync(CancellationToken.None));
         Assert.Null(await reader.ReadNextAsync(CancellationToken.None));
@@ -530,7 +530,7 @@ public class TarHandMadeTests
         byte[] first = new byte[100_000];
         new Random(3).NextBytes(first);
         byte[] archive = new TarBlocks().File("first", first).File("second", Hello).End().ToArray();
-        var reader = new TarReader(new MemoryStream(archive));
+        var reader = new LayerTarReader(new MemoryStream(archive));
 
         await reader.ReadNextAsync(CancellationToken.None);
         var firstData = reader.OpenData();
@@ -552,7 +552,7 @@ public class TarHandMadeTests
         byte[] data = new byte[70_000];
         new Random(5).NextBytes(data);
         byte[] archive = new TarBlocks().File("f", data).End().ToArray();
-        var reader = new TarReader(new MemoryStream(archive));
+        var reader = new LayerTarReader(new MemoryStream(archive));
         await reader.ReadNextAsync(CancellationToken.None);
         using var stream = reader.OpenData();
         var copy = new MemoryStream();

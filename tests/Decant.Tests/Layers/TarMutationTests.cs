@@ -86,7 +86,7 @@ public class TarMutationTests
     /// <summary>Reads every entry, but at most 1 MiB of each (a damaged size could promise terabytes of holes).</summary>
     private static async Task ReadBoundedAsync(byte[] archive)
     {
-        var reader = new TarReader(new MemoryStream(archive));
+        var reader = new LayerTarReader(new MemoryStream(archive));
         byte[] buffer = new byte[64 * 1024];
         while (await reader.ReadNextAsync(CancellationToken.None) is not null)
         {

@@ -95,7 +95,7 @@ public class TarToolArchiveTests
 
     private static async Task<Dictionary<string, ReadEntry>> ReadArchiveAsync(byte[] archive)
     {
-        var reader = new TarReader(new MemoryStream(archive));
+        var reader = new LayerTarReader(new MemoryStream(archive));
         var entries = new Dictionary<string, ReadEntry>(StringComparer.Ordinal);
         while (await reader.ReadNextAsync(CancellationToken.None) is { } header)
         {

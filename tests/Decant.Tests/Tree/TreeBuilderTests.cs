@@ -3,6 +3,7 @@ using Decant.Model;
 using Decant.Tests.Conformance;
 using Decant.Tests.Support;
 using Decant.Tree;
+using Decant.Writers;
 using Decant.Writers.Ext4;
 using Decant.Writers.Tar;
 
@@ -28,7 +29,7 @@ public class TreeBuilderTests
     {
         using var scratch = new ScratchDirectory();
         string image = scratch.Combine("host.ext4");
-        await using (var writer = Ext4Writer.Create(new Ext4WriterOptions { Output = image, Seed = [1, 2, 3] }))
+        await using (var writer = await OutputFormat.Ext4.CreateWriterAsync(new Ext4WriterOptions { Output = image, Seed = [1, 2, 3] }))
         {
             await writer.CommitAsync(await BuildAsync(writer.Content), CancellationToken.None);
         }
@@ -43,7 +44,7 @@ public class TreeBuilderTests
     {
         using var scratch = new ScratchDirectory();
         string tar = scratch.Combine("host.tar");
-        await using (var writer = TarRootfsWriter.Create(new TarWriterOptions { Output = tar }))
+        await using (var writer = await OutputFormat.Tar.CreateWriterAsync(new TarWriterOptions { Output = tar }))
         {
             await writer.CommitAsync(await BuildAsync(writer.Content), CancellationToken.None);
         }

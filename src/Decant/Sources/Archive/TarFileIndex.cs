@@ -1,3 +1,4 @@
+using Decant.Blobs;
 using System.Formats.Tar;
 using Decant.Model;
 using Decant.Interop;
@@ -140,12 +141,12 @@ internal sealed class TarFileIndex : IAsyncDisposable
 
     private static async Task RejectCompressedAsync(FileRangeStream archive, string archiveName, CancellationToken cancellationToken)
     {
-        byte[] magic = new byte[LayerCompression.MagicLength];
+        byte[] magic = new byte[Decompression.MagicLength];
         int read = await archive.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         archive.Position = 0;
-        if (LayerCompression.Detect(magic.AsSpan(0, read)) is { } compression)
+        if (Decompression.Detect(magic.AsSpan(0, read)) is not LayerCompression.None and var compression)
         {
-            throw new DecantException(DecantErrorKind.InvalidManifest, $"{archiveName} is {compression}-compressed; decompress it to a plain tar first");
+            throw new DecantException(DecantErrorKind.InvalidManifest, $"{archiveName} is {Decompression.NameOf(compression)}-compressed; decompress it to a plain tar first");
         }
     }
 
@@ -168,29 +169,11 @@ internal sealed class TarFileIndex : IAsyncDisposable
     /// </summary>
     private static string? Normalize(string name, bool allowParent = false)
     {
-        if (name.StartsWith('/'))
+        if (name.StartsWith('/') || (!allowParent && name.Split('/').Contains("..")) || !ArchivePath.TryClean(name, out var components))
         {
             return null;
         }
-        var parts = new List<string>();
-        foreach (string part in name.Split('/'))
-        {
-            if (part is "" or ".")
-            {
-                continue;
-            }
-            if (part == "..")
-            {
-                if (!allowParent || parts.Count == 0)
-                {
-                    return null;
-                }
-                parts.RemoveAt(parts.Count - 1);
-                continue;
-            }
-            parts.Add(part);
-        }
-        return string.Join('/', parts);
+        return string.Join('/', components);
     }
 }
 

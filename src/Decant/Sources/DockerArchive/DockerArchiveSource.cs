@@ -1,3 +1,4 @@
+using Decant.Blobs;
 using System.Text.Json;
 using Decant.Model;
 using Decant.Manifests;
@@ -133,14 +134,19 @@ internal sealed class DockerArchiveSource : IImageSource
     /// <summary>A layer's digest and media type, by the cheapest sound means (see the class remarks).</summary>
     private static async Task<(Digest Digest, string MediaType)> IdentifyLayerAsync(TarFileIndex archive, TarFileEntry entry, string diffId, CancellationToken cancellationToken)
     {
-        string? compression = await SniffCompressionAsync(archive, entry, cancellationToken).ConfigureAwait(false);
-        string mediaType = LayerCompression.OciLayerMediaType(compression)
-            ?? throw new DecantException(DecantErrorKind.InvalidLayer, $"{archive.ArchiveName}: layer {entry.Name} is {compression}-compressed, which OCI images cannot carry");
+        var compression = await SniffCompressionAsync(archive, entry, cancellationToken).ConfigureAwait(false);
+        string mediaType = compression switch
+        {
+            LayerCompression.None => MediaTypes.OciLayer,
+            LayerCompression.Gzip => MediaTypes.OciLayerGzip,
+            LayerCompression.Zstd => MediaTypes.OciLayerZstd,
+            _ => throw new DecantException(DecantErrorKind.InvalidLayer, $"{archive.ArchiveName}: layer {entry.Name} is {Decompression.NameOf(compression)}-compressed, which OCI images cannot carry"),
+        };
         if (DigestFromBlobPath(entry.Name) is { } named)
         {
             return (named, mediaType);
         }
-        if (compression is null)
+        if (compression == LayerCompression.None)
         {
             if (!Digest.TryParse(diffId, out var uncompressed))
             {
@@ -157,14 +163,14 @@ internal sealed class DockerArchiveSource : IImageSource
         return parts is ["blobs", var algorithm, var hex] && Digest.TryParse(algorithm + ":" + hex, out var digest) ? digest : null;
     }
 
-    private static async Task<string?> SniffCompressionAsync(TarFileIndex archive, TarFileEntry entry, CancellationToken cancellationToken)
+    private static async Task<LayerCompression> SniffCompressionAsync(TarFileIndex archive, TarFileEntry entry, CancellationToken cancellationToken)
     {
-        byte[] head = new byte[LayerCompression.MagicLength];
+        byte[] head = new byte[Decompression.MagicLength];
         var stream = archive.Open(entry);
         await using (stream.ConfigureAwait(false))
         {
             int read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            return LayerCompression.Detect(head.AsSpan(0, read));
+            return Decompression.Detect(head.AsSpan(0, read));
         }
     }
 

@@ -49,7 +49,7 @@ public class SparseTarOutputTests
         }
 
         // Decant's reader takes its own output back: one entry, the real name, the logical size.
-        var reader = new TarReader(File.OpenRead(tar));
+        var reader = new LayerTarReader(File.OpenRead(tar));
         var entries = new List<TarHeader>();
         while (await reader.ReadNextAsync(CancellationToken.None) is { } header)
         {

@@ -2,7 +2,7 @@ using Decant.Model;
 namespace Decant.Layers;
 
 /// <summary>Turning a header block plus the pending PAX and GNU records into a <see cref="TarHeader"/>.</summary>
-internal sealed partial class TarReader
+internal sealed partial class LayerTarReader
 {
     private readonly TarText.Cache _userNames = new();
     private readonly TarText.Cache _groupNames = new();

@@ -1,7 +1,7 @@
 namespace Decant.Layers;
 
 /// <summary>Reading the current entry's content, expanding sparse holes, and skipping what is left.</summary>
-internal sealed partial class TarReader
+internal sealed partial class LayerTarReader
 {
     // Bytes of the current entry's stored data not yet consumed, and the padding after them.
     private long _storedRemaining;

@@ -15,7 +15,7 @@ namespace Decant.Layers;
 /// no data: their size field is ignored and reported as 0. Names are byte strings, kept exactly
 /// in their lossless string form (see <see cref="TarText"/> and <see cref="Model.NameBytes"/>).
 /// </remarks>
-internal sealed partial class TarReader
+internal sealed partial class LayerTarReader
 {
     private readonly TarInput _input;
     private readonly TarReaderLimits _limits;
@@ -24,7 +24,7 @@ internal sealed partial class TarReader
     private bool _ended;
 
     /// <summary>Reads the tar archive in <paramref name="stream"/>, which the reader does not dispose.</summary>
-    public TarReader(Stream stream, TarReaderLimits? limits = null)
+    public LayerTarReader(Stream stream, TarReaderLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         _input = new TarInput(stream);
