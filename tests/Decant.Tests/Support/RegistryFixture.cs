@@ -91,7 +91,8 @@ public sealed class RegistryFixture : IAsyncLifetime
     /// <summary><c>docker://HOST/REPOSITORY:latest</c> on a registry.</summary>
     public static string Reference(RegistryServer registry, string repository) => $"docker://{registry.Host}/{repository}:{RealImages.Tag}";
 
-    private async Task PushAsync(IReadOnlyList<string> sourceArguments, string repository, CancellationToken cancellationToken) =>
+    /// <summary>Copies an image to <c>REPOSITORY:latest</c> on the registries with <c>skopeo copy</c>; <paramref name="sourceArguments"/> are skopeo's options and the source image.</summary>
+    public async Task PushAsync(IReadOnlyList<string> sourceArguments, string repository, CancellationToken cancellationToken) =>
         await Tools.RunCheckedAsync("skopeo", ["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false", .. sourceArguments, $"docker://{Anonymous.Host}/{repository}:{RealImages.Tag}"], cancellationToken);
 
     /// <summary>
