@@ -15,17 +15,7 @@ internal static class CliProcess
 {
     public static readonly string Decant = Path.Combine(AppContext.BaseDirectory, "decant.dll");
 
-    public static string SampleImage => "oci:" + Path.Combine(RepositoryRoot(), "samples", "busybox") + ":latest";
-
-    public static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Decant.slnx")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
+    public static string SampleImage => "oci:" + Path.Combine(RealImages.FindRepositoryRoot(), "samples", "busybox") + ":latest";
 
     /// <summary>The command line that starts decant with SIGINT reset to its default.</summary>
     public static string[] Command(IEnumerable<string> arguments) => ["env", "--default-signal=INT", "dotnet", Decant, .. arguments];

@@ -64,7 +64,7 @@ public class MetadataConformanceTests
     {
         using var scratch = new ScratchDirectory();
         string wrongDiffId = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(new LayerTar().File("b", "b").ToArray()));
-        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [new LayerTar().File("a", "a").ToArray()], diffIdOverrides: [wrongDiffId]);
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [new LayerTar().File("a", "a").ToArray()], diffIds: [wrongDiffId]);
 
         var error = await Assert.ThrowsAsync<DecantException>(() => ImageExporter.ExportAsync(reference, new ExportOptions { Output = scratch.Combine("rootfs") }));
         Assert.Equal(DecantErrorKind.DigestMismatch, error.Kind);

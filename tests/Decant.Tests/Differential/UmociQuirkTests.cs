@@ -29,7 +29,7 @@ public sealed class UmociQuirkTests(RealImages images) : RealImagesTest(images)
         string reference = SyntheticImage.WriteLayout(layout, [layer]);
 
         long unpackStarted = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var umoci = await DecantRuns.UmociUnpackAsync(Images, layout, SyntheticImage.Tag, Token);
+        var umoci = await DecantRuns.UmociUnpackAsync(Images, layout, SyntheticImage.DefaultTag, Token);
         long unpackEnded = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1;
         var decant = await DecantRuns.ExportDirectoryAsync(Images, reference, Token);
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Decant.Export;
 using Decant.Tests.Manifests;
-using Decant.Tests.Sources;
 using Decant.Tests.Support;
 using Decant.Writers;
 
@@ -35,32 +34,23 @@ public class ExitCodeSweepTests
             images.Add(($"layers: {layerCase.Name}", SyntheticImage.WriteLayout(directory, layerCase.Layers.Select(make => make()),
                 layerCase.Gzip ? LayerCompressionForTest.Gzip : LayerCompressionForTest.None)));
         }
-        var layouts = new List<TestLayout>();
-        try
+        foreach (var jsonCase in HostileJsonTests.AllCases())
         {
-            foreach (var jsonCase in HostileJsonTests.AllCases())
+            using var layout = new SyntheticImage(scratch.Combine($"json-{n++}")); // in the scratch directory, which removes it
+            images.Add(($"json: {jsonCase.Name}", HostileJsonTests.WriteImage(layout, jsonCase)));
+        }
+
+        var failures = new ConcurrentBag<string>();
+        var runs = images.SelectMany(image => AllFormats.Select(format => (image.Name, image.Reference, Format: format))).Select((run, i) => (run.Name, run.Reference, run.Format, Index: i));
+        await Parallel.ForEachAsync(runs, new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (run, _) =>
+        {
+            if (await CheckAsync(run.Reference, run.Format, scratch.Combine($"out-{run.Index}")) is { } failure)
             {
-                var layout = new TestLayout();
-                layouts.Add(layout);
-                images.Add(($"json: {jsonCase.Name}", HostileJsonTests.WriteImage(layout, jsonCase)));
+                failures.Add($"{run.Name} ({run.Format}): {failure}");
             }
+        });
 
-            var failures = new ConcurrentBag<string>();
-            var runs = images.SelectMany(image => AllFormats.Select(format => (image.Name, image.Reference, Format: format))).Select((run, i) => (run.Name, run.Reference, run.Format, Index: i));
-            await Parallel.ForEachAsync(runs, new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (run, _) =>
-            {
-                if (await CheckAsync(run.Reference, run.Format, scratch.Combine($"out-{run.Index}")) is { } failure)
-                {
-                    failures.Add($"{run.Name} ({run.Format}): {failure}");
-                }
-            });
-
-            Assert.True(failures.IsEmpty, string.Join('\n', failures.Order(StringComparer.Ordinal)));
-        }
-        finally
-        {
-            layouts.ForEach(layout => layout.Dispose());
-        }
+        Assert.True(failures.IsEmpty, string.Join('\n', failures.Order(StringComparer.Ordinal)));
     }
 
     /// <summary>Runs one export; returns what was wrong with how it ended, or null.</summary>

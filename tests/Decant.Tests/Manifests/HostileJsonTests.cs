@@ -4,7 +4,7 @@ using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources;
-using Decant.Tests.Sources;
+using Decant.Tests.Support;
 
 namespace Decant.Tests.Manifests;
 
@@ -55,7 +55,7 @@ public class HostileJsonTests
     [MemberData(nameof(Cases))]
     public async Task NullOrWrongTypeIsAnInvalidManifestNamingTheDocumentAndField(JsonCase testCase)
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         string reference = WriteImage(layout, testCase);
 
         var error = await Assert.ThrowsAsync<DecantException>(async () =>
@@ -77,7 +77,7 @@ public class HostileJsonTests
     }
 
     /// <summary>Writes an image with the case's broken document into <paramref name="layout"/>; returns its reference.</summary>
-    internal static string WriteImage(TestLayout layout, JsonCase testCase)
+    internal static string WriteImage(SyntheticImage layout, JsonCase testCase)
     {
         var image = layout.AddImage("linux", "amd64");
         return testCase.Document switch
@@ -94,21 +94,21 @@ public class HostileJsonTests
         };
     }
 
-    private static string Tag(TestLayout layout, Descriptor descriptor)
+    private static string Tag(SyntheticImage layout, Descriptor descriptor)
     {
         layout.Tag(descriptor, "t");
         return layout.Reference("t");
     }
 
     /// <summary>Stores an edited copy of a blob; returns its descriptor.</summary>
-    private static Descriptor Rewrite(TestLayout layout, Descriptor descriptor, Action<JsonObject> edit)
+    private static Descriptor Rewrite(SyntheticImage layout, Descriptor descriptor, Action<JsonObject> edit)
     {
         var document = JsonNode.Parse(File.ReadAllBytes(layout.BlobPath(descriptor)))!.AsObject();
         edit(document);
         return layout.AddBlob(System.Text.Encoding.UTF8.GetBytes(document.ToJsonString()), descriptor.MediaType);
     }
 
-    private static string WriteIndexJson(TestLayout layout, Descriptor manifest, Action<JsonObject> edit)
+    private static string WriteIndexJson(SyntheticImage layout, Descriptor manifest, Action<JsonObject> edit)
     {
         var document = new JsonObject
         {

@@ -4,7 +4,7 @@ using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources;
-using Decant.Tests.Sources;
+using Decant.Tests.Support;
 
 namespace Decant.Tests.Manifests;
 
@@ -29,7 +29,7 @@ public class ImageResolverTests
     [Fact]
     public async Task ResolvesASingleManifestWithItsConfigAndLayers()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64", layerCount: 3);
         layout.Tag(image.Manifest, "v1");
 
@@ -50,9 +50,9 @@ public class ImageResolverTests
         Assert.Equal(layout.Reference("v1"), resolved.Name);
     }
 
-    private static (TestLayout Layout, TestImage Amd64, TestImage Arm64) MultiPlatform()
+    private static (SyntheticImage Layout, WrittenImage Amd64, WrittenImage Arm64) MultiPlatform()
     {
-        var layout = new TestLayout();
+        var layout = new SyntheticImage();
         var amd64 = layout.AddImage("linux", "amd64");
         var arm64 = layout.AddImage("linux", "arm64", "v8");
         var index = layout.AddIndex((amd64.Manifest, LinuxAmd64), (arm64.Manifest, LinuxArm64));
@@ -104,7 +104,7 @@ public class ImageResolverTests
     [Fact]
     public async Task ExplicitPlatformMustMatchASinglePlatformImage()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         layout.Tag(layout.AddImage("linux", "arm64", "v8").Manifest, "arm");
         var error = await FailsAsync(layout.Reference("arm"), DecantErrorKind.PlatformNotFound, LinuxAmd64);
         Assert.Contains("available: linux/arm64/v8", error.Message, StringComparison.Ordinal);
@@ -114,7 +114,7 @@ public class ImageResolverTests
     [Fact]
     public async Task FollowsNestedIndexesUpToTheDepthCap()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64");
         var inner = layout.AddIndex((image.Manifest, LinuxAmd64));
         var outer = layout.AddIndex((inner, LinuxAmd64));
@@ -146,7 +146,7 @@ public class ImageResolverTests
     [Fact]
     public async Task CorruptManifestIsADigestMismatch()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddTaggedImage("v1");
         layout.Corrupt(image.Manifest);
         var error = await FailsAsync(layout.Reference("v1"), DecantErrorKind.DigestMismatch);
@@ -156,7 +156,7 @@ public class ImageResolverTests
     [Fact]
     public async Task CorruptConfigIsADigestMismatch()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddTaggedImage("v1");
         layout.Corrupt(image.Config);
         var error = await FailsAsync(layout.Reference("v1"), DecantErrorKind.DigestMismatch);
@@ -166,7 +166,7 @@ public class ImageResolverTests
     [Fact]
     public async Task ManifestOfWrongSizeIsADigestMismatch()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64");
         layout.Tag(image.Manifest with { Size = image.Manifest.Size - 1 }, "short");
         var error = await FailsAsync(layout.Reference("short"), DecantErrorKind.DigestMismatch);
@@ -176,7 +176,7 @@ public class ImageResolverTests
     [Fact]
     public async Task OversizedManifestIsRefusedBeforeReading()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         byte[] huge = new byte[ImageResolver.MaxDocumentSize + 1];
         huge.AsSpan().Fill((byte)' ');
         "{}"u8.CopyTo(huge);
@@ -189,7 +189,7 @@ public class ImageResolverTests
     [Fact]
     public async Task OversizedIndexJsonIsRefused()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         using (var index = File.Create(Path.Combine(layout.Root, "index.json")))
         {
             index.Write("{\"schemaVersion\":2,\"manifests\":[]"u8);
@@ -203,7 +203,7 @@ public class ImageResolverTests
     [Fact]
     public async Task UnknownLayerMediaTypeIsNamed()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64", layerMediaType: "application/vnd.example.weird+tar");
         layout.Tag(image.Manifest, "v1");
         var error = await FailsAsync(layout.Reference("v1"), DecantErrorKind.InvalidManifest);
@@ -214,7 +214,7 @@ public class ImageResolverTests
     [Fact]
     public async Task DiffIdCountMustEqualLayerCount()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64", layerCount: 2, diffIdCount: 1);
         layout.Tag(image.Manifest, "v1");
         var error = await FailsAsync(layout.Reference("v1"), DecantErrorKind.InvalidManifest);
@@ -224,7 +224,7 @@ public class ImageResolverTests
     [Fact]
     public async Task ManifestWithoutMediaTypeIsRecognizedByStructure()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64");
         var plain = JsonSerializer.SerializeToUtf8Bytes(new ImageManifest { SchemaVersion = 2, Config = image.Config, Layers = image.Layers }, ManifestJsonContext.Default.ImageManifest);
         Assert.DoesNotContain("mediaType\": \"application/vnd.oci.image.manifest", Encoding.UTF8.GetString(plain), StringComparison.Ordinal);
@@ -237,7 +237,7 @@ public class ImageResolverTests
     [Fact]
     public async Task DescriptorThatCallsAManifestAnIndexIsRejected()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64");
         layout.Tag(image.Manifest with { MediaType = MediaTypes.OciIndex }, "liar");
         var error = await FailsAsync(layout.Reference("liar"), DecantErrorKind.InvalidManifest);
@@ -247,7 +247,7 @@ public class ImageResolverTests
     [Fact]
     public async Task ArtifactConfigIsNotAnImage()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var config = layout.AddBlob("{}"u8.ToArray(), "application/vnd.example.artifact.config+json");
         var manifest = layout.AddBlob(JsonSerializer.SerializeToUtf8Bytes(new ImageManifest { SchemaVersion = 2, MediaType = MediaTypes.OciManifest, Config = config }, ManifestJsonContext.Default.ImageManifest), MediaTypes.OciManifest);
         layout.Tag(manifest, "artifact");

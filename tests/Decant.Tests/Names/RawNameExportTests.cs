@@ -45,7 +45,7 @@ public sealed class RawNameExportTests(RealImages images) : RealImagesTest(image
     public async Task DirectoryExportEqualsUmociUnpack()
     {
         var (layout, reference) = WriteImage();
-        var umoci = await DecantRuns.UmociUnpackAsync(Images, layout, SyntheticImage.Tag, Token);
+        var umoci = await DecantRuns.UmociUnpackAsync(Images, layout, SyntheticImage.DefaultTag, Token);
         var decant = await DecantRuns.ExportDirectoryAsync(Images, reference, Token);
 
         AssertHoldsTheRawNames(decant);

@@ -18,7 +18,7 @@ public sealed partial class PackageTests
     [Fact]
     public async Task PackMakesBothPackagesWithReadmeIconRepositoryTagsAndSymbols()
     {
-        string root = RepositoryRoot();
+        string root = RealImages.FindRepositoryRoot();
         // Pack what the tests were built from: Release or Debug, as the test assembly's own folder says.
         string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         using var output = new Support.ScratchDirectory();
@@ -100,18 +100,6 @@ public sealed partial class PackageTests
         int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16));
         int height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20));
         Assert.Equal((128, 128), (width, height));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Decant.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("repository root not found");
     }
 
     [GeneratedRegex(@"\bwarn(ing)?\b", RegexOptions.IgnoreCase)]

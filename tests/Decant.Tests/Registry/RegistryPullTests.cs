@@ -15,8 +15,6 @@ namespace Decant.Tests.Registry;
 [Collection(UsesRegistries.Name)]
 public sealed class RegistryPullTests(RegistryFixture registries) : RegistryTest(registries)
 {
-    private RealImages Images => Registries.Images;
-
     [Theory]
     [InlineData(RegistryFixture.UmociMulti, "umoci-multi")]
     [InlineData(RegistryFixture.UmociMultiZstd, "umoci-multi-zstd")]

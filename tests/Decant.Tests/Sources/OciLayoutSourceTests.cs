@@ -4,6 +4,7 @@ using Decant.Model;
 using Decant.Manifests;
 using Decant.References;
 using Decant.Sources;
+using Decant.Tests.Support;
 
 namespace Decant.Tests.Sources;
 
@@ -84,7 +85,7 @@ public class OciLayoutSourceTests(UmociImages images)
     [Fact]
     public async Task NoTagWithOneImageUsesIt()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var image = layout.AddImage("linux", "amd64");
         layout.Tag(image.Manifest, null);
         await using var source = await OpenAsync(layout.Reference());
@@ -102,7 +103,7 @@ public class OciLayoutSourceTests(UmociImages images)
     [Fact]
     public async Task MissingBlobIsNotFoundNamingItsDigest()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var layer = layout.AddTaggedImage("v1").Layers[0];
         File.Delete(layout.BlobPath(layer));
         var error = await ReadingFirstLayerFailsAsync(layout, DecantErrorKind.NotFound);
@@ -112,7 +113,7 @@ public class OciLayoutSourceTests(UmociImages images)
     [Fact]
     public async Task CorruptLayerIsADigestMismatchWhenRead()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         var layer = layout.AddTaggedImage("v1").Layers[0];
         layout.Corrupt(layer);
         var error = await ReadingFirstLayerFailsAsync(layout, DecantErrorKind.DigestMismatch);
@@ -120,7 +121,7 @@ public class OciLayoutSourceTests(UmociImages images)
     }
 
     /// <summary>Resolving works (manifest and config are intact) but reading layer 0 fails.</summary>
-    private static async Task<DecantException> ReadingFirstLayerFailsAsync(TestLayout layout, DecantErrorKind kind)
+    private static async Task<DecantException> ReadingFirstLayerFailsAsync(SyntheticImage layout, DecantErrorKind kind)
     {
         await using var source = await OpenAsync(layout.Reference("v1"));
         var resolved = await ImageResolver.ResolveAsync(source, null, CancellationToken.None);
@@ -132,7 +133,7 @@ public class OciLayoutSourceTests(UmociImages images)
     [Fact]
     public async Task LayoutVersionIsChecked()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         File.WriteAllText(Path.Combine(layout.Root, "oci-layout"), """{"imageLayoutVersion":"2.0.0"}""");
         var error = await OpenFailsAsync(layout.Reference(), DecantErrorKind.InvalidManifest);
         Assert.Contains("imageLayoutVersion \"2.0.0\"", error.Message, StringComparison.Ordinal);
@@ -152,7 +153,7 @@ public class OciLayoutSourceTests(UmociImages images)
     [Fact]
     public async Task MalformedIndexJsonIsInvalid()
     {
-        using var layout = new TestLayout();
+        using var layout = new SyntheticImage();
         File.WriteAllText(Path.Combine(layout.Root, "index.json"), "{\"schemaVersion\":2,\"manifests\":[");
         var error = await OpenFailsAsync(layout.Reference(), DecantErrorKind.InvalidManifest);
         Assert.Contains("index.json is not valid JSON", error.Message, StringComparison.Ordinal);

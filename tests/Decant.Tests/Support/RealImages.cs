@@ -87,7 +87,8 @@ public sealed class RealImages : IAsyncLifetime
         return Path.Combine(bundleDirectory, "rootfs");
     }
 
-    private static string FindRepositoryRoot()
+    /// <summary>The checkout's root (the directory holding the .slnx), found above the test binaries.</summary>
+    public static string FindRepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

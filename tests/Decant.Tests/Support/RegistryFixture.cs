@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Decant.Manifests;
 
 namespace Decant.Tests.Support;
 
@@ -91,7 +91,8 @@ public sealed class RegistryFixture : IAsyncLifetime
     /// <summary><c>docker://HOST/REPOSITORY:latest</c> on a registry.</summary>
     public static string Reference(RegistryServer registry, string repository) => $"docker://{registry.Host}/{repository}:{RealImages.Tag}";
 
-    private async Task PushAsync(IReadOnlyList<string> sourceArguments, string repository, CancellationToken cancellationToken) =>
+    /// <summary>Copies an image to <c>REPOSITORY:latest</c> on the registries with <c>skopeo copy</c>; <paramref name="sourceArguments"/> are skopeo's options and the source image.</summary>
+    public async Task PushAsync(IReadOnlyList<string> sourceArguments, string repository, CancellationToken cancellationToken) =>
         await Tools.RunCheckedAsync("skopeo", ["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false", .. sourceArguments, $"docker://{Anonymous.Host}/{repository}:{RealImages.Tag}"], cancellationToken);
 
     /// <summary>
@@ -100,65 +101,34 @@ public sealed class RegistryFixture : IAsyncLifetime
     /// </summary>
     private async Task BuildMultiPlatformLayoutAsync(CancellationToken cancellationToken)
     {
-        string layout = MultiPlatformLayout;
-        Directory.CreateDirectory(Path.Combine(layout, "blobs", "sha256"));
-        await File.WriteAllTextAsync(Path.Combine(layout, "oci-layout"), """{"imageLayoutVersion":"1.0.0"}""", cancellationToken);
+        using var layout = new SyntheticImage(MultiPlatformLayout);
         var amd64 = await CopyImageAsync(Images.UmociMulti, layout, null, cancellationToken);
         var arm64 = await CopyImageAsync(Images.BuildahOpaque, layout, "arm64", cancellationToken);
-        var index = new JsonObject
-        {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = "application/vnd.oci.image.index.v1+json",
-            ["manifests"] = new JsonArray(Platformed(amd64, "amd64"), Platformed(arm64, "arm64")),
-        };
-        var indexDescriptor = await WriteBlobAsync(layout, "application/vnd.oci.image.index.v1+json", JsonSerializer.SerializeToUtf8Bytes(index), cancellationToken);
-        indexDescriptor["annotations"] = new JsonObject { ["org.opencontainers.image.ref.name"] = RealImages.Tag };
-        var top = new JsonObject { ["schemaVersion"] = 2, ["manifests"] = new JsonArray(indexDescriptor) };
-        await File.WriteAllBytesAsync(Path.Combine(layout, "index.json"), JsonSerializer.SerializeToUtf8Bytes(top), cancellationToken);
+        layout.Tag(layout.AddIndex((amd64, Linux("amd64")), (arm64, Linux("arm64"))), RealImages.Tag);
 
         // The arm64 image alone, as an OCI layout, to export the same image from disk.
-        Directory.CreateDirectory(Path.Combine(Arm64Layout, "blobs", "sha256"));
-        await File.WriteAllTextAsync(Path.Combine(Arm64Layout, "oci-layout"), """{"imageLayoutVersion":"1.0.0"}""", cancellationToken);
-        var alone = await CopyImageAsync(Images.BuildahOpaque, Arm64Layout, "arm64", cancellationToken);
-        alone["annotations"] = new JsonObject { ["org.opencontainers.image.ref.name"] = RealImages.Tag };
-        await File.WriteAllBytesAsync(Path.Combine(Arm64Layout, "index.json"), JsonSerializer.SerializeToUtf8Bytes(new JsonObject { ["schemaVersion"] = 2, ["manifests"] = new JsonArray(alone) }), cancellationToken);
+        using var alone = new SyntheticImage(Arm64Layout);
+        alone.Tag(await CopyImageAsync(Images.BuildahOpaque, alone, "arm64", cancellationToken), RealImages.Tag);
     }
 
-    private static JsonObject Platformed(JsonObject descriptor, string architecture)
-    {
-        descriptor["platform"] = new JsonObject { ["os"] = "linux", ["architecture"] = architecture };
-        return descriptor;
-    }
+    private static Platform Linux(string architecture) => new() { Os = "linux", Architecture = architecture };
 
-    /// <summary>Copies a tagged image's blobs into <paramref name="target"/>, optionally rewriting the config's architecture; returns the manifest's descriptor.</summary>
-    private static async Task<JsonObject> CopyImageAsync(string source, string target, string? architecture, CancellationToken cancellationToken)
+    /// <summary>Copies a tagged image's layers into <paramref name="target"/> with its config, optionally rewriting the config's architecture; returns the new manifest's descriptor.</summary>
+    private static async Task<Descriptor> CopyImageAsync(string source, SyntheticImage target, string? architecture, CancellationToken cancellationToken)
     {
         var manifest = await RealImagesLayout.ReadManifestAsync(source, RealImages.Tag, cancellationToken);
+        var layers = new List<Descriptor>();
         foreach (var layer in manifest.Layers)
         {
-            File.Copy(RealImagesLayout.BlobPath(source, layer), RealImagesLayout.BlobPath(target, layer), overwrite: true);
+            layers.Add(target.AddBlob(await File.ReadAllBytesAsync(RealImagesLayout.BlobPath(source, layer), cancellationToken), layer.MediaType));
         }
         var config = JsonNode.Parse(await File.ReadAllBytesAsync(RealImagesLayout.BlobPath(source, manifest.Config), cancellationToken))!.AsObject();
         if (architecture is not null)
         {
             config["architecture"] = architecture;
         }
-        var configDescriptor = await WriteBlobAsync(target, manifest.Config.MediaType, JsonSerializer.SerializeToUtf8Bytes(config), cancellationToken);
-        var manifestJson = new JsonObject
-        {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = "application/vnd.oci.image.manifest.v1+json",
-            ["config"] = configDescriptor,
-            ["layers"] = new JsonArray([.. manifest.Layers.Select(l => (JsonNode)new JsonObject { ["mediaType"] = l.MediaType, ["digest"] = l.Digest, ["size"] = l.Size })]),
-        };
-        return await WriteBlobAsync(target, "application/vnd.oci.image.manifest.v1+json", JsonSerializer.SerializeToUtf8Bytes(manifestJson), cancellationToken);
-    }
-
-    private static async Task<JsonObject> WriteBlobAsync(string layout, string mediaType, byte[] bytes, CancellationToken cancellationToken)
-    {
-        string digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
-        await File.WriteAllBytesAsync(Path.Combine(layout, "blobs", "sha256", digest[7..]), bytes, cancellationToken);
-        return new JsonObject { ["mediaType"] = mediaType, ["digest"] = digest, ["size"] = bytes.Length };
+        var configDescriptor = target.AddBlob(JsonSerializer.SerializeToUtf8Bytes(config), manifest.Config.MediaType);
+        return target.AddManifest(configDescriptor, layers);
     }
 
     public async Task DisposeAsync()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Decant.Interop;
 using Decant.Tests.Interop;
 using Decant.Tests.Support;
+using Decant.Tree;
 using Decant.Writers;
 using Decant.Writers.Directory;
 using static Decant.Tests.Interop.FileSystemProbe;
@@ -36,14 +37,14 @@ public sealed class UmociRootlessComparisonTests : IDisposable
     {
         var umociRootfs = await UnpackWithUmociAsync();
         var ours = _scratch.Combine("ours");
-        var tree = new TestTree();
+        var tree = new TreeBuilder();
         await using (var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = ours, Ownership = OwnershipMode.Rootless }, CancellationToken.None))
         {
             foreach (var (path, isDirectory, uid, gid) in Entries)
             {
-                tree.Add(path, isDirectory ? TestTree.Directory(0x1ED, uid, gid) : TestTree.File(null, 0x1A4, uid, gid));
+                tree.Add(path, isDirectory ? TestInodes.Directory(0x1ED, uid, gid) : TestInodes.File(null, 0x1A4, uid, gid));
             }
-            await writer.CommitAsync(tree.Tree, CancellationToken.None);
+            await writer.CommitAsync(tree.Build(), CancellationToken.None);
         }
 
         foreach (var (path, _, uid, gid) in Entries)

@@ -34,14 +34,14 @@ public sealed class WriterConfinementTests : IDisposable
     [MemberData(nameof(Resolvers))]
     public void ADirectorySwappedForASymlinkMidwayStopsTheWrite(bool walkComponents)
     {
-        var tree = new TestTree();
-        var etc = tree.Add("etc", TestTree.Directory(0x1ED));
-        var passwd = tree.Add("etc/passwd", TestTree.File(null, 0x1A4));
+        var tree = new TreeBuilder();
+        var etc = tree.Add("etc", TestInodes.Directory(0x1ED));
+        var passwd = tree.Add("etc/passwd", TestInodes.File(null, 0x1A4));
         using var root = new ConfinedRoot(Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target), Target, walkComponents);
         using var store = CreateStore(root);
         using var parents = new DirectoryHandleCache(root);
         var materializer = new TreeMaterializer(root, store, OwnershipMode.Preserve, parents);
-        materializer.Create(tree.RootNode);
+        materializer.Create(tree.Build().Root);
         materializer.Create(etc);
 
         // The attack: "etc" becomes a symlink to a directory outside before its child is written.
@@ -59,7 +59,7 @@ public sealed class WriterConfinementTests : IDisposable
     {
         var victim = _guard.SentinelFilePath;
         System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(Target, "link"), victim);
-        var link = TestTree.Symlink(victim, 4321, 8765);
+        var link = TestInodes.Symlink(victim, 4321, 8765);
         link.Xattrs = [new("trusted.mark", [1])];
         using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target);
 
@@ -77,7 +77,7 @@ public sealed class WriterConfinementTests : IDisposable
     {
         var victim = _guard.SentinelFilePath;
         System.IO.File.CreateSymbolicLink(System.IO.Path.Combine(Target, "fifo"), victim);
-        var fifo = TestTree.Special(NodeKind.Fifo, 0xFFF);
+        var fifo = TestInodes.Special(NodeKind.Fifo, 0xFFF);
         using var parent = Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target);
 
         var error = Assert.Throws<NativeIOException>(() => new MetadataApplier(OwnershipMode.Rootless).ApplyByName(parent, "fifo", fifo, "fifo"));
@@ -89,13 +89,13 @@ public sealed class WriterConfinementTests : IDisposable
     [Fact]
     public async Task ASymlinkPlantedAtADirectoryPathFailsTheCommit()
     {
-        var tree = new TestTree();
+        var tree = new TreeBuilder();
         await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = Target }, CancellationToken.None);
-        tree.Add("dir", TestTree.Directory(0x1ED));
+        tree.Add("dir", TestInodes.Directory(0x1ED));
         // The attacker plants "dir" first: the writer's mkdir must not adopt it.
         System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(Target, "dir"), Outside);
 
-        var error = await Assert.ThrowsAsync<NativeIOException>(() => writer.CommitAsync(tree.Tree, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<NativeIOException>(() => writer.CommitAsync(tree.Build(), CancellationToken.None));
 
         Assert.Equal(LibC.EEXIST, error.Errno);
         AssertOutsideUntouched();

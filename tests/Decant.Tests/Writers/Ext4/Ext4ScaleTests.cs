@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Decant.Tests.Support;
 using Decant.Tests.Writers.Directory;
+using Decant.Tree;
 using Decant.Writers.Ext4;
 using Xunit.Abstractions;
 
@@ -20,8 +21,8 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
     {
         const int Count = 100_000;
         string image = _scratch.Combine("big-dir.ext4");
-        var tree = new TestTree();
-        tree.Add("big", TestTree.Directory(0x1ED));
+        var tree = new TreeBuilder();
+        tree.Add("big", TestInodes.Directory(0x1ED));
         var names = Enumerable.Range(0, Count).Select(i => $"file-{i:D6}-with-a-name-long-enough-for-two-levels").ToArray();
         var clock = new Stopwatch();
         await using (var writer = Ext4Writer.Create(new Ext4WriterOptions { Output = image }))
@@ -29,10 +30,10 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
             var content = await writer.Content.WriteAsync(new MemoryStream("shared"u8.ToArray()), 6, CancellationToken.None);
             foreach (string name in names)
             {
-                tree.Add("big/" + name, TestTree.File(name.StartsWith("file-000007-", StringComparison.Ordinal) ? content : null, 0x1A4));
+                tree.Add("big/" + name, TestInodes.File(name.StartsWith("file-000007-", StringComparison.Ordinal) ? content : null, 0x1A4));
             }
             clock.Start();
-            await writer.CommitAsync(tree.Tree, CancellationToken.None);
+            await writer.CommitAsync(tree.Build(), CancellationToken.None);
             clock.Stop();
         }
         output.WriteLine($"100 000-entry directory: commit took {clock.Elapsed.TotalMilliseconds:F0} ms");
@@ -62,12 +63,12 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
             islands[i * (5L << 20) + 4096 * (i % 3)] = System.Text.Encoding.ASCII.GetBytes($"island {i:D4} ");
         }
         islands[Size - 100] = Enumerable.Repeat((byte)'E', 100).ToArray();
-        var tree = new TestTree();
+        var tree = new TreeBuilder();
         await using (var writer = Ext4Writer.Create(new Ext4WriterOptions { Output = image }))
         {
             var content = await writer.Content.WriteAsync(new IslandStream(Size, islands), Size, CancellationToken.None);
-            tree.Add("sparse", TestTree.File(content, 0x1A4));
-            await writer.CommitAsync(tree.Tree, CancellationToken.None);
+            tree.Add("sparse", TestInodes.File(content, 0x1A4));
+            await writer.CommitAsync(tree.Build(), CancellationToken.None);
         }
         Assert.InRange(new FileInfo(image).Length, 1, 200L << 20);
 
@@ -103,12 +104,12 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
             islands[i * 8192L] = System.Text.Encoding.ASCII.GetBytes($"block {i}");
         }
         string image = _scratch.Combine("fragmented.ext4");
-        var tree = new TestTree();
+        var tree = new TreeBuilder();
         await using (var writer = Ext4Writer.Create(new Ext4WriterOptions { Output = image }))
         {
             var content = await writer.Content.WriteAsync(new IslandStream(size, islands), size, CancellationToken.None);
-            tree.Add("fragmented", TestTree.File(content, 0x1A4));
-            await writer.CommitAsync(tree.Tree, CancellationToken.None);
+            tree.Add("fragmented", TestInodes.File(content, 0x1A4));
+            await writer.CommitAsync(tree.Build(), CancellationToken.None);
         }
         await Ext4Images.AssertCleanAsync(image);
         string extents = await Ext4Images.DebugFsAsync(image, "ex /fragmented");

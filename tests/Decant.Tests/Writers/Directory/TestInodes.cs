@@ -1,34 +1,11 @@
-using Decant.Layers;
 using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Tests.Writers.Directory;
 
-/// <summary>Builds a <see cref="MergedTree"/> directly through the tree's internal API, one path at a time.</summary>
-internal sealed class TestTree
+/// <summary>Inodes of each kind for trees built with <see cref="TreeBuilder"/>, each kind with its own distinct times.</summary>
+internal static class TestInodes
 {
-    public TestTree(Inode? root = null)
-    {
-        RootNode = new TreeNode("", null, root ?? Directory(0x1ED));
-        RootNode.Inode.LinkCount = 1;
-        Tree = new MergedTree(RootNode);
-    }
-
-    public TreeNode RootNode { get; }
-
-    public MergedTree Tree { get; }
-
-    /// <summary>Adds <paramref name="inode"/> at <paramref name="path"/>; its parent must already be in the tree.</summary>
-    public TreeNode Add(string path, Inode inode)
-    {
-        var slash = path.LastIndexOf('/');
-        var parent = slash < 0 ? RootNode : Tree.Find(path[..slash]) ?? throw new InvalidOperationException($"no parent for {path}");
-        var node = new TreeNode(path[(slash + 1)..], parent, inode);
-        parent.SetChild(node);
-        inode.LinkCount++;
-        return node;
-    }
-
     public static Timestamp Time(long seconds, uint nanoseconds = 0) => new(seconds, nanoseconds);
 
     public static Inode Directory(uint mode, long uid = 0, long gid = 0) => new()
