@@ -41,6 +41,8 @@ public sealed record WriteSummary
     public long Fifos { get; init; }
     /// <summary>Device nodes that could not be created (rootless) and were left out.</summary>
     public long SkippedDevices { get; init; }
+    /// <summary>Extended attributes the output could not hold and left out (rootless refusals, names a filesystem has no namespace for).</summary>
+    public long SkippedXattrs { get; init; }
     /// <summary>The total size in bytes of the regular files' contents, each inode counted once (logical sizes: holes count).</summary>
     public long ContentBytes { get; init; }
 }

@@ -1,3 +1,4 @@
+using Decant.Export;
 using Decant.Tests.Support;
 using Decant.Writers;
 using Decant.Writers.Ext4;
@@ -22,23 +23,17 @@ public sealed class Ext4CorpusTests(RealImages images) : RealImagesTest(images)
     [InlineData("sample")]
     public async Task ImageOfEveryCorpusImagePassesFsckAndEqualsTheDirectoryExport(string image)
     {
-        var layers = await RealImagesLayout.ReadLayersAsync(Layout(image), RealImages.Tag, Token);
+        string reference = $"oci:{Layout(image)}:{RealImages.Tag}";
         string scratch = Images.NewScratchDirectory("ext4-" + image);
         string output = Path.Combine(scratch, "image.ext4");
-        await using (var writer = Ext4Writer.Create(new Ext4WriterOptions { Output = output, Seed = System.Text.Encoding.UTF8.GetBytes(image) }))
-        {
-            var summary = await WriteLayersAsync(writer, layers);
-            Assert.True(summary.Files > 0);
-            Assert.Empty(writer.SkippedXattrs);
-        }
+        var ext4 = new ExportOptions { Output = output, FormatOptions = new Ext4WriterOptions { Seed = System.Text.Encoding.UTF8.GetBytes(image) } };
+        var summary = (await ImageExporter.ExportAsync(reference, ext4, cancellationToken: Token)).Summary;
+        Assert.True(summary.Files > 0);
+        Assert.Equal(0, summary.SkippedXattrs);
         await Ext4Images.AssertCleanAsync(output);
 
         string directory = Path.Combine(scratch, "rootfs");
-        await using (var writer = await Decant.Writers.Directory.DirectoryWriter.CreateAsync(
-            new Decant.Writers.Directory.DirectoryWriterOptions { Output = directory, Ownership = OwnershipMode.Preserve }, Token))
-        {
-            await WriteLayersAsync(writer, layers);
-        }
+        await ImageExporter.ExportAsync(reference, new ExportOptions { Output = directory, Format = OutputFormat.Directory, Ownership = OwnershipMode.Preserve }, cancellationToken: Token);
         await using var mounted = await Ext4Images.MountAsync(output, Path.Combine(scratch, "mnt"));
         await Ext4Images.AssertSameTreeAsync(directory, mounted.Path);
         if (image.StartsWith("umoci-multi", StringComparison.Ordinal))
@@ -50,15 +45,5 @@ public sealed class Ext4CorpusTests(RealImages images) : RealImagesTest(images)
             Assert.Equal(["/data/hardlinks/second", "/data/hardlinks/third"], mountedTree["/data/hardlinks/second"].HardlinkGroup);
             Assert.Equal((100000L, 100000L), (mountedTree["/data/owners/big100000"].Uid, mountedTree["/data/owners/big100000"].Gid));
         }
-    }
-
-    private async Task<WriteSummary> WriteLayersAsync(IRootfsWriter writer, IReadOnlyList<RealImageLayer> layers)
-    {
-        var blobs = new List<byte[]>();
-        foreach (var layer in layers)
-        {
-            blobs.Add(await File.ReadAllBytesAsync(layer.BlobPath, Token));
-        }
-        return await Ext4Images.WriteAsync(writer, blobs, Token);
     }
 }

@@ -1,6 +1,4 @@
-using System.Security.Cryptography;
-using Decant.Layers;
-using Decant.Semantics;
+using Decant.Export;
 using Decant.Tests.Support;
 using Decant.Tree;
 using Decant.Writers;
@@ -10,37 +8,38 @@ using Decant.Writers.Ext4;
 namespace Decant.Tests.Writers.Ext4;
 
 /// <summary>
-/// Builds ext4 images (and, for comparison, directory exports) from layer tars through the real
-/// layer pipeline, checks them with e2fsck and loop-mounts them read-only. A missing tool or a
+/// Builds ext4 images (and, for comparison, directory exports) from layer tars through the
+/// exporter, checks them with e2fsck and loop-mounts them read-only. A missing tool or a
 /// failed mount fails the test.
 /// </summary>
 internal static class Ext4Images
 {
-    private static readonly XattrPolicy Xattrs = new() { KeepTrusted = true };
+    /// <summary>Exports <paramref name="layers"/> (tars, bottom first) as an ext4 image with <paramref name="options"/>, through the library's one pipeline.</summary>
+    public static Task<WriteSummary> WriteImageAsync(Ext4WriterOptions options, params byte[][] layers) =>
+        ExportAsync(OutputFormat.Ext4, options, layers);
 
-    /// <summary>Reads <paramref name="layers"/> into <paramref name="writer"/>'s store, applies them in order and commits.</summary>
-    public static async Task<WriteSummary> WriteAsync(IRootfsWriter writer, IEnumerable<byte[]> layers, CancellationToken cancellationToken = default)
+    /// <summary>Exports <paramref name="layers"/> as a directory with exact owners, to compare an image with.</summary>
+    public static Task WriteDirectoryAsync(string target, params byte[][] layers) =>
+        ExportAsync(OutputFormat.Directory, new DirectoryWriterOptions { Output = target }, layers);
+
+    /// <summary>
+    /// Writes the layers as an OCI layout in a scratch directory and exports it with
+    /// <see cref="ImageExporter"/> (concurrent reads, the read-ahead window, the format's default
+    /// xattr rules), as the CLI does.
+    /// </summary>
+    private static async Task<WriteSummary> ExportAsync(OutputFormat format, WriterOptions options, IEnumerable<byte[]> layers)
     {
-        var applier = new LayerApplier(writer.Content, Xattrs);
-        foreach (byte[] tar in layers)
+        using var scratch = new ScratchDirectory();
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), layers);
+        var result = await ImageExporter.ExportAsync(reference, new ExportOptions
         {
-            string digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(tar));
-            var index = await LayerIndexer.IndexAsync(digest, new MemoryStream(tar), null, writer.Content, new UnpackBudget(long.MaxValue), TarReaderLimits.Default, cancellationToken);
-            await applier.ApplyAsync(index, cancellationToken);
-        }
-        return await writer.CommitAsync(applier.Tree, cancellationToken);
-    }
-
-    public static async Task<WriteSummary> WriteImageAsync(Ext4WriterOptions options, params byte[][] layers)
-    {
-        await using var writer = Ext4Writer.Create(options);
-        return await WriteAsync(writer, layers);
-    }
-
-    public static async Task WriteDirectoryAsync(string target, params byte[][] layers)
-    {
-        await using var writer = await DirectoryWriter.CreateAsync(new DirectoryWriterOptions { Output = target, Ownership = OwnershipMode.Preserve }, CancellationToken.None);
-        await WriteAsync(writer, layers);
+            Output = options.Output,
+            Force = options.Force,
+            Format = format,
+            FormatOptions = options,
+            Ownership = OwnershipMode.Preserve,
+        });
+        return result.Summary;
     }
 
     /// <summary>
