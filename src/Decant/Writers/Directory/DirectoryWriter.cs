@@ -121,11 +121,11 @@ public sealed class DirectoryWriter : IRootfsWriter
         var root = _target.Root;
         using var parents = new DirectoryHandleCache(root);
         using var materializer = new TreeMaterializer(root, _store, _ownership, parents);
-        foreach (var node in tree.Walk())
+        foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
             MemoryGovernor.Tick();
-            materializer.Create(node);
+            materializer.Create(step);
         }
 
         var metadata = new MetadataApplier(_ownership);

@@ -21,8 +21,6 @@ internal sealed class TreeMaterializer : IDisposable
     private readonly OwnershipMode _ownership;
     private readonly DirectoryHandleCache _parents;
     private readonly DirectoryHandleCache _linkSources;
-    private readonly Dictionary<Inode, TreeNode> _firstPaths = new(ReferenceEqualityComparer.Instance);
-    private readonly HashSet<Inode> _skippedDevices = new(ReferenceEqualityComparer.Instance);
     private long _directories, _files, _symlinks, _hardlinks, _devices, _fifos, _skipped, _contentBytes;
 
     public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
@@ -52,8 +50,13 @@ internal sealed class TreeMaterializer : IDisposable
         ContentBytes = _contentBytes,
     };
 
-    public void Create(TreeNode node)
+    /// <summary>Creates one node as the first path of its inode, its path found by climbing to the root: for a node taken on its own, outside the tree's walk.</summary>
+    public void Create(TreeNode node) => Create(new TreeStep(node, node.Path, firstNode: null, firstPath: null));
+
+    /// <summary>Creates one path of the tree's walk (<see cref="MergedTree.WalkSteps"/>, with paths); a further path to an inode becomes a hardlink to its first.</summary>
+    public void Create(in TreeStep step)
     {
+        var node = step.Node;
         var inode = node.Inode;
         if (node.Parent is null)
         {
@@ -64,16 +67,17 @@ internal sealed class TreeMaterializer : IDisposable
             Directories.Add(node);
             return;
         }
+        string path = step.Path!;
         ValidateName(node);
-        var display = _root.Describe(node.Path);
-        if (_skippedDevices.Contains(inode))
+        var display = _root.Describe(path);
+        if (step.FirstNode is { } first)
         {
-            _skipped++;
-            return;
-        }
-        if (_firstPaths.TryGetValue(inode, out var first))
-        {
-            CreateHardlink(node, first, display);
+            if (_ownership == OwnershipMode.Rootless && inode.Kind is NodeKind.CharDevice or NodeKind.BlockDevice)
+            {
+                _skipped++; // its first path was left out too
+                return;
+            }
+            CreateHardlink(node, path, first, step.FirstPath!, display);
             return;
         }
 
@@ -82,12 +86,11 @@ internal sealed class TreeMaterializer : IDisposable
         {
             case NodeKind.Directory:
                 Posix.MkdirAt(parent, node.Name, PrivateMode, display);
-                _firstPaths.Add(inode, node);
                 Directories.Add(node);
                 _directories++;
                 return;
             case NodeKind.RegularFile:
-                CreateRegularFile(parent, node, display);
+                CreateRegularFile(parent, node, path, display);
                 _files++;
                 _contentBytes += inode.Size;
                 break;
@@ -102,7 +105,6 @@ internal sealed class TreeMaterializer : IDisposable
             case NodeKind.CharDevice or NodeKind.BlockDevice:
                 if (_ownership == OwnershipMode.Rootless)
                 {
-                    _skippedDevices.Add(inode);
                     _skipped++;
                     return;
                 }
@@ -112,13 +114,12 @@ internal sealed class TreeMaterializer : IDisposable
                 _devices++;
                 break;
             default:
-                throw new DecantException(DecantErrorKind.UnsafeLayer, $"\"{node.Path}\" has an unknown kind {inode.Kind}");
+                throw new DecantException(DecantErrorKind.UnsafeLayer, $"\"{path}\" has an unknown kind {inode.Kind}");
         }
-        _firstPaths.Add(inode, node);
         OtherInodes.Add(node);
     }
 
-    private void CreateRegularFile(SafeFdHandle parent, TreeNode node, string display)
+    private void CreateRegularFile(SafeFdHandle parent, TreeNode node, string path, string display)
     {
         var content = node.Inode.Content;
         if (content is null)
@@ -126,15 +127,15 @@ internal sealed class TreeMaterializer : IDisposable
             Posix.CreateFileAt(parent, node.Name, NewFileMode, display).Dispose();
             return;
         }
-        var staged = _store.Claim(content, node.Path);
+        var staged = _store.Claim(content, path);
         Posix.RenameNoReplace(_store.Directory, staged.FileName, parent, node.Name, display);
     }
 
-    private void CreateHardlink(TreeNode node, TreeNode first, string display)
+    private void CreateHardlink(TreeNode node, string path, TreeNode first, string firstPath, string display)
     {
         if (node.Inode.IsDirectory)
         {
-            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{first.Path}\" appears again at \"{node.Path}\"; directories cannot be hardlinked");
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{firstPath}\" appears again at \"{path}\"; directories cannot be hardlinked");
         }
         // The first path's parent has a cache of its own: the shared one holds the new path's parent.
         var parent = _parents.Get(node.Parent!);

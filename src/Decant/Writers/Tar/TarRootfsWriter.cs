@@ -112,24 +112,21 @@ public sealed class TarRootfsWriter : IRootfsWriter
 
     private async Task<WriteSummary> WriteTreeAsync(MergedTree tree, Stream output, CancellationToken cancellationToken)
     {
-        var firstPathOf = new Dictionary<Inode, string>(ReferenceEqualityComparer.Instance);
         byte[] buffer = new byte[CopyBufferSize];
         long directories = 0, files = 0, symlinks = 0, hardlinks = 0, devices = 0, fifos = 0, bytes = 0;
-        foreach (var (node, path) in tree.WalkWithPaths())
+        foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
             MemoryGovernor.Tick();
+            var node = step.Node;
             var inode = node.Inode;
+            string path = step.Path!;
             string name = node.Parent is null ? "./" : inode.IsDirectory ? path + "/" : path;
-            if (!inode.IsDirectory && inode.LinkCount > 1 && firstPathOf.TryGetValue(inode, out var first))
+            if (!inode.IsDirectory && !step.IsFirstPathOfInode)
             {
-                await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, first), cancellationToken).ConfigureAwait(false);
+                await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, step.FirstPath!), cancellationToken).ConfigureAwait(false);
                 hardlinks++;
                 continue;
-            }
-            if (!inode.IsDirectory && inode.LinkCount > 1)
-            {
-                firstPathOf[inode] = path;
             }
             switch (inode.Kind)
             {
