@@ -21,7 +21,7 @@ internal sealed class TreeMaterializer : IDisposable
     private readonly OwnershipMode _ownership;
     private readonly DirectoryHandleCache _parents;
     private readonly DirectoryHandleCache _linkSources;
-    private long _directories, _files, _symlinks, _hardlinks, _devices, _fifos, _skipped, _contentBytes;
+    private readonly SummaryCounter _counter = new();
 
     public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
     {
@@ -38,17 +38,7 @@ internal sealed class TreeMaterializer : IDisposable
     /// <summary>The first path of every other inode created, which is where its metadata is applied.</summary>
     public List<TreeNode> OtherInodes { get; } = [];
 
-    public WriteSummary Summary => new()
-    {
-        Directories = _directories,
-        Files = _files,
-        Symlinks = _symlinks,
-        Hardlinks = _hardlinks,
-        Devices = _devices,
-        Fifos = _fifos,
-        SkippedDevices = _skipped,
-        ContentBytes = _contentBytes,
-    };
+    public WriteSummary Summary => _counter.ToSummary();
 
     /// <summary>Creates one node as the first path of its inode, its path found by climbing to the root: for a node taken on its own, outside the tree's walk.</summary>
     public void Create(TreeNode node) => Create(new TreeStep(node, node.Path, firstNode: null, firstPath: null));
@@ -74,10 +64,11 @@ internal sealed class TreeMaterializer : IDisposable
         {
             if (_ownership == OwnershipMode.Rootless && inode.Kind is NodeKind.CharDevice or NodeKind.BlockDevice)
             {
-                _skipped++; // its first path was left out too
+                _counter.CountSkippedDevice(); // its first path was left out too
                 return;
             }
             CreateHardlink(node, path, first, step.FirstPath!, display);
+            _counter.Count(node, firstPathOfInode: false);
             return;
         }
 
@@ -87,35 +78,31 @@ internal sealed class TreeMaterializer : IDisposable
             case NodeKind.Directory:
                 Posix.MkdirAt(parent, node.Name, PrivateMode, display);
                 Directories.Add(node);
-                _directories++;
+                _counter.Count(node, firstPathOfInode: true);
                 return;
             case NodeKind.RegularFile:
                 CreateRegularFile(parent, node, path, display);
-                _files++;
-                _contentBytes += inode.Size;
                 break;
             case NodeKind.Symlink:
                 Posix.SymlinkAt(inode.SymlinkTarget ?? throw MissingSymlinkTarget(display), parent, node.Name, display);
-                _symlinks++;
                 break;
             case NodeKind.Fifo:
                 Posix.MknodAt(parent, node.Name, LibC.S_IFIFO | NewFileMode, 0, display);
-                _fifos++;
                 break;
             case NodeKind.CharDevice or NodeKind.BlockDevice:
                 if (_ownership == OwnershipMode.Rootless)
                 {
-                    _skipped++;
+                    _counter.CountSkippedDevice();
                     return;
                 }
                 DeviceNumbers.CheckLinux(inode, display, "Linux");
                 var type = inode.Kind == NodeKind.CharDevice ? LibC.S_IFCHR : LibC.S_IFBLK;
                 Posix.MknodAt(parent, node.Name, type | NewFileMode, LibC.MakeDevice(inode.DeviceMajor, inode.DeviceMinor), display);
-                _devices++;
                 break;
             default:
                 throw new DecantException(DecantErrorKind.UnsafeLayer, $"\"{path}\" has an unknown kind {inode.Kind}");
         }
+        _counter.Count(node, firstPathOfInode: true);
         OtherInodes.Add(node);
     }
 
@@ -141,7 +128,6 @@ internal sealed class TreeMaterializer : IDisposable
         var parent = _parents.Get(node.Parent!);
         var firstParent = ReferenceEquals(first.Parent, node.Parent) ? parent : _linkSources.Get(first.Parent!);
         Posix.LinkAt(firstParent, first.Name, parent, node.Name, display);
-        _hardlinks++;
     }
 
     public void Dispose() => _linkSources.Dispose();

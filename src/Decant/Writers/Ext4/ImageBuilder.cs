@@ -30,7 +30,7 @@ internal sealed partial class ImageBuilder
     private readonly List<InodeRecord?> _inodes = [];
     private readonly Dictionary<Inode, uint> _numbers = new(ReferenceEqualityComparer.Instance);
     private long _time;
-    private long _contentBytes, _files, _directories, _symlinks, _devices, _fifos, _hardlinks;
+    private readonly SummaryCounter _counter = new();
 
     public ImageBuilder(SafeFileHandle file, BlockAllocator allocator, GroupLayout layout, Ext4WriterOptions options, byte[] uuid, uint[] hashSeed)
     {
@@ -55,9 +55,9 @@ internal sealed partial class ImageBuilder
         var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
         foreach (var step in tree.WalkSteps(withPaths: false))
         {
+            _counter.Count(step.Node, step.IsFirstPathOfInode);
             if (!step.IsFirstPathOfInode)
             {
-                _hardlinks++;
                 continue;
             }
             nodes.Add(step.Node);
@@ -88,11 +88,7 @@ internal sealed partial class ImageBuilder
 
         var plan = PlanFilesystem();
         await WriteFilesystemAsync(plan, cancellationToken).ConfigureAwait(false);
-        return new WriteSummary
-        {
-            Directories = _directories, Files = _files, Symlinks = _symlinks, Hardlinks = _hardlinks,
-            Devices = _devices, Fifos = _fifos, ContentBytes = _contentBytes,
-        };
+        return _counter.ToSummary();
     }
 
     private uint InodeCount => (uint)(_inodes.Count - 1);
@@ -141,11 +137,9 @@ internal sealed partial class ImageBuilder
             case NodeKind.CharDevice or NodeKind.BlockDevice:
                 DeviceNumbers.CheckLinux(inode, node.Path, "ext4");
                 EncodeDevice(record.Block, inode.DeviceMajor, inode.DeviceMinor);
-                _devices++;
                 break;
             case NodeKind.Fifo:
-                _fifos++;
-                break;
+                break; // the inode is all of it
             default:
                 throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
         }
@@ -179,8 +173,6 @@ internal sealed partial class ImageBuilder
             record.BlockCount = content.AllocatedBlocks;
         }
         await WriteExtentTreeAsync(record, extents, number, cancellationToken).ConfigureAwait(false);
-        _files++;
-        _contentBytes += inode.Size;
     }
 
     private async ValueTask AddDirectoryAsync(InodeRecord record, TreeNode node, uint number, bool withLostAndFound, CancellationToken cancellationToken)
@@ -218,10 +210,6 @@ internal sealed partial class ImageBuilder
         var blocks = DirectoryBlocks.Build(number, parent, entries, _hash, Crc32C.InodeSeed(_seed, number), out bool indexed);
         await WriteDirectoryBlocksAsync(record, blocks, indexed, number, cancellationToken).ConfigureAwait(false);
         record.Links = 2 + subdirectories > Ext4Constants.MaxLinks ? 1 : 2 + subdirectories;
-        if (node.Parent is not null)
-        {
-            _directories++;
-        }
     }
 
     private async ValueTask AddLostAndFoundAsync(Inode root, CancellationToken cancellationToken)
@@ -260,7 +248,6 @@ internal sealed partial class ImageBuilder
             throw new DecantException(DecantErrorKind.OutputError, $"inode {number}: a symlink target of {target.Length} bytes cannot be stored (1 to {Ext4Constants.BlockSize - 1})");
         }
         record.Size = (ulong)target.Length;
-        _symlinks++;
         if (target.Length < Ext4Constants.FastSymlinkLimit)
         {
             target.CopyTo(record.Block, 0);

@@ -113,7 +113,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
     private async Task<WriteSummary> WriteTreeAsync(MergedTree tree, Stream output, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[CopyBufferSize];
-        long directories = 0, files = 0, symlinks = 0, hardlinks = 0, devices = 0, fifos = 0, bytes = 0;
+        var counter = new SummaryCounter();
         foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -125,42 +125,33 @@ public sealed class TarRootfsWriter : IRootfsWriter
             if (!inode.IsDirectory && !step.IsFirstPathOfInode)
             {
                 await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, step.FirstPath!), cancellationToken).ConfigureAwait(false);
-                hardlinks++;
+                counter.Count(node, firstPathOfInode: false);
                 continue;
             }
             switch (inode.Kind)
             {
                 case NodeKind.Directory:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '5', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    directories += node.Parent is null ? 0 : 1;
                     break;
                 case NodeKind.RegularFile:
                     await WriteRegularFileAsync(output, name, inode, buffer, cancellationToken).ConfigureAwait(false);
-                    files++;
-                    bytes += inode.Size;
                     break;
                 case NodeKind.Symlink:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '2', inode, 0, inode.SymlinkTarget ?? ""), cancellationToken).ConfigureAwait(false);
-                    symlinks++;
                     break;
                 case NodeKind.CharDevice or NodeKind.BlockDevice:
                     await TarHeaderWriter.WriteAsync(output, Record(name, inode.Kind == NodeKind.CharDevice ? '3' : '4', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    devices++;
                     break;
                 case NodeKind.Fifo:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '6', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    fifos++;
                     break;
                 default:
                     throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
             }
+            counter.Count(node, firstPathOfInode: true);
         }
         await TarHeaderWriter.WriteEndAsync(output, cancellationToken).ConfigureAwait(false);
-        return new WriteSummary
-        {
-            Directories = directories, Files = files, Symlinks = symlinks, Hardlinks = hardlinks,
-            Devices = devices, Fifos = fifos, ContentBytes = bytes,
-        };
+        return counter.ToSummary();
     }
 
     /// <summary>
