@@ -26,62 +26,34 @@ public sealed record TarWriterOptions
 public sealed class TarRootfsWriter : IRootfsWriter
 {
     private const int CopyBufferSize = 1 << 20;
-    private readonly TarWriterOptions _options;
     private readonly SpoolContentStore _spool;
-    private readonly string? _temporaryOutput;
-    private readonly OutputParents? _parents;
+    private readonly AtomicOutputFile? _output; // null for standard output
 
     /// <summary>Holes at least this large make a file a sparse entry (GNU tar's own --sparse makes every holey file one).</summary>
     private const long SparseThreshold = 1 << 20;
-    private bool _committed;
 
-    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput, OutputParents? parents)
+    private TarRootfsWriter(SpoolContentStore spool, AtomicOutputFile? output)
     {
-        _options = options;
         _spool = spool;
-        _temporaryOutput = temporaryOutput;
-        _parents = parents;
+        _output = output;
     }
 
     /// <summary>Spools contents to one temporary file in the spool directory (see <see cref="TarWriterOptions.SpoolDirectory"/>) until commit copies them into the tar.</summary>
     public IContentStore Content => _spool;
 
-    private bool ToStandardOutput => _options.Output == "-";
-
     /// <summary>Checks the output path and creates the spool; a file output is written under a temporary name next to it.</summary>
     /// <exception cref="DecantException">The output is a directory, exists without <see cref="TarWriterOptions.Force"/>, or its missing parent directories cannot be created.</exception>
     public static TarRootfsWriter Create(TarWriterOptions options)
     {
-        string? temporary = null;
-        OutputParents? parents = null;
-        string spoolDirectory;
-        if (options.Output == "-")
-        {
-            spoolDirectory = options.SpoolDirectory ?? Path.GetTempPath();
-        }
-        else
-        {
-            string full = Path.GetFullPath(options.Output);
-            if (System.IO.Directory.Exists(full))
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" is a directory; a tar output needs a file name");
-            }
-            if (File.Exists(full) && !options.Force)
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists; use --force to replace it");
-            }
-            string directory = Path.GetDirectoryName(full) ?? ".";
-            parents = OutputParents.Create(directory);
-            temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
-            spoolDirectory = options.SpoolDirectory ?? directory;
-        }
+        var output = options.Output == "-" ? null : AtomicOutputFile.Create(options.Output, options.Force, "a tar output");
         try
         {
-            return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary, parents);
+            string spoolDirectory = options.SpoolDirectory ?? output?.ParentDirectory ?? Path.GetTempPath();
+            return new TarRootfsWriter(new SpoolContentStore(spoolDirectory), output);
         }
         catch
         {
-            parents?.Remove();
+            output?.Dispose();
             throw;
         }
     }
@@ -89,9 +61,9 @@ public sealed class TarRootfsWriter : IRootfsWriter
     /// <summary>Writes the whole tar (to standard output for "-"), then renames a file output into place.</summary>
     public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
     {
-        Stream destination = ToStandardOutput
+        Stream destination = _output is null
             ? Console.OpenStandardOutput()
-            : new FileStream(_temporaryOutput!, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+            : new FileStream(_output.CreateFile(FileAccess.Write), FileAccess.Write, bufferSize: 0);
         WriteSummary summary;
         await using (destination.ConfigureAwait(false))
         {
@@ -102,11 +74,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
                 await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-        if (_temporaryOutput is not null)
-        {
-            File.Move(_temporaryOutput, Path.GetFullPath(_options.Output), _options.Force);
-        }
-        _committed = true;
+        _output?.Commit();
         return summary;
     }
 
@@ -218,14 +186,7 @@ public sealed class TarRootfsWriter : IRootfsWriter
     public ValueTask DisposeAsync()
     {
         _spool.Dispose();
-        if (!_committed && _temporaryOutput is not null && File.Exists(_temporaryOutput))
-        {
-            File.Delete(_temporaryOutput);
-        }
-        if (!_committed)
-        {
-            _parents?.Remove();
-        }
+        _output?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
