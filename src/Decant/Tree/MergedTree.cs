@@ -130,14 +130,9 @@ public sealed class MergedTree
     /// <summary>Every node, parents before children, siblings in byte order.</summary>
     public IEnumerable<TreeNode> Walk()
     {
-        var stack = new Stack<TreeNode>();
-        var siblings = new List<TreeNode>();
-        stack.Push(Root);
-        while (stack.Count > 0)
+        foreach (var step in WalkSteps(withPaths: false))
         {
-            var node = stack.Pop();
-            yield return node;
-            PushChildrenInOrder(node, stack, siblings, static child => child);
+            yield return step.Node;
         }
     }
 
@@ -147,50 +142,85 @@ public sealed class MergedTree
     /// </summary>
     public IEnumerable<(TreeNode Node, string Path)> WalkWithPaths()
     {
-        var stack = new Stack<(TreeNode Node, string Path)>();
+        foreach (var step in WalkSteps(withPaths: true))
+        {
+            yield return (step.Node, step.Path!);
+        }
+    }
+
+    /// <summary>
+    /// The one walk of the tree: every node, parents before children, siblings in byte order, each
+    /// with its path when <paramref name="withPaths"/> (built once per node) and, for a further
+    /// path to an inode already met (a hardlink), the inode's first path in this order. Every writer
+    /// asks this walk which path of an inode comes first; only inodes with more than one path are
+    /// remembered.
+    /// </summary>
+    internal IEnumerable<TreeStep> WalkSteps(bool withPaths)
+    {
+        var stack = new Stack<(TreeNode Node, string? Path)>();
         var siblings = new List<TreeNode>();
-        stack.Push((Root, ""));
+        Dictionary<Inode, (TreeNode Node, string? Path)>? firstPaths = null;
+        stack.Push((Root, withPaths ? "" : null));
         while (stack.Count > 0)
         {
             var (node, path) = stack.Pop();
-            yield return (node, path);
-            string prefix = path.Length == 0 ? "" : path + "/";
-            PushChildrenInOrder(node, stack, siblings, child => (child, prefix + child.Name));
-        }
-    }
-
-    /// <summary>Pushes a node's children so that they pop in byte order of their names.</summary>
-    private static void PushChildrenInOrder<T>(TreeNode node, Stack<T> stack, List<TreeNode> siblings, Func<TreeNode, T> item)
-    {
-        if (node.ChildCount == 0)
-        {
-            return;
-        }
-        siblings.Clear();
-        siblings.AddRange(node.UnorderedChildren);
-        siblings.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
-        for (int i = siblings.Count - 1; i >= 0; i--)
-        {
-            stack.Push(item(siblings[i]));
-        }
-    }
-
-    /// <summary>Finds a node by its cleaned relative path ("" for the root).</summary>
-    internal TreeNode? Find(string path)
-    {
-        var node = Root;
-        if (path.Length == 0)
-        {
-            return node;
-        }
-        foreach (var part in path.Split('/'))
-        {
-            node = node.GetChild(part);
-            if (node is null)
+            (TreeNode? Node, string? Path) first = default;
+            if (node.Inode.LinkCount > 1)
             {
-                return null;
+                firstPaths ??= new Dictionary<Inode, (TreeNode Node, string? Path)>(ReferenceEqualityComparer.Instance);
+                if (firstPaths.TryGetValue(node.Inode, out var earlier))
+                {
+                    first = earlier;
+                }
+                else
+                {
+                    firstPaths.Add(node.Inode, (node, path));
+                }
+            }
+            yield return new TreeStep(node, path, first.Node, first.Path);
+            if (node.ChildCount == 0)
+            {
+                continue;
+            }
+            siblings.Clear();
+            siblings.AddRange(node.UnorderedChildren);
+            siblings.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
+            string? prefix = path is null ? null : path.Length == 0 ? "" : path + "/";
+            for (int i = siblings.Count - 1; i >= 0; i--)
+            {
+                stack.Push((siblings[i], prefix is null ? null : prefix + siblings[i].Name));
             }
         }
-        return node;
     }
+}
+
+/// <summary>
+/// One node of <see cref="MergedTree.WalkSteps"/>: the node, its path when the walk builds paths,
+/// and whether it is the first path of its inode in walk order (the one a writer writes the inode
+/// at; every further path is a hardlink to it).
+/// </summary>
+internal readonly struct TreeStep
+{
+    internal TreeStep(TreeNode node, string? path, TreeNode? firstNode, string? firstPath)
+    {
+        Node = node;
+        Path = path;
+        FirstNode = firstNode;
+        FirstPath = firstPath;
+    }
+
+    /// <summary>The node.</summary>
+    public TreeNode Node { get; }
+
+    /// <summary>The node's path ("" for the root) when the walk builds paths; otherwise null.</summary>
+    public string? Path { get; }
+
+    /// <summary>For a further path to an inode (a hardlink), the node of the inode's first path; null when this is the first or only one.</summary>
+    public TreeNode? FirstNode { get; }
+
+    /// <summary>The path of <see cref="FirstNode"/> when the walk builds paths; otherwise null.</summary>
+    public string? FirstPath { get; }
+
+    /// <summary>Whether this is the first path of its inode in walk order (always, for an inode with one path).</summary>
+    public bool IsFirstPathOfInode => FirstNode is null;
 }

@@ -122,11 +122,11 @@ internal sealed class DirectoryWriter : IRootfsWriter
         var root = _target.Root;
         using var parents = new DirectoryHandleCache(root);
         using var materializer = new TreeMaterializer(root, _store, _ownership, parents);
-        foreach (var node in tree.Walk())
+        foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
             MemoryGovernor.Tick();
-            materializer.Create(node);
+            materializer.Create(step);
         }
 
         var metadata = new MetadataApplier(_ownership);
@@ -149,7 +149,7 @@ internal sealed class DirectoryWriter : IRootfsWriter
             metadata.ApplyToDescriptor(directory, node.Inode, root.Describe(node.Path));
         }
         SkippedXattrs = metadata.SkippedXattrs;
-        return materializer.Summary;
+        return materializer.Summary with { SkippedXattrs = SkippedXattrs };
     }
 
     private void ApplyToNonDirectory(MetadataApplier metadata, DirectoryHandleCache parents, TreeNode node)

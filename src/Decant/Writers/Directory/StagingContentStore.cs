@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using Decant.Model;
 using Decant.Interop;
@@ -14,8 +13,8 @@ namespace Decant.Writers.Directory;
 /// </summary>
 internal sealed class StagingContentStore : IContentStore, IDisposable
 {
-    /// <summary>How much is read from a layer stream and handed to the kernel at once.</summary>
-    public const int BufferSize = 1 << 20;
+    /// <summary>How much is read from a layer stream and handed to the kernel at once, at the most.</summary>
+    public const int BufferSize = ContentCopy.ChunkSize;
 
     /// <summary>The granularity of hole detection: whole, aligned, all-zero blocks of this size are skipped.</summary>
     public const int HoleBlockSize = 4096;
@@ -52,12 +51,16 @@ internal sealed class StagingContentStore : IContentStore, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         var name = Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
         var display = Describe(name);
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             using (var file = Posix.CreateFileAt(Directory, name, StagingFileMode, display))
             {
-                await CopyAsync(data, size, file, buffer, display, cancellationToken).ConfigureAwait(false);
+                long dataEnd = await ContentCopy.CopyAsync(data, size, new FileSink(file), cancellationToken).ConfigureAwait(false);
+                if (dataEnd < size)
+                {
+                    // The tail is a hole (or the whole file is): set the length without writing zeros.
+                    Posix.Ftruncate(file, size, display);
+                }
             }
             return new StagedContent(this, name, size);
         }
@@ -65,10 +68,6 @@ internal sealed class StagingContentStore : IContentStore, IDisposable
         {
             _ = Posix.TryUnlinkAt(Directory, name, 0);
             throw;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -108,65 +107,18 @@ internal sealed class StagingContentStore : IContentStore, IDisposable
             ? staged
             : throw new ArgumentException("the content was not written through this directory writer's store", nameof(content));
 
-    private static async Task CopyAsync(Stream data, long size, SafeFileHandle file, byte[] buffer, string display, CancellationToken cancellationToken)
+    /// <summary>One staged file: runs of data go to their offsets; all-zero blocks and holes stay holes.</summary>
+    private readonly struct FileSink(SafeFileHandle file) : IContentSink
     {
-        long offset = 0;
-        long dataEnd = 0;
-        while (offset < size)
-        {
-            if (data is IHoleSkippingStream sparse && sparse.SkipHole(HoleBlockSize) is > 0 and var hole)
-            {
-                offset += hole; // a sparse hole: left unwritten, whatever its size
-                continue;
-            }
-            var want = (int)Math.Min(buffer.Length, size - offset);
-            var filled = await data.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            if (filled < want)
-            {
-                throw new DecantException(DecantErrorKind.InvalidLayer, $"file content ended after {offset + filled} of {size} bytes");
-            }
-            var end = await WriteNonZeroBlocksAsync(file, buffer.AsMemory(0, want), offset, cancellationToken).ConfigureAwait(false);
-            dataEnd = end > 0 ? offset + end : dataEnd;
-            offset += want;
-        }
-        if (dataEnd < size)
-        {
-            // The tail is a hole (or the whole file is): set the length without writing zeros.
-            Posix.Ftruncate(file, size, display);
-        }
-    }
+        public static int HoleAlignment => HoleBlockSize;
 
-    /// <summary>Writes the chunk except its all-zero aligned blocks; returns where the last write ended within the chunk.</summary>
-    private static async Task<int> WriteNonZeroBlocksAsync(SafeFileHandle file, ReadOnlyMemory<byte> chunk, long fileOffset, CancellationToken cancellationToken)
-    {
-        var lastEnd = 0;
-        var position = 0;
-        while (position < chunk.Length)
-        {
-            var start = position;
-            while (start < chunk.Length && IsZeroBlock(chunk.Span, start))
-            {
-                start += HoleBlockSize;
-            }
-            if (start >= chunk.Length)
-            {
-                break;
-            }
-            var end = start + HoleBlockSize;
-            while (end < chunk.Length && !IsZeroBlock(chunk.Span, end))
-            {
-                end += HoleBlockSize;
-            }
-            end = Math.Min(end, chunk.Length);
-            await RandomAccess.WriteAsync(file, chunk[start..end], fileOffset + start, cancellationToken).ConfigureAwait(false);
-            lastEnd = end;
-            position = end;
-        }
-        return lastEnd;
-    }
+        public static int ZeroBlockSize => HoleBlockSize;
 
-    private static bool IsZeroBlock(ReadOnlySpan<byte> chunk, int start) =>
-        !chunk.Slice(start, Math.Min(HoleBlockSize, chunk.Length - start)).ContainsAnyExcept((byte)0);
+        public static bool ReadsWholeChunks => true;
+
+        public ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken) =>
+            RandomAccess.WriteAsync(file, buffer.AsMemory(start, length), offset, cancellationToken);
+    }
 }
 
 /// <summary>One file's content, waiting in the staging directory under a numbered name.</summary>

@@ -21,9 +21,7 @@ internal sealed class TreeMaterializer : IDisposable
     private readonly OwnershipMode _ownership;
     private readonly DirectoryHandleCache _parents;
     private readonly DirectoryHandleCache _linkSources;
-    private readonly Dictionary<Inode, TreeNode> _firstPaths = new(ReferenceEqualityComparer.Instance);
-    private readonly HashSet<Inode> _skippedDevices = new(ReferenceEqualityComparer.Instance);
-    private long _directories, _files, _symlinks, _hardlinks, _devices, _fifos, _skipped, _contentBytes;
+    private readonly SummaryCounter _counter = new();
 
     public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
     {
@@ -40,20 +38,15 @@ internal sealed class TreeMaterializer : IDisposable
     /// <summary>The first path of every other inode created, which is where its metadata is applied.</summary>
     public List<TreeNode> OtherInodes { get; } = [];
 
-    public WriteSummary Summary => new()
-    {
-        Directories = _directories,
-        Files = _files,
-        Symlinks = _symlinks,
-        Hardlinks = _hardlinks,
-        Devices = _devices,
-        Fifos = _fifos,
-        SkippedDevices = _skipped,
-        ContentBytes = _contentBytes,
-    };
+    public WriteSummary Summary => _counter.ToSummary();
 
-    public void Create(TreeNode node)
+    /// <summary>Creates one node as the first path of its inode, its path found by climbing to the root: for a node taken on its own, outside the tree's walk.</summary>
+    public void Create(TreeNode node) => Create(new TreeStep(node, node.Path, firstNode: null, firstPath: null));
+
+    /// <summary>Creates one path of the tree's walk (<see cref="MergedTree.WalkSteps"/>, with paths); a further path to an inode becomes a hardlink to its first.</summary>
+    public void Create(in TreeStep step)
     {
+        var node = step.Node;
         var inode = node.Inode;
         if (node.Parent is null)
         {
@@ -64,16 +57,18 @@ internal sealed class TreeMaterializer : IDisposable
             Directories.Add(node);
             return;
         }
+        string path = step.Path!;
         ValidateName(node);
-        var display = _root.Describe(node.Path);
-        if (_skippedDevices.Contains(inode))
+        var display = _root.Describe(path);
+        if (step.FirstNode is { } first)
         {
-            _skipped++;
-            return;
-        }
-        if (_firstPaths.TryGetValue(inode, out var first))
-        {
-            CreateHardlink(node, first, display);
+            if (_ownership == OwnershipMode.Rootless && inode.Kind is NodeKind.CharDevice or NodeKind.BlockDevice)
+            {
+                _counter.CountSkippedDevice(); // its first path was left out too
+                return;
+            }
+            CreateHardlink(node, path, first, step.FirstPath!, display);
+            _counter.Count(node, firstPathOfInode: false);
             return;
         }
 
@@ -82,43 +77,36 @@ internal sealed class TreeMaterializer : IDisposable
         {
             case NodeKind.Directory:
                 Posix.MkdirAt(parent, node.Name, PrivateMode, display);
-                _firstPaths.Add(inode, node);
                 Directories.Add(node);
-                _directories++;
+                _counter.Count(node, firstPathOfInode: true);
                 return;
             case NodeKind.RegularFile:
-                CreateRegularFile(parent, node, display);
-                _files++;
-                _contentBytes += inode.Size;
+                CreateRegularFile(parent, node, path, display);
                 break;
             case NodeKind.Symlink:
                 Posix.SymlinkAt(inode.SymlinkTarget ?? throw MissingSymlinkTarget(display), parent, node.Name, display);
-                _symlinks++;
                 break;
             case NodeKind.Fifo:
                 Posix.MknodAt(parent, node.Name, LibC.S_IFIFO | NewFileMode, 0, display);
-                _fifos++;
                 break;
             case NodeKind.CharDevice or NodeKind.BlockDevice:
                 if (_ownership == OwnershipMode.Rootless)
                 {
-                    _skippedDevices.Add(inode);
-                    _skipped++;
+                    _counter.CountSkippedDevice();
                     return;
                 }
                 DeviceNumbers.CheckLinux(inode, display, "Linux");
                 var type = inode.Kind == NodeKind.CharDevice ? LibC.S_IFCHR : LibC.S_IFBLK;
                 Posix.MknodAt(parent, node.Name, type | NewFileMode, LibC.MakeDevice(inode.DeviceMajor, inode.DeviceMinor), display);
-                _devices++;
                 break;
             default:
-                throw new DecantException(DecantErrorKind.UnsafeLayer, $"\"{node.Path}\" has an unknown kind {inode.Kind}");
+                throw new DecantException(DecantErrorKind.UnsafeLayer, $"\"{path}\" has an unknown kind {inode.Kind}");
         }
-        _firstPaths.Add(inode, node);
+        _counter.Count(node, firstPathOfInode: true);
         OtherInodes.Add(node);
     }
 
-    private void CreateRegularFile(SafeFdHandle parent, TreeNode node, string display)
+    private void CreateRegularFile(SafeFdHandle parent, TreeNode node, string path, string display)
     {
         var content = node.Inode.Content;
         if (content is null)
@@ -126,21 +114,20 @@ internal sealed class TreeMaterializer : IDisposable
             Posix.CreateFileAt(parent, node.Name, NewFileMode, display).Dispose();
             return;
         }
-        var staged = _store.Claim(content, node.Path);
+        var staged = _store.Claim(content, path);
         Posix.RenameNoReplace(_store.Directory, staged.FileName, parent, node.Name, display);
     }
 
-    private void CreateHardlink(TreeNode node, TreeNode first, string display)
+    private void CreateHardlink(TreeNode node, string path, TreeNode first, string firstPath, string display)
     {
         if (node.Inode.IsDirectory)
         {
-            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{first.Path}\" appears again at \"{node.Path}\"; directories cannot be hardlinked");
+            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{firstPath}\" appears again at \"{path}\"; directories cannot be hardlinked");
         }
         // The first path's parent has a cache of its own: the shared one holds the new path's parent.
         var parent = _parents.Get(node.Parent!);
         var firstParent = ReferenceEquals(first.Parent, node.Parent) ? parent : _linkSources.Get(first.Parent!);
         Posix.LinkAt(firstParent, first.Name, parent, node.Name, display);
-        _hardlinks++;
     }
 
     public void Dispose() => _linkSources.Dispose();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
@@ -13,7 +12,6 @@ namespace Decant.Writers.Ext4;
 /// </summary>
 internal sealed class Ext4ContentStore : IContentStore
 {
-    private const int ChunkBlocks = 256; // 1 MiB per read
     private readonly SafeFileHandle _image;
     private readonly BlockAllocator _allocator;
     private readonly Lock _lock = new();
@@ -44,34 +42,7 @@ internal sealed class Ext4ContentStore : IContentStore
             return empty;
         }
         var extents = new List<FileExtent>();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkBlocks * Ext4Constants.BlockSize);
-        var runs = new List<BlockRun>();
-        try
-        {
-            long done = 0;
-            while (done < size)
-            {
-                if (data is IHoleSkippingStream sparse && sparse.SkipHole(Ext4Constants.BlockSize) is > 0 and var hole)
-                {
-                    done += hole; // whole blocks of a sparse hole: never allocated
-                    continue;
-                }
-                int want = (int)Math.Min(buffer.Length, size - done);
-                int read = await data.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-                if (read < want)
-                {
-                    throw new DecantException(DecantErrorKind.InvalidLayer, $"file content ended after {done + read} of {size} bytes");
-                }
-                int blocks = (want + Ext4Constants.BlockSize - 1) / Ext4Constants.BlockSize;
-                buffer.AsSpan(want, blocks * Ext4Constants.BlockSize - want).Clear();
-                await StoreChunkAsync(buffer, blocks, (uint)(done >> Ext4Constants.BlockShift), extents, runs, cancellationToken).ConfigureAwait(false);
-                done += want;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await ContentCopy.CopyAsync(data, size, new BlockSink(_image, _allocator, extents, []), cancellationToken).ConfigureAwait(false);
         var content = new Ext4Content(size, extents);
         lock (_lock)
         {
@@ -110,38 +81,6 @@ internal sealed class Ext4ContentStore : IContentStore
         }
     }
 
-    /// <summary>Writes the non-zero blocks of one chunk, each run of them into freshly allocated blocks.</summary>
-    private async ValueTask StoreChunkAsync(byte[] buffer, int blocks, uint firstLogical, List<FileExtent> extents, List<BlockRun> runs, CancellationToken cancellationToken)
-    {
-        int block = 0;
-        while (block < blocks)
-        {
-            if (IsZeroBlock(buffer, block))
-            {
-                block++;
-                continue;
-            }
-            int runStart = block;
-            while (block < blocks && !IsZeroBlock(buffer, block))
-            {
-                block++;
-            }
-            runs.Clear();
-            _allocator.AllocateFresh(block - runStart, runs);
-            int offset = runStart;
-            foreach (var run in runs)
-            {
-                var bytes = buffer.AsMemory(offset * Ext4Constants.BlockSize, (int)run.Length * Ext4Constants.BlockSize);
-                await RandomAccess.WriteAsync(_image, bytes, run.Start * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
-                AddExtent(extents, firstLogical + (uint)offset, run.Start, (int)run.Length);
-                offset += (int)run.Length;
-            }
-        }
-    }
-
-    private static bool IsZeroBlock(byte[] buffer, int block) =>
-        !buffer.AsSpan(block * Ext4Constants.BlockSize, Ext4Constants.BlockSize).ContainsAnyExcept((byte)0);
-
     private static void AddExtent(List<FileExtent> extents, uint logical, long physical, int length)
     {
         while (length > 0)
@@ -164,6 +103,46 @@ internal sealed class Ext4ContentStore : IContentStore
             logical += (uint)take;
             physical += take;
             length -= take;
+        }
+    }
+
+    /// <summary>
+    /// One file's data blocks: each run of blocks that are not all zero goes into freshly allocated
+    /// blocks and becomes extents; zero blocks and holes are never allocated.
+    /// </summary>
+    private readonly struct BlockSink(SafeFileHandle image, BlockAllocator allocator, List<FileExtent> extents, List<BlockRun> runs) : IContentSink
+    {
+        public static int HoleAlignment => Ext4Constants.BlockSize;
+
+        public static int ZeroBlockSize => Ext4Constants.BlockSize;
+
+        public static bool ReadsWholeChunks => true;
+
+        public ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken)
+        {
+            int blocks = (length + Ext4Constants.BlockSize - 1) / Ext4Constants.BlockSize;
+            buffer.AsSpan(start + length, blocks * Ext4Constants.BlockSize - length).Clear(); // the file's last block, padded
+            runs.Clear();
+            allocator.AllocateFresh(blocks, runs);
+            uint logical = (uint)(offset >> Ext4Constants.BlockShift);
+            foreach (var run in runs)
+            {
+                AddExtent(extents, logical, run.Start, (int)run.Length);
+                logical += (uint)run.Length;
+            }
+            return runs.Count == 1 ? WriteRun(buffer, start, runs[0], cancellationToken) : WriteRunsAsync(buffer, start, cancellationToken);
+        }
+
+        private ValueTask WriteRun(byte[] buffer, int start, BlockRun run, CancellationToken cancellationToken) =>
+            RandomAccess.WriteAsync(image, buffer.AsMemory(start, (int)run.Length * Ext4Constants.BlockSize), run.Start * Ext4Constants.BlockSize, cancellationToken);
+
+        private async ValueTask WriteRunsAsync(byte[] buffer, int start, CancellationToken cancellationToken)
+        {
+            foreach (var run in runs)
+            {
+                await WriteRun(buffer, start, run, cancellationToken).ConfigureAwait(false);
+                start += (int)run.Length * Ext4Constants.BlockSize;
+            }
         }
     }
 }

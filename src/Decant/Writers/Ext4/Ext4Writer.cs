@@ -20,19 +20,17 @@ internal sealed class Ext4Writer : IRootfsWriter
     public const long MaxAutomaticSize = 1L << 40;
 
     private readonly Ext4WriterOptions _options;
-    private readonly string _temporaryPath;
+    private readonly AtomicOutputFile _output;
     private readonly SafeFileHandle _file;
     private readonly GroupLayout _layout;
     private readonly BlockAllocator _allocator;
     private readonly Ext4ContentStore _store;
-    private readonly OutputParents _parents;
     private int _state; // 0 open, 1 committing, 2 committed, 3 disposed
 
-    private Ext4Writer(Ext4WriterOptions options, string temporaryPath, SafeFileHandle file, GroupLayout layout, OutputParents parents)
+    private Ext4Writer(Ext4WriterOptions options, AtomicOutputFile output, SafeFileHandle file, GroupLayout layout)
     {
         _options = options;
-        _parents = parents;
-        _temporaryPath = temporaryPath;
+        _output = output;
         _file = file;
         _layout = layout;
         _allocator = new BlockAllocator(layout);
@@ -44,16 +42,7 @@ internal sealed class Ext4Writer : IRootfsWriter
     {
         ArgumentNullException.ThrowIfNull(options);
         options.CheckOutput();
-        string full = Path.GetFullPath(options.Output);
-        if (System.IO.Directory.Exists(full))
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" is a directory; an ext4 output needs a file name");
-        }
-        if (File.Exists(full) && !options.Force)
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists") { Setting = nameof(WriterOptions.Force) };
-        }
-        string directory = Path.GetDirectoryName(full) ?? ".";
+        string full = AtomicOutputFile.Check(options.Output, options.Force, "an ext4 output");
         if (options.Size is { } size && size < MinimumSize)
         {
             throw new DecantException(DecantErrorKind.Usage, $"an ext4 image of {size} bytes is too small; the minimum is {MinimumSize} bytes");
@@ -64,19 +53,18 @@ internal sealed class Ext4Writer : IRootfsWriter
         }
         const long GroupBytes = (long)Ext4Constants.BlockSize * Ext4Constants.BlocksPerGroup;
         long maxGroups = (Math.Max(MaxAutomaticSize, options.Size ?? 0) + GroupBytes - 1) / GroupBytes;
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
-        var parents = OutputParents.Create(directory);
+        var output = AtomicOutputFile.Prepare(full, options.Force);
         SafeFileHandle file;
         try
         {
-            file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+            file = output.CreateFile(FileAccess.ReadWrite);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
-            parents.Remove();
+            output.Dispose();
             throw new DecantException(DecantErrorKind.OutputError, $"cannot create the image file next to \"{options.Output}\": {error.Message}", error);
         }
-        return new Ext4Writer(options, temporary, file, new GroupLayout(maxGroups), parents);
+        return new Ext4Writer(options, output, file, new GroupLayout(maxGroups));
     }
 
     /// <summary>The smallest image this writer makes with a fixed size.</summary>
@@ -101,25 +89,16 @@ internal sealed class Ext4Writer : IRootfsWriter
         var builder = new ImageBuilder(_file, _allocator, _layout, _options, identity.Uuid, identity.HashSeed);
         var summary = await builder.BuildAsync(tree, _store, cancellationToken).ConfigureAwait(false);
         SkippedXattrs = builder.SkippedXattrs;
-        _file.Dispose();
-        File.Move(_temporaryPath, Path.GetFullPath(_options.Output), _options.Force);
+        _output.Commit();
         _state = 2;
-        return summary;
+        return summary with { SkippedXattrs = SkippedXattrs.Count };
     }
 
     /// <summary>Closes the image file and, unless the writer committed, deletes the temporary image.</summary>
     public ValueTask DisposeAsync()
     {
-        int previous = Interlocked.Exchange(ref _state, 3);
-        _file.Dispose();
-        if (previous != 2 && previous != 3)
-        {
-            if (File.Exists(_temporaryPath))
-            {
-                File.Delete(_temporaryPath);
-            }
-            _parents.Remove();
-        }
+        Volatile.Write(ref _state, 3);
+        _output.Dispose();
         return ValueTask.CompletedTask;
     }
 

@@ -29,9 +29,8 @@ internal sealed partial class ImageBuilder
     /// <summary>Inode records by number (index 0 and the unused reserved inodes are null).</summary>
     private readonly List<InodeRecord?> _inodes = [];
     private readonly Dictionary<Inode, uint> _numbers = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<TreeNode, TreeNode[]> _children = new(ReferenceEqualityComparer.Instance);
     private long _time;
-    private long _contentBytes, _files, _directories, _symlinks, _devices, _fifos, _hardlinks;
+    private readonly SummaryCounter _counter = new();
 
     public ImageBuilder(SafeFileHandle file, BlockAllocator allocator, GroupLayout layout, Ext4WriterOptions options, byte[] uuid, uint[] hashSeed)
     {
@@ -50,11 +49,19 @@ internal sealed partial class ImageBuilder
 
     public async Task<WriteSummary> BuildAsync(MergedTree tree, Ext4ContentStore store, CancellationToken cancellationToken)
     {
-        var nodes = Traverse(tree);
+        // The first path of every inode, in the tree's walk order: where the inode is written; the
+        // further paths of an inode are only entries in their directories.
+        var nodes = new List<TreeNode>();
         var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
-        foreach (var node in nodes)
+        foreach (var step in tree.WalkSteps(withPaths: false))
         {
-            if (node.Inode.Content is { } content)
+            _counter.Count(step.Node, step.IsFirstPathOfInode);
+            if (!step.IsFirstPathOfInode)
+            {
+                continue;
+            }
+            nodes.Add(step.Node);
+            if (step.Node.Inode.Content is { } content)
             {
                 used.Add(content);
             }
@@ -81,62 +88,27 @@ internal sealed partial class ImageBuilder
 
         var plan = PlanFilesystem();
         await WriteFilesystemAsync(plan, cancellationToken).ConfigureAwait(false);
-        return new WriteSummary
-        {
-            Directories = _directories, Files = _files, Symlinks = _symlinks, Hardlinks = _hardlinks,
-            Devices = _devices, Fifos = _fifos, ContentBytes = _contentBytes,
-        };
-    }
-
-    /// <summary>
-    /// Every node, parents before children and siblings in ordinal name order (the tree's own walk
-    /// order), sorting each directory's children once and keeping them for its directory blocks.
-    /// </summary>
-    private List<TreeNode> Traverse(MergedTree tree)
-    {
-        var order = new List<TreeNode>();
-        var pending = new Stack<TreeNode>();
-        pending.Push(tree.Root);
-        while (pending.Count > 0)
-        {
-            var node = pending.Pop();
-            order.Add(node);
-            if (node.ChildCount == 0)
-            {
-                continue;
-            }
-            var children = node.UnorderedChildren.ToArray();
-            Array.Sort(children, static (a, b) => NameBytes.Compare(a.Name, b.Name));
-            _children[node] = children;
-            for (int i = children.Length - 1; i >= 0; i--)
-            {
-                pending.Push(children[i]);
-            }
-        }
-        return order;
+        return _counter.ToSummary();
     }
 
     private uint InodeCount => (uint)(_inodes.Count - 1);
 
-    /// <summary>Numbers every inode in walk order (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there.</summary>
-    private void NumberInodes(List<TreeNode> nodes, bool addLostAndFound)
+    /// <summary>Numbers every inode in walk order of its first path (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there.</summary>
+    private void NumberInodes(List<TreeNode> firstPaths, bool addLostAndFound)
     {
         for (int i = 0; i < Ext4Constants.FirstInode; i++)
         {
             _inodes.Add(null);
         }
-        _numbers[nodes[0].Inode] = Ext4Constants.RootInode;
+        _numbers.Add(firstPaths[0].Inode, Ext4Constants.RootInode);
         if (addLostAndFound)
         {
             _inodes.Add(null); // 11, filled in by AddLostAndFoundAsync
         }
-        foreach (var node in nodes)
+        for (int i = 1; i < firstPaths.Count; i++)
         {
-            if (!_numbers.ContainsKey(node.Inode))
-            {
-                _numbers[node.Inode] = (uint)_inodes.Count;
-                _inodes.Add(null);
-            }
+            _numbers.Add(firstPaths[i].Inode, (uint)_inodes.Count);
+            _inodes.Add(null);
         }
         if ((ulong)_inodes.Count + (ulong)_options.FreeInodes > uint.MaxValue)
         {
@@ -144,15 +116,11 @@ internal sealed partial class ImageBuilder
         }
     }
 
+    /// <summary>Writes the inode whose first path is <paramref name="node"/>.</summary>
     private async ValueTask AddNodeAsync(TreeNode node, bool addLostAndFound, CancellationToken cancellationToken)
     {
         var inode = node.Inode;
         uint number = _numbers[inode];
-        if (_inodes[(int)number] is not null)
-        {
-            _hardlinks++;
-            return;
-        }
         var record = NewRecord(inode);
         _inodes[(int)number] = record;
         switch (inode.Kind)
@@ -169,11 +137,9 @@ internal sealed partial class ImageBuilder
             case NodeKind.CharDevice or NodeKind.BlockDevice:
                 DeviceNumbers.CheckLinux(inode, node.Path, "ext4");
                 EncodeDevice(record.Block, inode.DeviceMajor, inode.DeviceMinor);
-                _devices++;
                 break;
             case NodeKind.Fifo:
-                _fifos++;
-                break;
+                break; // the inode is all of it
             default:
                 throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
         }
@@ -207,8 +173,6 @@ internal sealed partial class ImageBuilder
             record.BlockCount = content.AllocatedBlocks;
         }
         await WriteExtentTreeAsync(record, extents, number, cancellationToken).ConfigureAwait(false);
-        _files++;
-        _contentBytes += inode.Size;
     }
 
     private async ValueTask AddDirectoryAsync(InodeRecord record, TreeNode node, uint number, bool withLostAndFound, CancellationToken cancellationToken)
@@ -220,12 +184,14 @@ internal sealed partial class ImageBuilder
             entries.Add(new DirectoryEntry(Encoding.UTF8.GetBytes(LostAndFound), Ext4Constants.FirstInode, Ext4Constants.TypeDirectory));
             subdirectories++;
         }
-        foreach (var child in _children.GetValueOrDefault(node, []))
+        TreeNode? tooLong = null; // the first, in byte order, of the names ext4 cannot hold
+        foreach (var child in node.UnorderedChildren)
         {
             byte[] name = NameBytes.GetBytes(child.Name);
             if (name.Length > Ext4Constants.MaxNameLength)
             {
-                throw new DecantException(DecantErrorKind.OutputError, $"\"{child.Path}\": the name is {name.Length} bytes; ext4 allows {Ext4Constants.MaxNameLength}");
+                tooLong = tooLong is null || NameBytes.Compare(child.Name, tooLong.Name) < 0 ? child : tooLong;
+                continue;
             }
             entries.Add(new DirectoryEntry(name, _numbers[child.Inode], FileType(child.Inode.Kind)));
             if (child.Inode.IsDirectory)
@@ -233,15 +199,17 @@ internal sealed partial class ImageBuilder
                 subdirectories++;
             }
         }
+        if (tooLong is not null)
+        {
+            int length = NameBytes.GetBytes(tooLong.Name).Length;
+            throw new DecantException(DecantErrorKind.OutputError, $"\"{tooLong.Path}\": the name is {length} bytes; ext4 allows {Ext4Constants.MaxNameLength}");
+        }
+        // Names are unique in a directory, so this order is the same whatever order the children came in.
         entries.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
         uint parent = node.Parent is null ? Ext4Constants.RootInode : _numbers[node.Parent.Inode];
         var blocks = DirectoryBlocks.Build(number, parent, entries, _hash, Crc32C.InodeSeed(_seed, number), out bool indexed);
         await WriteDirectoryBlocksAsync(record, blocks, indexed, number, cancellationToken).ConfigureAwait(false);
         record.Links = 2 + subdirectories > Ext4Constants.MaxLinks ? 1 : 2 + subdirectories;
-        if (node.Parent is not null)
-        {
-            _directories++;
-        }
     }
 
     private async ValueTask AddLostAndFoundAsync(Inode root, CancellationToken cancellationToken)
@@ -280,7 +248,6 @@ internal sealed partial class ImageBuilder
             throw new DecantException(DecantErrorKind.OutputError, $"inode {number}: a symlink target of {target.Length} bytes cannot be stored (1 to {Ext4Constants.BlockSize - 1})");
         }
         record.Size = (ulong)target.Length;
-        _symlinks++;
         if (target.Length < Ext4Constants.FastSymlinkLimit)
         {
             target.CopyTo(record.Block, 0);

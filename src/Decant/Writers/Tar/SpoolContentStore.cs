@@ -12,7 +12,6 @@ namespace Decant.Writers.Tar;
 /// </summary>
 internal sealed class SpoolContentStore : IContentStore, IDisposable
 {
-    private const int CopyBufferSize = 1 << 20;
     private readonly SafeFileHandle _file;
     private long _end;
 
@@ -25,35 +24,7 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
         long offset = Interlocked.Add(ref _end, size) - size;
-        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(CopyBufferSize, Math.Max(size, 1)));
-        try
-        {
-            long written = 0;
-            while (written < size)
-            {
-                if (data is IHoleSkippingStream sparse && sparse.SkipHole(1) is > 0 and var hole)
-                {
-                    written += hole; // a sparse hole: a hole in the spool too
-                    continue;
-                }
-                int want = (int)Math.Min(buffer.Length, size - written);
-                int read = await data.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    throw new DecantException(DecantErrorKind.InvalidLayer, $"file content ended after {written} of {size} bytes");
-                }
-                // All-zero chunks (sparse holes, zero runs) are left unwritten: holes in the spool file.
-                if (buffer.AsSpan(0, read).ContainsAnyExcept((byte)0))
-                {
-                    await RandomAccess.WriteAsync(_file, buffer.AsMemory(0, read), offset + written, cancellationToken).ConfigureAwait(false);
-                }
-                written += read;
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await ContentCopy.CopyAsync(data, size, new RegionSink(_file, offset), cancellationToken).ConfigureAwait(false);
         return new SpooledContent(offset, size);
     }
 
@@ -98,6 +69,22 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
     }
 
     public void Dispose() => _file.Dispose();
+
+    /// <summary>
+    /// One content's region of the spool. A chunk is what one read returns, and only all-zero
+    /// chunks (sparse holes, zero runs) are left unwritten: holes in the spool file.
+    /// </summary>
+    private readonly struct RegionSink(SafeFileHandle file, long regionStart) : IContentSink
+    {
+        public static int HoleAlignment => 1;
+
+        public static int ZeroBlockSize => ContentCopy.ChunkSize;
+
+        public static bool ReadsWholeChunks => false;
+
+        public ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken) =>
+            RandomAccess.WriteAsync(file, buffer.AsMemory(start, length), regionStart + offset, cancellationToken);
+    }
 
     private sealed class SpooledContent(long offset, long size) : ContentRef(size)
     {

@@ -20,27 +20,20 @@ public sealed record TarWriterOptions : WriterOptions
 internal sealed class TarRootfsWriter : IRootfsWriter
 {
     private const int CopyBufferSize = 1 << 20;
-    private readonly TarWriterOptions _options;
     private readonly SpoolContentStore _spool;
-    private readonly string? _temporaryOutput;
-    private readonly OutputParents? _parents;
+    private readonly AtomicOutputFile? _output; // null for standard output
 
     /// <summary>Holes at least this large make a file a sparse entry (GNU tar's own --sparse makes every holey file one).</summary>
     private const long SparseThreshold = 1 << 20;
-    private bool _committed;
 
-    private TarRootfsWriter(TarWriterOptions options, SpoolContentStore spool, string? temporaryOutput, OutputParents? parents)
+    private TarRootfsWriter(SpoolContentStore spool, AtomicOutputFile? output)
     {
-        _options = options;
         _spool = spool;
-        _temporaryOutput = temporaryOutput;
-        _parents = parents;
+        _output = output;
     }
 
     /// <summary>Spools contents to one temporary file in the spool directory (see <see cref="TarWriterOptions.SpoolDirectory"/>) until commit copies them into the tar.</summary>
     public IContentStore Content => _spool;
-
-    private bool ToStandardOutput => _options.Output == "-";
 
     /// <summary>Checks the output path and creates the spool; a file output is written under a temporary name next to it.</summary>
     /// <exception cref="DecantException">The output is a directory, exists without <see cref="WriterOptions.Force"/>, or its missing parent directories cannot be created.</exception>
@@ -48,36 +41,15 @@ internal sealed class TarRootfsWriter : IRootfsWriter
     {
         ArgumentNullException.ThrowIfNull(options);
         options.CheckOutput();
-        string? temporary = null;
-        OutputParents? parents = null;
-        string spoolDirectory;
-        if (options.Output == "-")
-        {
-            spoolDirectory = options.SpoolDirectory ?? Path.GetTempPath();
-        }
-        else
-        {
-            string full = Path.GetFullPath(options.Output);
-            if (System.IO.Directory.Exists(full))
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" is a directory; a tar output needs a file name");
-            }
-            if (File.Exists(full) && !options.Force)
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"output \"{options.Output}\" already exists") { Setting = nameof(WriterOptions.Force) };
-            }
-            string directory = Path.GetDirectoryName(full) ?? ".";
-            parents = OutputParents.Create(directory);
-            temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
-            spoolDirectory = options.SpoolDirectory ?? directory;
-        }
+        var output = options.Output == "-" ? null : AtomicOutputFile.Create(options.Output, options.Force, "a tar output");
         try
         {
-            return new TarRootfsWriter(options, new SpoolContentStore(spoolDirectory), temporary, parents);
+            string spoolDirectory = options.SpoolDirectory ?? output?.ParentDirectory ?? Path.GetTempPath();
+            return new TarRootfsWriter(new SpoolContentStore(spoolDirectory), output);
         }
         catch
         {
-            parents?.Remove();
+            output?.Dispose();
             throw;
         }
     }
@@ -85,9 +57,9 @@ internal sealed class TarRootfsWriter : IRootfsWriter
     /// <summary>Writes the whole tar (to standard output for "-"), then renames a file output into place.</summary>
     public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
     {
-        Stream destination = ToStandardOutput
+        Stream destination = _output is null
             ? Console.OpenStandardOutput()
-            : new FileStream(_temporaryOutput!, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+            : new FileStream(_output.CreateFile(FileAccess.Write), FileAccess.Write, bufferSize: 0);
         WriteSummary summary;
         await using (destination.ConfigureAwait(false))
         {
@@ -98,68 +70,52 @@ internal sealed class TarRootfsWriter : IRootfsWriter
                 await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-        if (_temporaryOutput is not null)
-        {
-            File.Move(_temporaryOutput, Path.GetFullPath(_options.Output), _options.Force);
-        }
-        _committed = true;
+        _output?.Commit();
         return summary;
     }
 
     private async Task<WriteSummary> WriteTreeAsync(MergedTree tree, Stream output, CancellationToken cancellationToken)
     {
-        var firstPathOf = new Dictionary<Inode, string>(ReferenceEqualityComparer.Instance);
         byte[] buffer = new byte[CopyBufferSize];
-        long directories = 0, files = 0, symlinks = 0, hardlinks = 0, devices = 0, fifos = 0, bytes = 0;
-        foreach (var (node, path) in tree.WalkWithPaths())
+        var counter = new SummaryCounter();
+        foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
             MemoryGovernor.Tick();
+            var node = step.Node;
             var inode = node.Inode;
+            string path = step.Path!;
             string name = node.Parent is null ? "./" : inode.IsDirectory ? path + "/" : path;
-            if (!inode.IsDirectory && inode.LinkCount > 1 && firstPathOf.TryGetValue(inode, out var first))
+            if (!inode.IsDirectory && !step.IsFirstPathOfInode)
             {
-                await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, first), cancellationToken).ConfigureAwait(false);
-                hardlinks++;
+                await TarHeaderWriter.WriteAsync(output, Record(name, '1', inode, 0, step.FirstPath!), cancellationToken).ConfigureAwait(false);
+                counter.Count(node, firstPathOfInode: false);
                 continue;
-            }
-            if (!inode.IsDirectory && inode.LinkCount > 1)
-            {
-                firstPathOf[inode] = path;
             }
             switch (inode.Kind)
             {
                 case NodeKind.Directory:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '5', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    directories += node.Parent is null ? 0 : 1;
                     break;
                 case NodeKind.RegularFile:
                     await WriteRegularFileAsync(output, name, inode, buffer, cancellationToken).ConfigureAwait(false);
-                    files++;
-                    bytes += inode.Size;
                     break;
                 case NodeKind.Symlink:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '2', inode, 0, inode.SymlinkTarget ?? ""), cancellationToken).ConfigureAwait(false);
-                    symlinks++;
                     break;
                 case NodeKind.CharDevice or NodeKind.BlockDevice:
                     await TarHeaderWriter.WriteAsync(output, Record(name, inode.Kind == NodeKind.CharDevice ? '3' : '4', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    devices++;
                     break;
                 case NodeKind.Fifo:
                     await TarHeaderWriter.WriteAsync(output, Record(name, '6', inode, 0, ""), cancellationToken).ConfigureAwait(false);
-                    fifos++;
                     break;
                 default:
                     throw new InvalidOperationException($"unexpected node kind {inode.Kind}");
             }
+            counter.Count(node, firstPathOfInode: true);
         }
         await TarHeaderWriter.WriteEndAsync(output, cancellationToken).ConfigureAwait(false);
-        return new WriteSummary
-        {
-            Directories = directories, Files = files, Symlinks = symlinks, Hardlinks = hardlinks,
-            Devices = devices, Fifos = fifos, ContentBytes = bytes,
-        };
+        return counter.ToSummary();
     }
 
     /// <summary>
@@ -226,14 +182,7 @@ internal sealed class TarRootfsWriter : IRootfsWriter
     public ValueTask DisposeAsync()
     {
         _spool.Dispose();
-        if (!_committed && _temporaryOutput is not null && File.Exists(_temporaryOutput))
-        {
-            File.Delete(_temporaryOutput);
-        }
-        if (!_committed)
-        {
-            _parents?.Remove();
-        }
+        _output?.Dispose();
         return ValueTask.CompletedTask;
     }
 }
