@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Decant.Model;
 using Decant.Export;
+using Decant.Model;
 
 namespace Decant.Cli;
 

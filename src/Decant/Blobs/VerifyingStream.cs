@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Blobs;
 

@@ -1,6 +1,6 @@
 using Decant.Manifests;
-using Decant.Sources;
 using Decant.Semantics;
+using Decant.Sources;
 using Decant.Writers;
 
 namespace Decant.Export;

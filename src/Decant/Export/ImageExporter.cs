@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Decant.Blobs;
-using Decant.Model;
 using Decant.Layers;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Semantics;
 using Decant.Sources;

@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.Sources;
 
 namespace Decant.Export;

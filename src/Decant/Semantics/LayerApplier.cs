@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Layers;
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Semantics;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Decant.Blobs;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Sources;
 

@@ -1,8 +1,8 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using Decant.Blobs;
-using Decant.Model;
 using Decant.Layers;
+using Decant.Model;
 using Decant.Tests.Layers;
 
 namespace Decant.Tests.Blobs;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Decant.Blobs;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Tests.Blobs;
 

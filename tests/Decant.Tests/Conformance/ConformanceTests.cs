@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Export;
+using Decant.Model;
 using Decant.Tests.Support;
 using Decant.Writers;
 

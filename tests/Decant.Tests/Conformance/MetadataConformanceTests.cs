@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.Text;
-using Decant.Model;
 using Decant.Export;
+using Decant.Model;
 using Decant.Semantics;
 using Decant.Tests.Support;
 using Decant.Writers;

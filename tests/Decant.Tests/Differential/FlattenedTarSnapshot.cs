@@ -1,8 +1,8 @@
 using System.Formats.Tar;
 using System.Security.Cryptography;
 using System.Text;
-using Timestamp = Decant.Model.Timestamp;
 using Decant.Tests.Support;
+using Timestamp = Decant.Model.Timestamp;
 
 namespace Decant.Tests.Differential;
 

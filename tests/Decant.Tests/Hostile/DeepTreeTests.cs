@@ -1,10 +1,10 @@
-using Decant.Model;
 using Decant.Export;
+using Decant.Model;
 using Decant.Semantics;
 using Decant.Tests.Support;
 using Decant.Tree;
-using Decant.Writers.Ext4;
 using Decant.Writers;
+using Decant.Writers.Ext4;
 
 namespace Decant.Tests.Hostile;
 

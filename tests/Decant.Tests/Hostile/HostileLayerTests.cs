@@ -1,8 +1,8 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
-using Decant.Model;
 using Decant.Export;
+using Decant.Model;
 using Decant.Tests.Conformance;
 using Decant.Tests.Layers;
 using Decant.Tests.Support;

@@ -1,7 +1,7 @@
-using Decant.Model;
 using Decant.Interop;
-using static Decant.Tests.Interop.FileSystemProbe;
+using Decant.Model;
 using Decant.Tests.Support;
+using static Decant.Tests.Interop.FileSystemProbe;
 
 namespace Decant.Tests.Interop;
 

@@ -1,6 +1,6 @@
 using Decant.Interop;
-using static Decant.Tests.Interop.FileSystemProbe;
 using Decant.Tests.Support;
+using static Decant.Tests.Interop.FileSystemProbe;
 
 namespace Decant.Tests.Interop;
 

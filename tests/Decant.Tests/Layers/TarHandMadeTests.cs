@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Decant.Model;
 using Decant.Layers;
+using Decant.Model;
 
 namespace Decant.Tests.Layers;
 

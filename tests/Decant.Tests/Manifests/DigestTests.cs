@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Tests.Manifests;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources;
 using Decant.Tests.Support;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Tests.Manifests;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.Sources;
 using Decant.Tests.Support;
 

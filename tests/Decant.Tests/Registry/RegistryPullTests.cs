@@ -1,6 +1,6 @@
-using Decant.Model;
 using Decant.Export;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources;
 using Decant.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Decant.Model;
 using Decant.Export;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources;
 using Decant.Tests.Support;

@@ -1,8 +1,8 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources;
 using Decant.Tests.Support;

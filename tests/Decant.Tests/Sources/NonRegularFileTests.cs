@@ -1,8 +1,8 @@
-using Decant.Model;
 using Decant.Export;
-using Decant.Writers;
 using Decant.Interop;
+using Decant.Model;
 using Decant.Tests.Support;
+using Decant.Writers;
 
 namespace Decant.Tests.Sources;
 

@@ -1,7 +1,7 @@
-using System.IO.Compression;
 using System.Formats.Tar;
-using Decant.Model;
+using System.IO.Compression;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources;
 using Decant.Tests.Support;

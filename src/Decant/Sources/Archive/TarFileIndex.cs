@@ -1,7 +1,7 @@
-using Decant.Blobs;
 using System.Formats.Tar;
-using Decant.Model;
+using Decant.Blobs;
 using Decant.Interop;
+using Decant.Model;
 using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Sources.Archive;

@@ -1,7 +1,7 @@
-using Decant.Blobs;
 using System.Text.Json;
-using Decant.Model;
+using Decant.Blobs;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 using Decant.Sources.Archive;
 

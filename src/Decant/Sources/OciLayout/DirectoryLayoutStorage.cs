@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Interop;
+using Decant.Model;
 using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Sources.OciLayout;

@@ -1,6 +1,6 @@
 using System.Net;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 
 namespace Decant.Sources.Registry;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Decant.Model;
 using Decant.Manifests;
+using Decant.Model;
 using Decant.References;
 
 namespace Decant.Sources.Registry;

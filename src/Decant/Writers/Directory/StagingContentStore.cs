@@ -1,6 +1,6 @@
 using System.Globalization;
-using Decant.Model;
 using Decant.Interop;
+using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 

@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Interop;
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Writers.Directory;

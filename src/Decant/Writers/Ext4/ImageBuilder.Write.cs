@@ -1,6 +1,6 @@
+using System.Numerics;
 using Decant.Model;
 using Decant.Tree;
-using System.Numerics;
 
 namespace Decant.Writers.Ext4;
 

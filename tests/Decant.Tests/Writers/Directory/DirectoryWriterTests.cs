@@ -1,7 +1,7 @@
 using System.Text;
-using Decant.Model;
 using Decant.Interop;
 using Decant.Layers;
+using Decant.Model;
 using Decant.Tree;
 using Decant.Writers;
 using Decant.Writers.Directory;

@@ -1,5 +1,5 @@
-using Decant.Model;
 using Decant.Interop;
+using Decant.Model;
 using Decant.Tests.Interop;
 using Decant.Tests.Support;
 using Decant.Tree;

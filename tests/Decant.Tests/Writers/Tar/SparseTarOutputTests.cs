@@ -1,9 +1,9 @@
 using Decant.Export;
-using Decant.Writers;
 using Decant.Layers;
 using Decant.Tests.Hostile;
 using Decant.Tests.Layers;
 using Decant.Tests.Support;
+using Decant.Writers;
 
 namespace Decant.Tests.Writers.Tar;
 
