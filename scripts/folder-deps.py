@@ -37,7 +37,7 @@ for folder in sorted(os.listdir(ROOT)):
     deps[folder].discard(folder)
 
 folders = list(deps)
-order = ["Model", "Interop", "References", "Manifests", "Blobs", "Sources", "Tree", "Layers",
+order = ["Model", "Interop", "References", "Manifests", "Blobs", "Sources", "Tree", "Layers", "Cache",
          "Semantics", "Writers", "Export"]
 folders.sort(key=lambda f: order.index(f) if f in order else len(order))
 markdown = "--markdown" in sys.argv
