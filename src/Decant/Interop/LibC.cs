@@ -130,6 +130,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     public static partial long SyscallOpenat2(long number, SafeHandle dirfd, byte* path, OpenHow* how, nuint size);
 
+    [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(SafeHandle fd);
+
     [LibraryImport(Library, EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(NameMarshaller))]
     public static partial int OpenAt(SafeHandle dirfd, string path, int flags, uint mode);
 

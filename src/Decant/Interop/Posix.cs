@@ -28,6 +28,16 @@ internal static unsafe class Posix
     public static SafeFdHandle OpenAt(SafeHandle dir, string name, int flags, uint mode, string displayPath) =>
         TryOpenAt(dir, name, flags, mode, out var errno) ?? throw Failure("openat", displayPath, errno);
 
+    /// <summary>Makes a directory's entries durable (fsync of the directory itself), as an atomic publish by rename needs.</summary>
+    public static void FlushDirectory(string path)
+    {
+        using var directory = OpenAt(SafeFdHandle.CurrentDirectory, path, LibC.O_RDONLY | LibC.O_DIRECTORY, 0, path);
+        if (LibC.Fsync(directory) != 0)
+        {
+            throw Failure("fsync", path, LastError);
+        }
+    }
+
     /// <summary>
     /// Opens an existing file for reading without ever blocking (O_NONBLOCK: a FIFO opens at once)
     /// and, with <paramref name="noFollow"/>, without following a symlink in the last component;

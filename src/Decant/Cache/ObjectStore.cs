@@ -1,0 +1,172 @@
+using System.Buffers;
+using Decant.Interop;
+using Decant.Model;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Cache;
+
+/// <summary>
+/// Content objects, deduplicated by their fs-verity digest: <c>objects/XX/REST</c> (the digest's
+/// first two hex digits, then the other 62), as composefs lays out its repository. An object is
+/// written under a private name in <c>tmp/</c>, hashed as it is written, flushed to disk and only
+/// then linked to its final name, so a reader never sees a partial object and a crash leaves only
+/// a temporary file (removed by <see cref="RemoveLeftovers"/>). Any number of processes may add the
+/// same object at once: the first link wins and the others find it present.
+/// </summary>
+internal sealed class ObjectStore
+{
+    private const int ChunkSize = 1 << 20;
+    private readonly string _objects;
+    private readonly string _temporary;
+
+    /// <summary>Opens (creating if needed) the store under <paramref name="root"/>.</summary>
+    public ObjectStore(string root)
+    {
+        _objects = Path.Combine(root, "objects");
+        _temporary = Path.Combine(root, "tmp");
+        Directory.CreateDirectory(_objects);
+        Directory.CreateDirectory(_temporary);
+    }
+
+    /// <summary>What adding one object did.</summary>
+    /// <param name="Digest">The object's fs-verity digest (<c>sha256:HEX</c>).</param>
+    /// <param name="AlreadyPresent">Whether the store held it already (this copy was discarded).</param>
+    public readonly record struct Added(string Digest, bool AlreadyPresent);
+
+    /// <summary>The path of the object with <paramref name="digest"/> (<c>sha256:HEX</c>), present or not.</summary>
+    public string PathOf(string digest)
+    {
+        string hex = HexOf(digest);
+        return Path.Combine(_objects, hex[..2], hex[2..]);
+    }
+
+    /// <summary>Whether the object is in the store.</summary>
+    public bool Contains(string digest) => File.Exists(PathOf(digest));
+
+    /// <summary>
+    /// Copies exactly <paramref name="size"/> bytes of <paramref name="content"/> into the store and
+    /// returns their digest. The object is durable (fsync'd, and its directory too) before it is visible.
+    /// </summary>
+    /// <exception cref="DecantException">The stream ended early (<see cref="DecantErrorKind.InvalidLayer"/>), or the disk failed or filled (<see cref="DecantErrorKind.IOError"/>).</exception>
+    public async Task<Added> AddAsync(Stream content, long size, CancellationToken cancellationToken)
+    {
+        string temporary = Path.Combine(_temporary, $"{Environment.ProcessId}.{Guid.NewGuid():N}");
+        using var digest = new FsVerityDigest();
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            using (var file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+            {
+                long written = 0;
+                while (written < size)
+                {
+                    int want = (int)Math.Min(buffer.Length, size - written);
+                    int read = await content.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        throw new DecantException(DecantErrorKind.InvalidLayer, $"content ended after {written} of {size} bytes");
+                    }
+                    digest.Append(buffer.AsSpan(0, read));
+                    await RandomAccess.WriteAsync(file, buffer.AsMemory(0, read), written, cancellationToken).ConfigureAwait(false);
+                    written += read;
+                }
+                RandomAccess.FlushToDisk(file);
+            }
+            string name = digest.Finish();
+            string final = PathOf(name);
+            string directory = Path.GetDirectoryName(final)!;
+            Directory.CreateDirectory(directory);
+            try
+            {
+                File.Move(temporary, final, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(final))
+            {
+                File.Delete(temporary);
+                return new Added(name, AlreadyPresent: true);
+            }
+            Posix.FlushDirectory(directory);
+            return new Added(name, AlreadyPresent: false);
+        }
+        catch (IOException error)
+        {
+            TryDelete(temporary);
+            throw new DecantException(DecantErrorKind.IOError, $"cannot store content in the cache at {_objects}: {error.Message}", error);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Opens an object for reading (by handle, so a writer can clone or copy it in the kernel); null when it is absent.</summary>
+    public SafeFileHandle? TryOpen(string digest)
+    {
+        try
+        {
+            return File.OpenHandle(PathOf(digest), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether the object's bytes still hash to its name; false when it is absent or damaged.</summary>
+    public async Task<bool> VerifyAsync(string digest, CancellationToken cancellationToken)
+    {
+        string path = PathOf(digest);
+        return File.Exists(path) && string.Equals(await FsVerityDigest.OfFileAsync(path, cancellationToken).ConfigureAwait(false), digest, StringComparison.Ordinal);
+    }
+
+    /// <summary>Removes the temporary files of processes that no longer run (a crash or <c>kill -9</c> mid-write); returns how many.</summary>
+    public int RemoveLeftovers()
+    {
+        int removed = 0;
+        foreach (string file in Directory.EnumerateFiles(_temporary))
+        {
+            string name = Path.GetFileName(file);
+            int dot = name.IndexOf('.', StringComparison.Ordinal);
+            if (dot > 0 && int.TryParse(name.AsSpan(0, dot), out int pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}") && TryDelete(file))
+            {
+                removed++;
+            }
+        }
+        return removed;
+    }
+
+    private static string HexOf(string digest)
+    {
+        if (!Digest.TryParse(digest, out var parsed) || parsed.Algorithm != "sha256")
+        {
+            throw new ArgumentException($"not an fs-verity sha256 digest: \"{digest}\"", nameof(digest));
+        }
+        return parsed.Hex;
+    }
+
+    private static bool TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
