@@ -15,6 +15,9 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
     private readonly SafeFileHandle _file;
     private long _end;
 
+    /// <summary>The alignment of every content's start in the spool: the largest block size of the filesystems it lives on (4 KiB pages and blocks).</summary>
+    private const long SpoolBlock = 4096;
+
     public SpoolContentStore(string directory)
     {
         string path = Path.Combine(directory, $".decant-spool-{Guid.NewGuid():N}");
@@ -23,7 +26,11 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
-        long offset = Interlocked.Add(ref _end, size) - size;
+        // Each content starts on a block boundary of its own, so the data ranges the kernel reports
+        // for it (SEEK_DATA/SEEK_HOLE, in whole blocks) never take in a neighbour's bytes: its sparse
+        // map then depends on its content alone, not on which layer was read first.
+        long reserved = (size + SpoolBlock - 1) & ~(SpoolBlock - 1);
+        long offset = Interlocked.Add(ref _end, reserved) - reserved;
         await ContentCopy.CopyAsync(data, size, new RegionSink(_file, offset), cancellationToken).ConfigureAwait(false);
         return new SpooledContent(offset, size);
     }
