@@ -1,0 +1,173 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Decant.Model;
+
+namespace Decant.Cache;
+
+/// <summary>
+/// A layer's exact tar stream, kept as the bytes that are not file content (headers, PAX and GNU
+/// records, padding, the end-of-archive blocks, whatever follows them) plus references to content
+/// objects for the file data in between, in order. Regenerating it gives back the tar byte for byte,
+/// so its sha256 can be checked against the layer's diff_id (composefs-rs's splitstream is the model).
+/// On disk: the magic line, then a zstd stream of chunks: <c>1, length (LE64), bytes</c> for inline
+/// bytes, <c>2, size (LE64), digest (32 bytes)</c> for an object, and <c>0</c> at the end.
+/// </summary>
+internal static class SplitStream
+{
+    /// <summary>The first bytes of every split stream file, with the format's version.</summary>
+    public static ReadOnlySpan<byte> Magic => "decant-splitstream 1\n"u8;
+
+    private const byte EndTag = 0, InlineTag = 1, ObjectTag = 2;
+    private const int CopyChunk = 1 << 20;
+
+    /// <summary>Writes a split stream; inline bytes are coalesced and compressed. Disposed without <see cref="CompleteAsync"/>, the stream lacks its end marker and no reader accepts it.</summary>
+    internal sealed class Writer : IAsyncDisposable
+    {
+        private readonly ZstdSharp.CompressionStream _compressed;
+        private readonly ArrayBufferWriter<byte> _inline = new(64 * 1024);
+
+        /// <summary>Starts a split stream on <paramref name="destination"/> (left open).</summary>
+        public Writer(Stream destination)
+        {
+            destination.Write(Magic);
+            _compressed = new ZstdSharp.CompressionStream(destination, level: 3, leaveOpen: true);
+        }
+
+        /// <summary>Adds bytes of the tar that are kept as they are.</summary>
+        public async ValueTask WriteInlineAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+        {
+            _inline.Write(bytes.Span);
+            if (_inline.WrittenCount >= 1 << 20)
+            {
+                await FlushInlineAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Adds a reference to an object of <paramref name="size"/> bytes, which stands for that many bytes of the tar.</summary>
+        public async ValueTask WriteObjectAsync(string digest, long size, CancellationToken cancellationToken)
+        {
+            if (!Digest.TryParse(digest, out var parsed) || parsed.Algorithm != "sha256")
+            {
+                throw new ArgumentException($"not a sha256 digest: \"{digest}\"", nameof(digest));
+            }
+            await FlushInlineAsync(cancellationToken).ConfigureAwait(false);
+            byte[] chunk = new byte[1 + 8 + 32];
+            chunk[0] = ObjectTag;
+            BinaryPrimitives.WriteInt64LittleEndian(chunk.AsSpan(1), size);
+            Convert.FromHexString(parsed.Hex).CopyTo(chunk, 9);
+            await _compressed.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Ends the stream; without this, the file is incomplete and a reader refuses it.</summary>
+        public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+        {
+            await FlushInlineAsync(cancellationToken).ConfigureAwait(false);
+            await _compressed.WriteAsync(new[] { EndTag }, cancellationToken).ConfigureAwait(false);
+            await _compressed.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Finishes the zstd frame.</summary>
+        public ValueTask DisposeAsync() => _compressed.DisposeAsync();
+
+        private async ValueTask FlushInlineAsync(CancellationToken cancellationToken)
+        {
+            if (_inline.WrittenCount == 0)
+            {
+                return;
+            }
+            byte[] header = new byte[9];
+            header[0] = InlineTag;
+            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(1), _inline.WrittenCount);
+            await _compressed.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            await _compressed.WriteAsync(_inline.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            _inline.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>
+    /// Regenerates the tar a split stream describes into <paramref name="destination"/>, reading each
+    /// object from <paramref name="objects"/>; returns the bytes written.
+    /// </summary>
+    /// <exception cref="DecantException">The file is not a complete split stream, or an object is missing or of the wrong size (<see cref="DecantErrorKind.IOError"/>: the cache is damaged).</exception>
+    public static async Task<long> RegenerateAsync(Stream splitStream, ObjectStore objects, Stream destination, CancellationToken cancellationToken)
+    {
+        byte[] magic = new byte[Magic.Length];
+        if (await splitStream.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) != magic.Length || !magic.AsSpan().SequenceEqual(Magic))
+        {
+            throw Damaged("it does not start with the split stream magic");
+        }
+        await using var chunks = new ZstdSharp.DecompressionStream(splitStream, leaveOpen: true);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyChunk);
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int tag = await chunks.ReadAsync(buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false) == 1 ? buffer[0] : -1;
+                switch (tag)
+                {
+                    case EndTag:
+                        return total;
+                    case InlineTag:
+                    {
+                        long length = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
+                        for (long left = length; left > 0;)
+                        {
+                            int read = await chunks.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
+                            if (read == 0)
+                            {
+                                throw Damaged("it ends inside inline bytes");
+                            }
+                            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                            left -= read;
+                        }
+                        total += length;
+                        break;
+                    }
+                    case ObjectTag:
+                    {
+                        long size = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
+                        await chunks.ReadExactlyAsync(buffer.AsMemory(0, 32), cancellationToken).ConfigureAwait(false);
+                        string digest = "sha256:" + Convert.ToHexStringLower(buffer.AsSpan(0, 32));
+                        using var handle = objects.TryOpen(digest) ?? throw Damaged($"object {digest} is missing");
+                        if (RandomAccess.GetLength(handle) != size)
+                        {
+                            throw Damaged($"object {digest} is {RandomAccess.GetLength(handle)} bytes, not {size}");
+                        }
+                        for (long offset = 0; offset < size;)
+                        {
+                            int read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - offset)), offset, cancellationToken).ConfigureAwait(false);
+                            if (read == 0)
+                            {
+                                throw Damaged($"object {digest} ended early");
+                            }
+                            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                            offset += read;
+                        }
+                        total += size;
+                        break;
+                    }
+                    default:
+                        throw Damaged(tag < 0 ? "it ends without its end marker" : $"it holds an unknown chunk type {tag}");
+                }
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            throw Damaged("it ends inside a chunk");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async ValueTask<long> ReadInt64Async(Stream stream, byte[] buffer, CancellationToken cancellationToken)
+    {
+        await stream.ReadExactlyAsync(buffer.AsMemory(0, 8), cancellationToken).ConfigureAwait(false);
+        long value = BinaryPrimitives.ReadInt64LittleEndian(buffer);
+        return value >= 0 ? value : throw Damaged($"it holds a negative length {value}");
+    }
+
+    private static DecantException Damaged(string what) => new(DecantErrorKind.IOError, $"the cached layer record is damaged: {what}");
+}
