@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Decant.Model;
+using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Cache;
 
@@ -10,14 +11,15 @@ namespace Decant.Cache;
 /// objects for the file data in between, in order. Regenerating it gives back the tar byte for byte,
 /// so its sha256 can be checked against the layer's diff_id (composefs-rs's splitstream is the model).
 /// On disk: the magic line, then a zstd stream of chunks: <c>1, length (LE64), bytes</c> for inline
-/// bytes, <c>2, size (LE64), digest (32 bytes)</c> for an object, and <c>0</c> at the end.
+/// bytes, <c>2, size (LE64), digest (32 bytes)</c> for an object, <c>3, size, digest, count (LE32),
+/// count × (offset, length) (LE64)</c> for a sparse file's stored ranges of an object, and <c>0</c> at the end.
 /// </summary>
 internal static class SplitStream
 {
     /// <summary>The first bytes of every split stream file, with the format's version.</summary>
     public static ReadOnlySpan<byte> Magic => "decant-splitstream 1\n"u8;
 
-    private const byte EndTag = 0, InlineTag = 1, ObjectTag = 2;
+    private const byte EndTag = 0, InlineTag = 1, ObjectTag = 2, SparseObjectTag = 3;
     private const int CopyChunk = 1 << 20;
 
     /// <summary>Writes a split stream; inline bytes are coalesced and compressed. Disposed without <see cref="CompleteAsync"/>, the stream lacks its end marker and no reader accepts it.</summary>
@@ -44,7 +46,10 @@ internal static class SplitStream
         }
 
         /// <summary>Adds a reference to an object of <paramref name="size"/> bytes, which stands for that many bytes of the tar.</summary>
-        public async ValueTask WriteObjectAsync(string digest, long size, CancellationToken cancellationToken)
+        public ValueTask WriteObjectAsync(string digest, long size, CancellationToken cancellationToken) =>
+            WriteObjectChunkAsync(ObjectTag, digest, size, cancellationToken);
+
+        private async ValueTask WriteObjectChunkAsync(byte tag, string digest, long size, CancellationToken cancellationToken)
         {
             if (!Digest.TryParse(digest, out var parsed) || parsed.Algorithm != "sha256")
             {
@@ -52,10 +57,24 @@ internal static class SplitStream
             }
             await FlushInlineAsync(cancellationToken).ConfigureAwait(false);
             byte[] chunk = new byte[1 + 8 + 32];
-            chunk[0] = ObjectTag;
+            chunk[0] = tag;
             BinaryPrimitives.WriteInt64LittleEndian(chunk.AsSpan(1), size);
             Convert.FromHexString(parsed.Hex).CopyTo(chunk, 9);
             await _compressed.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Adds a reference to the ranges <paramref name="map"/> of an object of <paramref name="size"/> bytes (a sparse file's stored data), which stand for their total length of the tar.</summary>
+        public async ValueTask WriteSparseObjectAsync(string digest, long size, IReadOnlyList<Layers.TarSparseSegment> map, CancellationToken cancellationToken)
+        {
+            await WriteObjectChunkAsync(SparseObjectTag, digest, size, cancellationToken).ConfigureAwait(false);
+            byte[] ranges = new byte[4 + 16 * map.Count];
+            BinaryPrimitives.WriteInt32LittleEndian(ranges, map.Count);
+            for (int i = 0; i < map.Count; i++)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(ranges.AsSpan(4 + 16 * i), map[i].Offset);
+                BinaryPrimitives.WriteInt64LittleEndian(ranges.AsSpan(12 + 16 * i), map[i].Length);
+            }
+            await _compressed.WriteAsync(ranges, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>Ends the stream; without this, the file is incomplete and a reader refuses it.</summary>
@@ -124,27 +143,22 @@ internal static class SplitStream
                         total += length;
                         break;
                     }
-                    case ObjectTag:
+                    case ObjectTag or SparseObjectTag:
                     {
                         long size = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
                         await chunks.ReadExactlyAsync(buffer.AsMemory(0, 32), cancellationToken).ConfigureAwait(false);
                         string digest = "sha256:" + Convert.ToHexStringLower(buffer.AsSpan(0, 32));
+                        var ranges = tag == ObjectTag ? [(0L, size)] : await ReadRangesAsync(chunks, buffer, size, cancellationToken).ConfigureAwait(false);
                         using var handle = objects.TryOpen(digest) ?? throw Damaged($"object {digest} is missing");
                         if (RandomAccess.GetLength(handle) != size)
                         {
                             throw Damaged($"object {digest} is {RandomAccess.GetLength(handle)} bytes, not {size}");
                         }
-                        for (long offset = 0; offset < size;)
+                        foreach (var (start, length) in ranges)
                         {
-                            int read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - offset)), offset, cancellationToken).ConfigureAwait(false);
-                            if (read == 0)
-                            {
-                                throw Damaged($"object {digest} ended early");
-                            }
-                            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                            offset += read;
+                            await CopyRangeAsync(handle, start, length, digest, destination, buffer, cancellationToken).ConfigureAwait(false);
+                            total += length;
                         }
-                        total += size;
                         break;
                     }
                     default:
@@ -160,6 +174,43 @@ internal static class SplitStream
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    private static async ValueTask CopyRangeAsync(SafeFileHandle handle, long start, long length, string digest, Stream destination, byte[] buffer, CancellationToken cancellationToken)
+    {
+        for (long offset = start; offset < start + length;)
+        {
+            int read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, start + length - offset)), offset, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw Damaged($"object {digest} ended early");
+            }
+            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            offset += read;
+        }
+    }
+
+    /// <summary>A sparse reference's ranges, each checked to lie inside the object.</summary>
+    private static async ValueTask<(long Start, long Length)[]> ReadRangesAsync(Stream chunks, byte[] buffer, long size, CancellationToken cancellationToken)
+    {
+        await chunks.ReadExactlyAsync(buffer.AsMemory(0, 4), cancellationToken).ConfigureAwait(false);
+        int count = BinaryPrimitives.ReadInt32LittleEndian(buffer);
+        if (count < 0 || count > 1 << 20)
+        {
+            throw Damaged($"it holds a sparse map of {count} ranges");
+        }
+        var ranges = new (long, long)[count];
+        for (int i = 0; i < count; i++)
+        {
+            long start = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
+            long length = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
+            if (start > size || length > size - start)
+            {
+                throw Damaged($"a sparse range ({start}, {length}) lies outside its {size}-byte object");
+            }
+            ranges[i] = (start, length);
+        }
+        return ranges;
     }
 
     private static async ValueTask<long> ReadInt64Async(Stream stream, byte[] buffer, CancellationToken cancellationToken)

@@ -5,7 +5,7 @@ namespace Decant.Layers;
 
 /// <summary>
 /// Wraps a layer's uncompressed tar stream: hashes it (the diff_id) and charges every byte to the
-/// export's <see cref="UnpackBudget"/>.
+/// export's <see cref="UnpackBudget"/>; a recorder, when there is one, sees every byte too.
 /// </summary>
 internal sealed class DiffIdStream : ReadOnlyStream
 {
@@ -13,10 +13,13 @@ internal sealed class DiffIdStream : ReadOnlyStream
     private readonly UnpackBudget _budget;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-    public DiffIdStream(Stream inner, UnpackBudget budget)
+    private readonly ILayerRecorder? _recorder;
+
+    public DiffIdStream(Stream inner, UnpackBudget budget, ILayerRecorder? recorder = null)
     {
         _inner = inner;
         _budget = budget;
+        _recorder = recorder;
     }
 
     public long BytesRead { get; private set; }
@@ -48,6 +51,7 @@ internal sealed class DiffIdStream : ReadOnlyStream
         }
         _budget.Consume(data.Length);
         _hash.AppendData(data);
+        _recorder?.Observe(data);
         BytesRead += data.Length;
     }
 

@@ -19,6 +19,7 @@ internal static class LayerIndexer
     /// <param name="limits">The bounds on tar headers, PAX records, sparse maps and xattrs.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <param name="decompressAhead">Whether to read the blob and its decompressed stream ahead on separate tasks (worth it with a free core).</param>
+    /// <param name="recorder">Sees the whole uncompressed tar and where each file's data lies (the layer cache's record), or null.</param>
     /// <exception cref="DecantException">The layer is malformed, too large, or its uncompressed digest is not <paramref name="expectedDiffId"/>.</exception>
     public static async Task<LayerIndex> IndexAsync(
         string layerDigest,
@@ -28,7 +29,8 @@ internal static class LayerIndexer
         UnpackBudget budget,
         TarReaderLimits limits,
         CancellationToken cancellationToken,
-        bool decompressAhead = false)
+        bool decompressAhead = false,
+        ILayerRecorder? recorder = null)
     {
         try
         {
@@ -40,23 +42,37 @@ internal static class LayerIndexer
             {
                 uncompressed = new ReadAheadStream(uncompressed);
             }
-            await using var diffId = new DiffIdStream(uncompressed, budget);
+            await using var diffId = new DiffIdStream(uncompressed, budget, recorder);
             var reader = new LayerTarReader(diffId, limits);
             var entries = new List<IndexedEntry>();
             while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
             {
                 ContentRef? content = null;
+                bool byReference = false;
+                if (recorder is not null)
+                {
+                    var (start, length, sparseMap) = reader.CurrentStoredData;
+                    byReference = await recorder.BeginDataAsync(start, length, header.Kind == TarEntryKind.RegularFile, sparseMap, cancellationToken).ConfigureAwait(false);
+                }
                 if (header.Kind == TarEntryKind.RegularFile)
                 {
                     // A sparse file's holes unpack to bytes the stream never carries: a 3 KB layer can
                     // claim 16 TiB. They count against the limit before any output is written.
                     ChargeHoles(budget, reader.CurrentHoleBytes, header);
                     content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
+                    if (byReference)
+                    {
+                        await recorder!.EndDataAsync(content, cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 entries.Add(new IndexedEntry { Header = header, Content = content });
                 MemoryGovernor.Tick();
             }
             await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
+            if (recorder is not null)
+            {
+                await recorder.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
             // Whatever follows the compressed stream must still be read: the blob digest covers every byte.
             await compressed.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
             string actualDiffId = diffId.DiffId;

@@ -33,6 +33,9 @@ internal sealed partial class LayerTarReader
     /// How many bytes of the current entry are sparse holes: logical size the stored data does not
     /// account for, which a byte count of the archive never sees (see <see cref="LayerIndexer"/>).
     /// </summary>
+    /// <summary>Where the current entry's stored data lies in the archive, before any of it is read: its offset, its length there, and for a sparse entry the map of where those bytes go in the file.</summary>
+    internal (long Start, long Length, IReadOnlyList<TarSparseSegment>? SparseMap) CurrentStoredData => (_input.Position, _storedRemaining, _sparse);
+
     internal long CurrentHoleBytes => _sparse is null ? 0 : _logicalSize - _sparse.Sum(segment => segment.Length);
 
     private void BeginEntry(long storedRemaining, int padding, List<TarSparseSegment>? sparse, long logicalSize, string name)

@@ -37,3 +37,10 @@ internal interface IHoleSkippingStream
     /// <summary>Skips the hole at the current position, in whole multiples of <paramref name="alignment"/> bytes; returns the bytes skipped (0 when there is none).</summary>
     long SkipHole(int alignment);
 }
+
+/// <summary>Content held as an object of the layer cache, which is named by its fs-verity digest.</summary>
+internal interface IObjectContent
+{
+    /// <summary>The object's digest (<c>sha256:HEX</c>).</summary>
+    string ObjectDigest { get; }
+}

@@ -1,5 +1,7 @@
 using Decant.Export;
 using Decant.Model;
+using Decant.References;
+using Decant.Sources;
 using Decant.Tests.Support;
 
 namespace Decant.Tests.Export;
@@ -22,20 +24,47 @@ public class ExportReportingTests
         }
     }
 
+    /// <summary>
+    /// A real layout source whose blob <paramref name="gated"/> opens only once <paramref name="gate"/>
+    /// completes: the one injected fault, a delay, so the order of events is not left to timing.
+    /// </summary>
+    private sealed class GatedSource(IImageSource inner, string gated, Task gate) : IImageSource
+    {
+        public string Name => inner.Name;
+
+        public ValueTask<Decant.Manifests.Descriptor> ResolveRootAsync(CancellationToken cancellationToken) => inner.ResolveRootAsync(cancellationToken);
+
+        public async ValueTask<Stream> OpenBlobAsync(Decant.Manifests.Descriptor descriptor, CancellationToken cancellationToken)
+        {
+            if (descriptor.Digest == gated)
+            {
+                await gate.WaitAsync(cancellationToken);
+            }
+            return await inner.OpenBlobAsync(descriptor, cancellationToken);
+        }
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
     [Fact]
     public async Task ALayerReadBeforeTheOneBelowItWaitsAndIsNotReportedAsApplying()
     {
         using var scratch = new ScratchDirectory();
-        // A bottom layer that takes a while to read (256 MiB of zeros) and a tiny one above it, read at the same time.
-        var tar = new MemoryStream();
-        using (var writer = new System.Formats.Tar.TarWriter(tar, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        // The bottom layer's blob opens only once the layer above it has been read.
+        byte[] bottom = new LayerTar().File("big", new string('b', 100_000)).ToArray();
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [bottom, new LayerTar().File("small", "x").ToArray()]);
+        var aboveRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var recorder = new Recorder(snapshot =>
         {
-            writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "big") { DataStream = new MemoryStream(new byte[256 << 20]) });
-        }
-        byte[] big = tar.ToArray();
-        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [big, new LayerTar().File("small", "x").ToArray()]);
-        var recorder = new Recorder();
-        await ImageExporter.ExportAsync(reference, new ExportOptions { Output = scratch.Combine("out.tar"), Jobs = 2 }, recorder);
+            if (snapshot.Layers.Count == 2 && snapshot.Layers[1].State == LayerState.Read)
+            {
+                aboveRead.TrySetResult();
+            }
+        });
+        await using var layout = await ImageSources.OpenAsync(ImageReference.Parse(reference), CancellationToken.None);
+        string bottomDigest = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(SyntheticImage.Gzip(bottom)));
+        var source = new GatedSource(layout, bottomDigest, aboveRead.Task);
+        await ImageExporter.ExportAsync(source, new ExportOptions { Output = scratch.Combine("out.tar"), Jobs = 2 }, recorder).WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Contains(recorder.Snapshots, s => s.Layers.Count == 2 && s.Layers[1].State == LayerState.Read && s.Layers[0].State != LayerState.Done);
         foreach (var snapshot in recorder.Snapshots)
