@@ -105,10 +105,11 @@ internal static class SplitStream
 
     /// <summary>
     /// Regenerates the tar a split stream describes into <paramref name="destination"/>, reading each
-    /// object from <paramref name="objects"/>; returns the bytes written.
+    /// object from <paramref name="objects"/>; returns the bytes written. With a null destination it
+    /// only checks that the record is complete and every object it names is present at its size.
     /// </summary>
     /// <exception cref="DecantException">The file is not a complete split stream, or an object is missing or of the wrong size (<see cref="DecantErrorKind.IOError"/>: the cache is damaged).</exception>
-    public static async Task<long> RegenerateAsync(Stream splitStream, ObjectStore objects, Stream destination, CancellationToken cancellationToken)
+    public static async Task<long> RegenerateAsync(Stream splitStream, ObjectStore objects, Stream? destination, CancellationToken cancellationToken)
     {
         byte[] magic = new byte[Magic.Length];
         if (await splitStream.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) != magic.Length || !magic.AsSpan().SequenceEqual(Magic))
@@ -137,7 +138,10 @@ internal static class SplitStream
                             {
                                 throw Damaged("it ends inside inline bytes");
                             }
-                            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                            if (destination is not null)
+                            {
+                                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                            }
                             left -= read;
                         }
                         total += length;
@@ -156,7 +160,10 @@ internal static class SplitStream
                         }
                         foreach (var (start, length) in ranges)
                         {
-                            await CopyRangeAsync(handle, start, length, digest, destination, buffer, cancellationToken).ConfigureAwait(false);
+                            if (destination is not null)
+                            {
+                                await CopyRangeAsync(handle, start, length, digest, destination, buffer, cancellationToken).ConfigureAwait(false);
+                            }
                             total += length;
                         }
                         break;

@@ -17,6 +17,7 @@ internal static unsafe partial class LibC
     public const int O_RDONLY = 0x0;
     public const int O_WRONLY = 0x1;
     public const int O_CREAT = 0x40;
+    public const int O_RDWR = 0x2;
     public const int O_EXCL = 0x80;
     public const int O_NOCTTY = 0x100;
     public const int O_NONBLOCK = 0x800;
@@ -58,6 +59,10 @@ internal static unsafe partial class LibC
     public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EINTR = 4;
+    public const int EWOULDBLOCK = 11;
+    // flock(2) operations.
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
     public const int EACCES = 13;
     public const int EEXIST = 17;
     public const int EXDEV = 18;
@@ -129,6 +134,9 @@ internal static unsafe partial class LibC
     // glibc 2.36 has no openat2 wrapper, so it goes through syscall(2) with a fixed arity.
     [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
     public static partial long SyscallOpenat2(long number, SafeHandle dirfd, byte* path, OpenHow* how, nuint size);
+
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(SafeHandle fd, int operation);
 
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(SafeHandle fd);
