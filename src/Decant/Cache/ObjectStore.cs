@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Decant.Interop;
 using Decant.Model;
 using Microsoft.Win32.SafeHandles;
@@ -11,7 +12,7 @@ namespace Decant.Cache;
 /// written under a private name in <c>tmp/</c>, hashed as it is written, flushed to disk and only
 /// then linked to its final name, so a reader never sees a partial object and a crash leaves only
 /// a temporary file (removed by <see cref="RemoveLeftovers"/>). Any number of processes may add the
-/// same object at once: the first link wins and the others find it present.
+/// same object at once: the kernel lets exactly one rename win, and the others find it present.
 /// </summary>
 internal sealed class ObjectStore
 {
@@ -76,11 +77,7 @@ internal sealed class ObjectStore
             string final = PathOf(name);
             string directory = Path.GetDirectoryName(final)!;
             Directory.CreateDirectory(directory);
-            try
-            {
-                File.Move(temporary, final, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(final))
+            if (!PublishWithoutReplacing(temporary, final))
             {
                 File.Delete(temporary);
                 return new Added(name, AlreadyPresent: true);
@@ -142,6 +139,36 @@ internal sealed class ObjectStore
             }
         }
         return removed;
+    }
+
+    /// <summary>
+    /// Moves the finished temporary file to its name unless that name exists: the kernel decides,
+    /// atomically, which of several concurrent writers of one object wins (renameat2 with
+    /// RENAME_NOREPLACE; link(2) where a filesystem lacks it). False when the object was already there.
+    /// </summary>
+    private static bool PublishWithoutReplacing(string temporary, string final)
+    {
+        var here = SafeFdHandle.CurrentDirectory;
+        if (LibC.RenameAt2(here, temporary, here, final, LibC.RENAME_NOREPLACE) == 0)
+        {
+            return true;
+        }
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == LibC.EEXIST)
+        {
+            return false;
+        }
+        if (errno != LibC.EINVAL && errno != LibC.ENOSYS)
+        {
+            throw new IOException($"renameat2 {temporary} -> {final}: errno {errno}");
+        }
+        if (LibC.LinkAt(here, temporary, here, final, 0) != 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            return errno == LibC.EEXIST ? false : throw new IOException($"link {temporary} -> {final}: errno {errno}");
+        }
+        File.Delete(temporary);
+        return true;
     }
 
     private static string HexOf(string digest)
