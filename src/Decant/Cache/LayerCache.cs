@@ -17,7 +17,6 @@ internal sealed class LayerCache
     private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(20);
     private readonly string _layers;
     private readonly string _locks;
-    private readonly string _temporary;
 
     /// <summary>Opens (creating if needed) the cache at <paramref name="root"/>.</summary>
     public LayerCache(string root)
@@ -26,7 +25,6 @@ internal sealed class LayerCache
         Objects = new ObjectStore(root);
         _layers = Path.Combine(root, "layers", "sha256");
         _locks = Path.Combine(root, "locks");
-        _temporary = Path.Combine(root, "tmp");
         Directory.CreateDirectory(_layers);
         Directory.CreateDirectory(_locks);
     }
@@ -97,7 +95,7 @@ internal sealed class LayerCache
     {
         ArgumentNullException.ThrowIfNull(write);
         string final = RecordPath(diffId);
-        string temporary = Path.Combine(_temporary, $"{Environment.ProcessId}.{Guid.NewGuid():N}");
+        string temporary = Objects.NewTemporaryPath();
         try
         {
             await using (var file = new FileStream(temporary, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Options = FileOptions.Asynchronous }))

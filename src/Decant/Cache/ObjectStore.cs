@@ -51,7 +51,7 @@ internal sealed class ObjectStore
     /// <exception cref="DecantException">The stream ended early (<see cref="DecantErrorKind.InvalidLayer"/>), or the disk failed or filled (<see cref="DecantErrorKind.IOError"/>).</exception>
     public async Task<Added> AddAsync(Stream content, long size, CancellationToken cancellationToken)
     {
-        string temporary = Path.Combine(_temporary, $"{Environment.ProcessId}.{Guid.NewGuid():N}");
+        string temporary = NewTemporaryPath();
         using var digest = new FsVerityDigest();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
@@ -124,6 +124,13 @@ internal sealed class ObjectStore
         string path = PathOf(digest);
         return File.Exists(path) && string.Equals(await FsVerityDigest.OfFileAsync(path, cancellationToken).ConfigureAwait(false), digest, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A new private name in the cache's <c>tmp/</c>, for anything being written before it is
+    /// published (objects, layer records): <c>PID.RANDOM</c>, so <see cref="RemoveLeftovers"/> knows
+    /// whose it is.
+    /// </summary>
+    public string NewTemporaryPath() => Path.Combine(_temporary, $"{Environment.ProcessId}.{Guid.NewGuid():N}");
 
     /// <summary>Removes the temporary files of processes that no longer run (a crash or <c>kill -9</c> mid-write); returns how many.</summary>
     public int RemoveLeftovers()

@@ -124,10 +124,7 @@ public static class ImageExporter
         {
             throw new DecantException(DecantErrorKind.Usage, $"a runtime bundle holds a directory rootfs; it does not apply to {format.Description} output");
         }
-        if (options.FormatOptions is { } given && OutputFormat.ForOptions(given) != format)
-        {
-            throw new DecantException(DecantErrorKind.Usage, $"the options given are for {OutputFormat.ForOptions(given).Description} output, not for {format.Description} output");
-        }
+        format.CheckOptions(options.FormatOptions);
     }
 
     /// <summary>

@@ -86,8 +86,7 @@ public abstract class OutputFormat
     {
         ArgumentNullException.ThrowIfNull(options);
         options.CheckOutput();
-        var ownership = options is Directory.DirectoryWriterOptions directory ? directory.Ownership : OwnershipMode.Preserve;
-        return CreateWriterAsync(options, new WriterTarget(options.Output, options.Force, ownership, ""), cancellationToken);
+        return CreateWriterAsync(options, new WriterTarget(options.Output, options.Force, Ownership: null, ""), cancellationToken);
     }
 
     /// <summary>
@@ -97,12 +96,20 @@ public abstract class OutputFormat
     internal abstract ValueTask<IRootfsWriter> CreateWriterAsync(WriterOptions? options, WriterTarget target, CancellationToken cancellationToken);
 
     /// <summary>The options to use: <paramref name="options"/> when they are this format's, the defaults when null.</summary>
-    private protected T OptionsOrDefault<T>(WriterOptions? options) where T : WriterOptions, new() => options switch
+    private protected T OptionsOrDefault<T>(WriterOptions? options) where T : WriterOptions, new()
     {
-        null => new T(),
-        T mine => mine,
-        _ => throw new DecantException(DecantErrorKind.Usage, $"the options given are for {ForOptions(options).Description} output, not for {Description} output"),
-    };
+        CheckOptions(options);
+        return options as T ?? new T();
+    }
+
+    /// <summary>Refuses <paramref name="options"/> of another format (a usage error); null, meaning the defaults, is fine.</summary>
+    internal void CheckOptions(WriterOptions? options)
+    {
+        if (options is not null && ForOptions(options) != this)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"the options given are for {ForOptions(options).Description} output, not for {Description} output");
+        }
+    }
 
     /// <summary>The format's name.</summary>
     public override string ToString() => Name;
@@ -111,6 +118,6 @@ public abstract class OutputFormat
 /// <summary>What an export decides for its writer, whatever the format: where, whether to replace, whose files, and the image's identity.</summary>
 /// <param name="Output">The output path.</param>
 /// <param name="Force">Replace an existing output.</param>
-/// <param name="Ownership">How owners are written.</param>
+/// <param name="Ownership">How owners are written; null keeps what the format's own options say.</param>
 /// <param name="ImageDigest">The manifest digest, from which deterministic formats derive UUIDs and seeds.</param>
-internal sealed record WriterTarget(string Output, bool Force, OwnershipMode Ownership, string ImageDigest);
+internal sealed record WriterTarget(string Output, bool Force, OwnershipMode? Ownership, string ImageDigest);

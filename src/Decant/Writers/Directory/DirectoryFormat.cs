@@ -8,8 +8,11 @@ internal sealed class DirectoryFormat : OutputFormat
     public override Type OptionsType => typeof(DirectoryWriterOptions);
     public override bool IsDirectory => true;
 
-    internal override async ValueTask<IRootfsWriter> CreateWriterAsync(WriterOptions? options, WriterTarget target, CancellationToken cancellationToken) =>
-        await DirectoryWriter.CreateAsync(
-            OptionsOrDefault<DirectoryWriterOptions>(options) with { Output = target.Output, Force = target.Force, Ownership = target.Ownership },
+    internal override async ValueTask<IRootfsWriter> CreateWriterAsync(WriterOptions? options, WriterTarget target, CancellationToken cancellationToken)
+    {
+        var directory = OptionsOrDefault<DirectoryWriterOptions>(options);
+        return await DirectoryWriter.CreateAsync(
+            directory with { Output = target.Output, Force = target.Force, Ownership = target.Ownership ?? directory.Ownership },
             cancellationToken).ConfigureAwait(false);
+    }
 }
