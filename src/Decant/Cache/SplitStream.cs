@@ -14,7 +14,7 @@ namespace Decant.Cache;
 /// bytes, <c>2, size (LE64), digest (32 bytes)</c> for an object, <c>3, size, digest, count (LE32),
 /// count × (offset, length) (LE64)</c> for a sparse file's stored ranges of an object, and <c>0</c> at the end.
 /// </summary>
-internal static class SplitStream
+internal static partial class SplitStream
 {
     /// <summary>The first bytes of every split stream file, with the format's version.</summary>
     public static ReadOnlySpan<byte> Magic => "decant-splitstream 1\n"u8;
