@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using Decant.Interop;
 using Decant.Model;
@@ -18,6 +19,7 @@ internal sealed class ObjectStore
 {
     /// <summary>The unit of zero detection and holes: the block size of the filesystems a cache lives on.</summary>
     private const int BlockSize = 4096;
+    private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
     private readonly string _objects;
     private readonly string _temporary;
 
@@ -155,6 +157,30 @@ internal sealed class ObjectStore
         return File.Exists(path) && string.Equals(await FsVerityDigest.OfFileAsync(path, cancellationToken).ConfigureAwait(false), digest, StringComparison.Ordinal);
     }
 
+    /// <summary>The digests of the objects in the store (files elsewhere under <c>objects/</c> are not objects and are left out).</summary>
+    public IEnumerable<string> EnumerateObjects()
+    {
+        foreach (string directory in Directory.EnumerateDirectories(_objects))
+        {
+            string prefix = Path.GetFileName(directory);
+            if (prefix.Length != 2 || !IsLowerHex(prefix))
+            {
+                continue;
+            }
+            foreach (string file in Directory.EnumerateFiles(directory))
+            {
+                string rest = Path.GetFileName(file);
+                if (rest.Length == 62 && IsLowerHex(rest))
+                {
+                    yield return "sha256:" + prefix + rest;
+                }
+            }
+        }
+    }
+
+    /// <summary>The files in the cache's <c>tmp/</c>: what running processes are writing, and what dead ones left.</summary>
+    public IEnumerable<string> EnumerateTemporaryFiles() => Directory.EnumerateFiles(_temporary);
+
     /// <summary>
     /// A new private name in the cache's <c>tmp/</c>, for anything being written before it is
     /// published (objects, layer records): <c>PID.RANDOM</c>, so <see cref="RemoveLeftovers"/> knows
@@ -217,7 +243,11 @@ internal sealed class ObjectStore
         return parsed.Hex;
     }
 
-    private static bool TryDelete(string path)
+    /// <summary>Whether <paramref name="text"/> is only lowercase hex digits, as the cache's file names are.</summary>
+    internal static bool IsLowerHex(string text) => text.AsSpan().IndexOfAnyExcept(LowerHex) < 0;
+
+    /// <summary>Removes a file; false when that fails (it is in use by no one here, so a failure is left for the next sweep).</summary>
+    internal static bool TryDelete(string path)
     {
         try
         {

@@ -174,12 +174,24 @@ internal static partial class SplitStream
             {
                 throw Damaged("it ends inside a chunk");
             }
+            catch (ZstdSharp.ZstdException error)
+            {
+                throw Damaged($"its compressed stream is corrupt ({error.Message})");
+            }
         }
 
         /// <summary>Reads the current inline chunk's next bytes (at most what is left of it, which the caller tracks).</summary>
         public async ValueTask<int> ReadInlineAsync(Memory<byte> destination, CancellationToken cancellationToken)
         {
-            int read = await _chunks.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+            int read;
+            try
+            {
+                read = await _chunks.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ZstdSharp.ZstdException error)
+            {
+                throw Damaged($"its compressed stream is corrupt ({error.Message})");
+            }
             return read > 0 || destination.IsEmpty ? read : throw Damaged("it ends inside inline bytes");
         }
 
