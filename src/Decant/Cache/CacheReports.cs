@@ -1,7 +1,7 @@
 namespace Decant.Cache;
 
 /// <summary>
-/// A layer kept in the cache, as <see cref="CacheMaintenance.ListAsync"/> finds it. Bytes are disk
+/// A layer kept in the cache, as <see cref="DecantCache.ListAsync"/> finds it. Bytes are disk
 /// space (allocated blocks: objects may be sparse); an object shared with other layers counts in each.
 /// </summary>
 /// <param name="DiffId">The layer's diff_id.</param>
@@ -11,18 +11,18 @@ namespace Decant.Cache;
 /// <param name="Complete">Whether the record is readable and every object it refers to is present at its size (otherwise an export converts the layer again).</param>
 /// <param name="LastUsed">When an export last used it.</param>
 /// <param name="Images">The references of the recorded images that contain it.</param>
-internal sealed record CachedLayer(string DiffId, long RecordBytes, int ObjectCount, long ObjectBytes, bool Complete, DateTimeOffset LastUsed, IReadOnlyList<string> Images);
+public sealed record CachedLayer(string DiffId, long RecordBytes, int ObjectCount, long ObjectBytes, bool Complete, DateTimeOffset LastUsed, IReadOnlyList<string> Images);
 
 /// <summary>An image recorded in the cache.</summary>
 /// <param name="Image">What was recorded of it.</param>
 /// <param name="CachedLayers">How many of its layers have a record.</param>
 /// <param name="Bytes">The disk space of those records and of the distinct objects they refer to.</param>
-internal sealed record CachedImage(ImageUse Image, int CachedLayers, long Bytes);
+public sealed record CachedImage(ImageUse Image, int CachedLayers, long Bytes);
 
 /// <summary>What the cache holds, most recently used first.</summary>
 /// <param name="Layers">The layers with a record.</param>
 /// <param name="Images">The images recorded.</param>
-internal sealed record CacheListing(IReadOnlyList<CachedLayer> Layers, IReadOnlyList<CachedImage> Images);
+public sealed record CacheListing(IReadOnlyList<CachedLayer> Layers, IReadOnlyList<CachedImage> Images);
 
 /// <summary>The cache's disk usage, by kind; bytes are allocated disk space unless said otherwise.</summary>
 /// <param name="Records">How many layer records.</param>
@@ -36,7 +36,7 @@ internal sealed record CacheListing(IReadOnlyList<CachedLayer> Layers, IReadOnly
 /// <param name="ReclaimableBytes">Their disk space.</param>
 /// <param name="TemporaryFiles">Files in <c>tmp/</c>: being written by running processes, or left by dead ones.</param>
 /// <param name="TemporaryBytes">Their disk space.</param>
-internal sealed record CacheUsage(int Records, long RecordBytes, int Objects, long ObjectBytes, long ObjectApparentBytes, int Images, long ImageBytes, int UnreferencedObjects, long ReclaimableBytes, int TemporaryFiles, long TemporaryBytes)
+public sealed record CacheUsage(int Records, long RecordBytes, int Objects, long ObjectBytes, long ObjectApparentBytes, int Images, long ImageBytes, int UnreferencedObjects, long ReclaimableBytes, int TemporaryFiles, long TemporaryBytes)
 {
     /// <summary>The disk space of everything counted.</summary>
     public long TotalBytes => RecordBytes + ObjectBytes + ImageBytes + TemporaryBytes;
@@ -49,14 +49,14 @@ internal sealed record CacheUsage(int Records, long RecordBytes, int Objects, lo
 /// <param name="LeftoversRemoved">Temporary files of dead processes.</param>
 /// <param name="LockFilesRemoved">Lock files of layers without a record that no one held.</param>
 /// <param name="ImagesRemoved">Image records none of whose layers have a record any more, or unreadable.</param>
-internal sealed record SweepReport(bool ObjectsSwept, int ObjectsRemoved, long BytesFreed, int LeftoversRemoved, int LockFilesRemoved, int ImagesRemoved);
+public sealed record SweepReport(bool ObjectsSwept, int ObjectsRemoved, long BytesFreed, int LeftoversRemoved, int LockFilesRemoved, int ImagesRemoved);
 
 /// <summary>What prune removed.</summary>
 /// <param name="LayersRemoved">The diff_ids whose records were removed, least recently used first.</param>
 /// <param name="LayersInUse">The diff_ids that were due for removal but locked by an export or a conversion, and kept.</param>
 /// <param name="RecordBytesFreed">The disk space of the records removed.</param>
 /// <param name="Sweep">The sweep that followed.</param>
-internal sealed record PruneReport(IReadOnlyList<string> LayersRemoved, IReadOnlyList<string> LayersInUse, long RecordBytesFreed, SweepReport Sweep)
+public sealed record PruneReport(IReadOnlyList<string> LayersRemoved, IReadOnlyList<string> LayersInUse, long RecordBytesFreed, SweepReport Sweep)
 {
     /// <summary>The disk space freed: records and objects.</summary>
     public long BytesFreed => RecordBytesFreed + Sweep.BytesFreed;
@@ -66,14 +66,14 @@ internal sealed record PruneReport(IReadOnlyList<string> LayersRemoved, IReadOnl
 /// <param name="DiffId">Its diff_id.</param>
 /// <param name="Problem">What is wrong with it.</param>
 /// <param name="Removed">Whether it was removed; false when an export or conversion held its lock (an export converts it again anyway when an object is missing).</param>
-internal sealed record BrokenLayer(string DiffId, string Problem, bool Removed);
+public sealed record BrokenLayer(string DiffId, string Problem, bool Removed);
 
 /// <summary>What verify checked and found.</summary>
 /// <param name="LayersChecked">Records checked.</param>
 /// <param name="ObjectsChecked">Objects hashed (each once).</param>
 /// <param name="DamagedObjects">Objects whose content did not match their name; all removed.</param>
 /// <param name="BrokenLayers">Records that were unreadable, referred to a missing or damaged object, or did not regenerate their diff_id.</param>
-internal sealed record VerifyReport(int LayersChecked, int ObjectsChecked, IReadOnlyList<string> DamagedObjects, IReadOnlyList<BrokenLayer> BrokenLayers)
+public sealed record VerifyReport(int LayersChecked, int ObjectsChecked, IReadOnlyList<string> DamagedObjects, IReadOnlyList<BrokenLayer> BrokenLayers)
 {
     /// <summary>Whether nothing was found wrong.</summary>
     public bool Clean => DamagedObjects.Count == 0 && BrokenLayers.Count == 0;

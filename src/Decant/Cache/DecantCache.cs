@@ -9,11 +9,24 @@ namespace Decant.Cache;
 /// </summary>
 public sealed class DecantCache
 {
-    private DecantCache(string directory)
+    private DecantCache(string directory, long maxBytes)
     {
         Directory = directory;
+        MaxBytes = maxBytes;
         Layers = new LayerCache(directory);
+        _maintenance = new CacheMaintenance(Layers);
     }
+
+    private readonly CacheMaintenance _maintenance;
+
+    /// <summary>The default bound on the cache's disk space: 20 GiB.</summary>
+    public const long DefaultMaxBytes = CacheMaintenance.DefaultMaxBytes;
+
+    /// <summary>
+    /// The bound on the cache's disk space: after an export that converted a layer, the least
+    /// recently used layers (none in use by a running export) are pruned until the cache fits.
+    /// </summary>
+    public long MaxBytes { get; }
 
     /// <summary>The cache's directory.</summary>
     public string Directory { get; }
@@ -43,18 +56,64 @@ public sealed class DecantCache
         }
     }
 
-    /// <summary>Opens the cache in <paramref name="directory"/> (created if missing; null: <see cref="DefaultDirectory"/>).</summary>
+    /// <summary>Opens the cache in <paramref name="directory"/> (created if missing; null: <see cref="DefaultDirectory"/>), bounded by <paramref name="maxBytes"/> (null: <see cref="DefaultMaxBytes"/>).</summary>
     /// <exception cref="Model.DecantException">The directory cannot be created or written (<see cref="Model.DecantErrorKind.IOError"/>).</exception>
-    public static DecantCache Open(string? directory = null)
+    public static DecantCache Open(string? directory = null, long? maxBytes = null)
     {
         string path = Path.GetFullPath(directory ?? DefaultDirectory);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes ?? 0, nameof(maxBytes));
         try
         {
-            return new DecantCache(path);
+            return new DecantCache(path, maxBytes ?? DefaultMaxBytes);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
             throw new Model.DecantException(Model.DecantErrorKind.IOError, $"cannot open the layer cache at {path}: {error.Message}", error);
+        }
+    }
+
+    /// <summary>The layers and images the cache holds, most recently used first, with their sizes.</summary>
+    public Task<CacheListing> ListAsync(CancellationToken cancellationToken = default) => _maintenance.ListAsync(cancellationToken);
+
+    /// <summary>The cache's disk usage by kind, and how much <see cref="GcAsync"/> would reclaim.</summary>
+    public Task<CacheUsage> DiskUsageAsync(CancellationToken cancellationToken = default) => _maintenance.DiskUsageAsync(cancellationToken);
+
+    /// <summary>
+    /// Removes the least recently used layers until the cache fits in <paramref name="maxBytes"/>,
+    /// and the layers unused for longer than <paramref name="olderThan"/>, keeping any a running
+    /// export uses; then removes what no layer refers to any more (waiting for running conversions).
+    /// </summary>
+    public Task<PruneReport> PruneAsync(long? maxBytes, TimeSpan? olderThan, CancellationToken cancellationToken = default) =>
+        _maintenance.PruneAsync(maxBytes, olderThan, nonBlocking: false, cancellationToken);
+
+    /// <summary>Removes the objects no layer refers to, files left by processes that died, and records of images with no layer left (waiting for running conversions).</summary>
+    public Task<SweepReport> GcAsync(CancellationToken cancellationToken = default) => _maintenance.GcAsync(nonBlocking: false, cancellationToken);
+
+    /// <summary>
+    /// Checks everything: each layer's record regenerates the exact tar its diff_id names, and each
+    /// object's bytes hash to its name. Damaged objects and the records they break are removed (so the
+    /// next export converts those layers again); the report says what was found.
+    /// </summary>
+    public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => _maintenance.VerifyAsync(cancellationToken);
+
+    /// <summary>
+    /// After a successful export: remembers the image (for <see cref="ListAsync"/>) and, when the
+    /// export added layers, prunes to <see cref="MaxBytes"/> without waiting for anyone. Best effort:
+    /// the export has succeeded, so a failure here is not its failure.
+    /// </summary>
+    internal async Task AfterExportAsync(ImageUse image, bool grew, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Layers.RecordImageAsync(image, cancellationToken).ConfigureAwait(false);
+            if (grew)
+            {
+                await _maintenance.PruneAsync(MaxBytes, null, nonBlocking: true, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException or Model.DecantException)
+        {
+            // Kept for the next export or `decant cache prune` to finish.
         }
     }
 }

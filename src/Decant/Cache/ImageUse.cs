@@ -15,10 +15,10 @@ namespace Decant.Cache;
 /// <param name="Platform">The platform chosen, as <c>os/architecture[/variant]</c>.</param>
 /// <param name="Layers">The layers' diff_ids, bottom first.</param>
 /// <param name="LastUsed">When it was last exported.</param>
-internal sealed record ImageUse(string Reference, string ManifestDigest, string Platform, IReadOnlyList<string> Layers, DateTimeOffset LastUsed)
+public sealed record ImageUse(string Reference, string ManifestDigest, string Platform, IReadOnlyList<string> Layers, DateTimeOffset LastUsed)
 {
     /// <summary>The JSON form.</summary>
-    public byte[] ToJson()
+    internal byte[] ToJson()
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var json = new Utf8JsonWriter(buffer))
@@ -40,7 +40,7 @@ internal sealed record ImageUse(string Reference, string ManifestDigest, string 
     }
 
     /// <summary>The image <paramref name="json"/> describes; null when it is not such a JSON object.</summary>
-    public static ImageUse? Parse(ReadOnlyMemory<byte> json)
+    internal static ImageUse? Parse(ReadOnlyMemory<byte> json)
     {
         try
         {

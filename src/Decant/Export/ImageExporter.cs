@@ -31,7 +31,7 @@ public static class ImageExporter
         Validate(options);
         progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
         await using var source = await ImageSources.OpenAsync(ImageReference.ParseWithBareNames(reference), options.Source, cancellationToken).ConfigureAwait(false);
-        return await ExportAsync(source, options, progress, cancellationToken).ConfigureAwait(false);
+        return await ExportAsync(source, reference, options, progress, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -39,11 +39,17 @@ public static class ImageExporter
     /// manifests and blobs, all verified here as for every built-in transport). The source stays
     /// the caller's to dispose; <see cref="ExportOptions.Source"/> does not apply.
     /// </summary>
-    public static async Task<ExportResult> ExportAsync(IImageSource source, ExportOptions options, IProgress<ExportProgress>? progress = null, CancellationToken cancellationToken = default)
+    public static Task<ExportResult> ExportAsync(IImageSource source, ExportOptions options, IProgress<ExportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
+        return ExportAsync(source, null, options, progress, cancellationToken);
+    }
+
+    /// <summary>The export itself; <paramref name="referenceText"/> is what the user asked for, remembered by the cache (null: the manifest digest).</summary>
+    private static async Task<ExportResult> ExportAsync(IImageSource source, string? referenceText, ExportOptions options, IProgress<ExportProgress>? progress, CancellationToken cancellationToken)
+    {
         var clock = Stopwatch.StartNew();
         progress?.Report(new ExportProgress { Stage = ExportStage.Resolving });
         var image = await ImageResolver.ResolveAsync(source, options.Platform, cancellationToken).ConfigureAwait(false);
@@ -71,6 +77,11 @@ public static class ImageExporter
                     await File.WriteAllBytesAsync(options.ConfigOutput, image.ConfigBytes, cancellationToken).ConfigureAwait(false);
                 }
                 bundle?.Complete();
+                if (options.Cache is { } cache)
+                {
+                    var use = new ImageUse(referenceText ?? image.ManifestDigest.ToString(), image.ManifestDigest.ToString(), image.Platform.ToString(), [.. image.DiffIds.Select(d => d.ToString())], DateTimeOffset.UtcNow);
+                    await cache.AfterExportAsync(use, counters.Snapshot().LayersConverted > 0, cancellationToken).ConfigureAwait(false);
+                }
                 tracker.SetStage(ExportStage.Done);
                 result = new ExportResult(image, summary, uncompressed, clock.Elapsed) { Cache = counters.Snapshot() };
             }
@@ -139,7 +150,7 @@ public static class ImageExporter
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // A writer that places content in arrival order reads one layer at a time to stay deterministic.
         int jobs = options.ResolvedFormat.NeedsContentInOrder ? 1 : options.Jobs;
-        var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
+        using var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
             new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker);
         int total = image.Layers.Count;
         counters.AddLayers(total);

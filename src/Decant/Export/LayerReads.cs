@@ -15,8 +15,13 @@ namespace Decant.Export;
 /// </summary>
 internal sealed class LayerReads(
     IImageSource source, IContentStore store, DecantCache? cache, CacheCounters counters, UnpackBudget budget,
-    TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker)
+    TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker) : IDisposable
 {
+    private readonly List<LayerLock> _holds = [];
+
+    /// <summary>How often a layer another process holds is looked at again.</summary>
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(20);
+
     /// <summary>The smallest compressed layer worth decompressing on its own task.</summary>
     private const long MinReadAheadLayerSize = 1 << 20;
 
@@ -33,28 +38,88 @@ internal sealed class LayerReads(
             {
                 return await DownloadAsync(number, layer, diffId, new DirectLayerContent(store), recorder: null, cancellationToken).ConfigureAwait(false);
             }
+            return await ReadThroughCacheAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            window.ReadFinished();
+        }
+    }
+
+    /// <summary>
+    /// Reads the layer from the cache, converting it into the cache when no one else is. A layer in
+    /// use is held shared until the export has read everything, so no prune removes it meanwhile;
+    /// converting holds it exclusively, so another process waits, then uses the result. Waiting for
+    /// an exclusive lock never happens while holding it shared (which could deadlock two exports that
+    /// each use what the other wants to convert): a process that cannot convert at once looks again.
+    /// </summary>
+    private async Task<LayerIndex> ReadThroughCacheAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var use = Hold(await cache.Layers.LockAsync(diffId, LockMode.Shared, cancellationToken).ConfigureAwait(false));
             if (await TryReadCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false) is { } cached)
             {
                 return cached;
             }
-            // Converting holds the layer's lock: another process converting it is waited for, then used.
-            using var converting = await cache.Layers.LockAsync(diffId, cancellationToken).ConfigureAwait(false);
-            if (await TryReadCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false) is { } convertedMeanwhile)
+            Release(use);
+            if (cache.Layers.TryLock(diffId, LockMode.Exclusive) is { } converting)
             {
-                return convertedMeanwhile;
+                Hold(converting);
+                if (await TryReadCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false) is { } convertedMeanwhile)
+                {
+                    return convertedMeanwhile;
+                }
+                var index = await ConvertAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+                await converting.ChangeAsync(LockMode.Shared, cancellationToken).ConfigureAwait(false);
+                return index;
             }
-            LayerIndex? index = null;
+            await Task.Delay(LockPoll, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Downloads the layer and keeps it in the cache as it streams: its objects, then its record, published whole.</summary>
+    private async Task<LayerIndex> ConvertAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    {
+        LayerIndex? index = null;
+        // Held while objects exist that no record names yet, so no sweep removes them.
+        using (await cache.Layers.HoldForConversionAsync(cancellationToken).ConfigureAwait(false))
+        {
             var objects = new ObjectContentStore(cache.Layers.Objects, store, counters);
             await cache.Layers.PublishAsync(diffId, async (record, token) =>
             {
                 await using var recorder = new SplitStreamRecorder(record);
                 index = await DownloadAsync(number, layer, diffId, objects, recorder, token).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
-            return index!;
         }
-        finally
+        return index!;
+    }
+
+    private LayerLock Hold(LayerLock layerLock)
+    {
+        lock (_holds)
         {
-            window.ReadFinished();
+            _holds.Add(layerLock);
+        }
+        return layerLock;
+    }
+
+    private void Release(LayerLock layerLock)
+    {
+        lock (_holds)
+        {
+            _holds.Remove(layerLock);
+        }
+        layerLock.Dispose();
+    }
+
+    /// <summary>Lets go of the cached layers this export used (the contents are in the writer's store by now).</summary>
+    public void Dispose()
+    {
+        lock (_holds)
+        {
+            _holds.ForEach(hold => hold.Dispose());
+            _holds.Clear();
         }
     }
 
@@ -81,6 +146,7 @@ internal sealed class LayerReads(
             await using var recorded = await RecordedLayerStream.OpenAsync(file, cache.Layers.Objects, placer, budget, cancellationToken).ConfigureAwait(false);
             var index = await LayerIndexer.IndexRecordedAsync(layer.Digest, recorded, diffId, placer, budget, limits, cancellationToken).ConfigureAwait(false);
             counters.LayerFromCache();
+            cache.Layers.MarkUsed(diffId);
             tracker.SetState(number, LayerState.Read);
             return index;
         }

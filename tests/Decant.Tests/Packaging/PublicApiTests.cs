@@ -12,6 +12,17 @@ public class PublicApiTests
 {
     private static readonly string[] Expected =
     [
+        "Decant.Cache.BrokenLayer",
+        "Decant.Cache.CacheListing",
+        "Decant.Cache.CacheStatistics",
+        "Decant.Cache.CacheUsage",
+        "Decant.Cache.CachedImage",
+        "Decant.Cache.CachedLayer",
+        "Decant.Cache.DecantCache",
+        "Decant.Cache.ImageUse",
+        "Decant.Cache.PruneReport",
+        "Decant.Cache.SweepReport",
+        "Decant.Cache.VerifyReport",
         "Decant.Export.ExportOptions",
         "Decant.Export.ExportProgress",
         "Decant.Export.ExportResult",
