@@ -256,6 +256,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(SafeHandle fd, nuint request, ref FileCloneRange argument);
 
+    [LibraryImport(Library, EntryPoint = "fstatfs", SetLastError = true)]
+    public static partial int Fstatfs(SafeHandle fd, [Out] byte[] buffer);
+
     [LibraryImport(Library, EntryPoint = "copy_file_range", SetLastError = true)]
     public static partial nint CopyFileRange(SafeHandle source, ref long sourceOffset, SafeHandle destination, ref long destinationOffset, nuint length, uint flags);
 

@@ -1,3 +1,4 @@
+using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
@@ -10,7 +11,7 @@ namespace Decant.Writers.Ext4;
 /// <see cref="BlockAllocator"/>. Released content gives its blocks back for metadata at commit.
 /// Thread-safe: allocation is locked and writes go to disjoint positions.
 /// </summary>
-internal sealed class Ext4ContentStore : IContentStore
+internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
 {
     private readonly SafeFileHandle _image;
     private readonly BlockAllocator _allocator;
@@ -27,10 +28,7 @@ internal sealed class Ext4ContentStore : IContentStore
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
-        if (((size + Ext4Constants.BlockSize - 1) >> Ext4Constants.BlockShift) > uint.MaxValue)
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"a file of {size} bytes is larger than ext4 allows with 4 KiB blocks");
-        }
+        CheckSize(size);
         if (size == 0)
         {
             // Empty files are common (a 100 000-file directory of them is a test case): no blocks, no lists.
@@ -49,6 +47,64 @@ internal sealed class Ext4ContentStore : IContentStore
             _written.Add(content);
         }
         return content;
+    }
+
+    /// <summary>
+    /// Places a cache object into fresh blocks: each of its data ranges (which are exactly its blocks
+    /// that are not all zero) is allocated as streaming would allocate it, so the image is the same
+    /// byte for byte, then shares the object's blocks (FICLONERANGE) where the filesystem can, or is
+    /// copied in the kernel. Where the object's holes cannot be known exactly, it is read like a stream.
+    /// </summary>
+    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
+    {
+        var ranges = size == 0 ? null : FileDataRanges.TryFindBlocks(source, size, Ext4Constants.BlockSize);
+        if (ranges is null)
+        {
+            await using var stream = new FileContentStream(source, size);
+            return new PlacedContent(await WriteAsync(stream, size, cancellationToken).ConfigureAwait(false), Reflinked: false);
+        }
+        CheckSize(size);
+        var extents = new List<FileExtent>();
+        var runs = new List<BlockRun>();
+        bool cloned = false, copied = false;
+        foreach (var (offset, length) in ranges)
+        {
+            runs.Clear();
+            _allocator.AllocateFresh((length + Ext4Constants.BlockSize - 1) >> Ext4Constants.BlockShift, runs);
+            uint logical = (uint)(offset >> Ext4Constants.BlockShift);
+            long from = offset, left = length;
+            foreach (var run in runs)
+            {
+                AddExtent(extents, logical, run.Start, (int)run.Length);
+                logical += (uint)run.Length;
+                long bytes = Math.Min(run.Length * Ext4Constants.BlockSize, left);
+                long whole = bytes & ~(long)(Ext4Constants.BlockSize - 1);
+                long at = run.Start * Ext4Constants.BlockSize;
+                if (whole > 0 && KernelCopy.TryCloneRange(source, from, _image, at, whole))
+                {
+                    cloned = true;
+                }
+                else if (whole > 0)
+                {
+                    copied = true;
+                    await KernelCopy.CopyRangeAsync(source, from, _image, at, whole, cancellationToken).ConfigureAwait(false);
+                }
+                if (bytes > whole)
+                {
+                    // The last partial block: the rest of an unwritten block in the image reads as zeros.
+                    await KernelCopy.CopyRangeAsync(source, from + whole, _image, at + whole, bytes - whole, cancellationToken).ConfigureAwait(false);
+                }
+                from += bytes;
+                left -= bytes;
+            }
+        }
+        var content = new Ext4Content(size, extents);
+        lock (_lock)
+        {
+            _written.Add(content);
+        }
+        // Reflinked: every whole block shares the object's (a last partial block is always copied).
+        return new PlacedContent(content, cloned && !copied);
     }
 
     public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
@@ -70,6 +126,14 @@ internal sealed class Ext4ContentStore : IContentStore
                 }
             }
             _written.Clear();
+        }
+    }
+
+    private static void CheckSize(long size)
+    {
+        if (((size + Ext4Constants.BlockSize - 1) >> Ext4Constants.BlockShift) > uint.MaxValue)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"a file of {size} bytes is larger than ext4 allows with 4 KiB blocks");
         }
     }
 
