@@ -152,4 +152,54 @@ public class ConformanceTests
         var actual = await RootfsListing.FromOutputAsync(format, output);
         Assert.Equal(testCase.Expect!.Order(StringComparer.Ordinal), actual);
     }
+
+    /// <summary>
+    /// Every case again through the layer cache: a cold export fills it, a warm one reads every layer
+    /// from it, and both give what an export without the cache gives (the same tree; for a file
+    /// format the same bytes), or the same error, leaving the cache sound.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task TheLayerCacheGivesTheSameResult(LayerCase testCase, OutputFormat format)
+    {
+        using var scratch = new ScratchDirectory();
+        string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), testCase.Layers.Select(l => l.ToArray()));
+        var cache = Decant.Cache.DecantCache.Open(scratch.Combine("cache"));
+        ExportOptions Options(string name, Decant.Cache.DecantCache? through) => new() { Output = scratch.Combine(name + "-" + Formats.OutputName(format)), Format = format, Cache = through };
+
+        if (testCase.Error is { } kind)
+        {
+            foreach (string run in new[] { "cold", "warm" })
+            {
+                var error = await Assert.ThrowsAsync<DecantException>(() => ImageExporter.ExportAsync(reference, Options(run, cache)));
+                Assert.Equal(kind, error.Kind);
+                Assert.Contains(testCase.ErrorText!, error.Describe(), StringComparison.Ordinal);
+                Assert.False(Path.Exists(Options(run, cache).Output), "a failed export must leave nothing behind");
+            }
+            // A layer that cannot be read leaves no record; one that reads but breaks the rules is kept
+            // as the exact tar it is, and fails again each time it is applied. Either way the cache is sound.
+            Assert.True((await cache.VerifyAsync()).Clean);
+            return;
+        }
+
+        await ImageExporter.ExportAsync(reference, Options("plain", null));
+        var cold = await ImageExporter.ExportAsync(reference, Options("cold", cache));
+        var warm = await ImageExporter.ExportAsync(reference, Options("warm", cache));
+
+        Assert.Equal((testCase.Layers.Length, 0L), (cold.Cache.LayersConverted, cold.Cache.LayersFromCache));
+        Assert.Equal((0L, testCase.Layers.Length), (warm.Cache.LayersConverted, warm.Cache.LayersFromCache));
+        if (format.IsDirectory)
+        {
+            Assert.Equal(testCase.Expect!.Order(StringComparer.Ordinal), await RootfsListing.FromOutputAsync(format, Options("cold", cache).Output));
+            Assert.Equal(testCase.Expect!.Order(StringComparer.Ordinal), await RootfsListing.FromOutputAsync(format, Options("warm", cache).Output));
+        }
+        else
+        {
+            byte[] plain = await File.ReadAllBytesAsync(Options("plain", null).Output);
+            byte[] coldBytes = await File.ReadAllBytesAsync(Options("cold", cache).Output);
+            byte[] warmBytes = await File.ReadAllBytesAsync(Options("warm", cache).Output);
+            Assert.True(plain.AsSpan().SequenceEqual(coldBytes), "a cold export through the cache must give the same bytes");
+            Assert.True(plain.AsSpan().SequenceEqual(warmBytes), "a warm export from the cache must give the same bytes");
+        }
+    }
 }
