@@ -73,8 +73,7 @@ internal static class CommandErrors
     public static int ReportParseErrors(ParseResult parse, IReadOnlyList<string> args)
     {
         string message = string.Join(" ", parse.Errors.Select(e => string.Join(' ', e.Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))));
-        var command = parse.CommandResult.Command;
-        string name = command.Parents.Any() ? "decant " + command.Name : "decant";
+        string name = FullName(parse.CommandResult.Command);
         bool json = args.Select((a, i) => a is "--progress=json" or "--progress:json" || (a == "--progress" && i + 1 < args.Count && args[i + 1] == "json")).Any(b => b);
         if (json)
         {
@@ -87,6 +86,10 @@ internal static class CommandErrors
         }
         return ExitCodes.Usage;
     }
+
+    /// <summary>How the user typed <paramref name="command"/>: <c>decant</c> for the root, else its parents' names and its own (<c>decant cache prune</c>).</summary>
+    private static string FullName(Command command) =>
+        command.Parents.OfType<Command>().FirstOrDefault() is { } parent ? FullName(parent) + " " + command.Name : "decant";
 
     private static string Hint(string command) => $"Run '{command} --help' for usage.";
 }

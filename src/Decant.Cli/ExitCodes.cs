@@ -12,6 +12,12 @@ internal static class ExitCodes
     /// <summary>Cancelled by a signal (128 + SIGINT).</summary>
     public const int Cancelled = 130;
 
+    /// <summary>
+    /// <c>decant cache verify</c> found damage (and removed what it could): the digest-mismatch code,
+    /// since damage is content that no longer matches the digest it is named by.
+    /// </summary>
+    public static int DamageFound => For(DecantErrorKind.DigestMismatch);
+
     /// <summary>The exit code for a failure of <paramref name="kind"/>.</summary>
     public static int For(DecantErrorKind kind) => kind switch
     {

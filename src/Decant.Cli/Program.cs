@@ -13,6 +13,7 @@ internal static class Program
         {
             ExportCommand.Create(),
             InspectCommand.Create(),
+            CacheCommand.Create(),
         };
         HelpLayout.Install(root);
         // Ctrl-C or SIGTERM cancels the run, which removes its partial output; a second Ctrl-C ends it at once.

@@ -21,12 +21,7 @@ internal static class InspectCommand
             string reference = parse.GetValue(image)!;
             var options = await registry.ReadAsync(parse, reference, ProgressMode.Plain, cancellationToken).ConfigureAwait(false);
             var resolved = await ImageExporter.ResolveAsync(reference, options, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
-            using var stdout = Console.OpenStandardOutput();
-            using (var json = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            {
-                Write(json, resolved);
-            }
-            stdout.WriteByte((byte)'\n');
+            JsonOutput.Write(json => Write(json, resolved));
             return 0;
         }, cancellationToken));
         return command;
