@@ -7,7 +7,7 @@ namespace Decant.Tests.Support;
 /// <summary>The filesystems a <see cref="LoopFilesystem"/> can hold.</summary>
 public enum LoopFilesystemKind
 {
-    /// <summary>ext4 (<c>mkfs.ext4</c>): no reflinks, so content is copied.</summary>
+    /// <summary>ext4 (<c>mkfs.ext4 -m 0</c>: no blocks reserved for root, so a root test fills it as anyone would): no reflinks, so content is copied.</summary>
     Ext4,
     /// <summary>XFS with reflinks (<c>mkfs.xfs -m reflink=1</c>): <c>FICLONE</c> shares extents.</summary>
     XfsReflink,
@@ -57,7 +57,7 @@ public sealed class LoopFilesystem : IAsyncDisposable
             }
             string[] mkfs = kind switch
             {
-                LoopFilesystemKind.Ext4 => ["mkfs.ext4", "-q", "-F", filesystem.ImageFile],
+                LoopFilesystemKind.Ext4 => ["mkfs.ext4", "-q", "-F", "-m", "0", filesystem.ImageFile],
                 LoopFilesystemKind.XfsReflink => ["mkfs.xfs", "-q", "-f", "-m", "reflink=1", filesystem.ImageFile],
                 _ => throw new ArgumentOutOfRangeException(nameof(kind)),
             };
