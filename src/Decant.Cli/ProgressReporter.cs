@@ -68,7 +68,7 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
             }
             foreach (var layer in value.Layers.Where(l => previous.Length != value.Layers.Count || previous[l.Index] != l.State))
             {
-                if (layer.State is LayerState.Downloading or LayerState.Done)
+                if (layer.State is LayerState.Downloading or LayerState.Cached or LayerState.Done)
                 {
                     Console.Error.WriteLine($"layer {layer.Index + 1}/{value.Layers.Count} {Short(layer.Digest)} {Describe(layer.State)} ({Format(layer.Size)})");
                 }
@@ -98,13 +98,34 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
                 json.WriteNumber("contentBytes", summary.ContentBytes);
                 json.WriteNumber("uncompressedBytes", result.UncompressedBytes);
                 json.WriteNumber("seconds", result.Elapsed.TotalSeconds);
+                WriteCache(json, result.Cache);
             });
             return;
         }
+        var cache = result.Cache;
         Console.Error.WriteLine(
             $"done in {result.Elapsed.TotalSeconds:F2}s: {summary.Directories} directories, {summary.Files} files ({Format(summary.ContentBytes)}), " +
             $"{summary.Symlinks} symlinks, {summary.Hardlinks} hardlinks, {summary.Devices} devices, {summary.Fifos} fifos" +
-            (summary.SkippedDevices > 0 ? $"; {summary.SkippedDevices} device nodes skipped (not root)" : ""));
+            (summary.SkippedDevices > 0 ? $"; {summary.SkippedDevices} device nodes skipped (not root)" : "") +
+            $"; layers: {cache.LayersFromCache} from the cache, {cache.LayersConverted} converted ({Format(cache.BytesDownloaded)} downloaded)" +
+            (cache.FilesReflinked + cache.FilesCopied > 0 ? $", files from the cache: {cache.FilesReflinked} reflinked ({Format(cache.BytesReflinked)}), {cache.FilesCopied} copied ({Format(cache.BytesCopied)})" : ""));
+    }
+
+    /// <summary>The summary's <c>cache</c> object: every field, always, so programs can rely on it.</summary>
+    private static void WriteCache(Utf8JsonWriter json, Cache.CacheStatistics cache)
+    {
+        json.WriteStartObject("cache");
+        json.WriteNumber("layersTotal", cache.LayersTotal);
+        json.WriteNumber("layersFromCache", cache.LayersFromCache);
+        json.WriteNumber("layersConverted", cache.LayersConverted);
+        json.WriteNumber("filesReflinked", cache.FilesReflinked);
+        json.WriteNumber("filesCopied", cache.FilesCopied);
+        json.WriteNumber("filesAlreadyPresent", cache.FilesAlreadyPresent);
+        json.WriteNumber("bytesDownloaded", cache.BytesDownloaded);
+        json.WriteNumber("bytesDecompressed", cache.BytesDecompressed);
+        json.WriteNumber("bytesReflinked", cache.BytesReflinked);
+        json.WriteNumber("bytesCopied", cache.BytesCopied);
+        json.WriteEndObject();
     }
 
     /// <summary>Writes an error event (JSON mode) so programs see failures in the same stream.</summary>
@@ -159,6 +180,7 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
     internal static string Describe(LayerState state) => state switch
     {
         LayerState.Downloading => "reading",
+        LayerState.Cached => "from the cache",
         // Read, and waiting for the layers below it: not applying yet.
         LayerState.Read => "waiting",
         LayerState.Done => "applied",

@@ -26,12 +26,14 @@ internal static class ExportCommand
         var maxUnpacked = new Option<ByteSize>("--max-unpacked-bytes") { HelpName = "SIZE", Description = "Stop when the layers unpack to more than this (K/M/G/T suffixes)", DefaultValueFactory = _ => new ByteSize(ExportOptions.DefaultMaxUnpackedBytes), CustomParser = ByteSize.Parser(1) };
         var jobs = new Option<int>("--jobs", "-j") { HelpName = "N", Description = "How many layers to fetch and read at once (an ext4 output reads one at a time)", DefaultValueFactory = _ => ExportOptions.DefaultJobs, CustomParser = SharedOptions.AtLeast(1) };
         var maxInFlight = new Option<ByteSize>("--max-in-flight") { HelpName = "SIZE", Description = "Most compressed bytes of layers read ahead of the one being applied, which bounds extra disk use", DefaultValueFactory = _ => new ByteSize(ExportOptions.DefaultMaxBytesInFlight), CustomParser = ByteSize.Parser(1) };
+        var cacheDirectory = SharedOptions.CacheDirectory();
+        var noCache = new Option<bool>("--no-cache") { Description = "Convert every layer afresh and keep nothing (a one-off export)" };
         var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto (bars on a terminal, else plain), bars, plain, json (JSON lines only) or none", DefaultValueFactory = _ => "auto" };
         progress.AcceptOnlyFromAmong("auto", "bars", "plain", "json", "none");
 
         var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar or an ext4 disk image")
         {
-            image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, progress,
+            image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, cacheDirectory, noCache, progress,
             size, freeSpace, freeInodes, noJournal,
         };
         var registry = new RegistryOptions();
@@ -42,6 +44,7 @@ internal static class ExportCommand
             ("Image options", [platform]),
             ("Registry options", registry.All),
             ("Limit options", [maxUnpacked, jobs, maxInFlight]),
+            ("Cache options", [cacheDirectory, noCache]),
             ("Progress options", [progress]));
         // The options only some formats take; any other format refuses them.
         (OutputFormat Format, Option[] Options)[] formatOnly = [(OutputFormat.Ext4, [size, freeSpace, freeInodes, noJournal]), (OutputFormat.Directory, [bundle, rootless])];
@@ -104,7 +107,15 @@ internal static class ExportCommand
                     throw SharedOptions.Usage($"refusing to write {resolved.Description} to a terminal; redirect standard output or give -o FILE");
                 }
             }
-            options = options with { Source = await registry.ReadAsync(parse, reference, mode, cancellationToken).ConfigureAwait(false) };
+            if (parse.GetValue(noCache) && SharedOptions.Given(parse, cacheDirectory))
+            {
+                throw SharedOptions.Usage("--cache and --no-cache contradict each other");
+            }
+            options = options with
+            {
+                Source = await registry.ReadAsync(parse, reference, mode, cancellationToken).ConfigureAwait(false),
+                Cache = parse.GetValue(noCache) ? null : SharedOptions.OpenCache(parse, cacheDirectory, mode),
+            };
             var result = mode == ProgressMode.Bars
                 ? await TerminalProgress.RunAsync(reporter => ImageExporter.ExportAsync(reference, options, reporter, cancellationToken)).ConfigureAwait(false)
                 : await ImageExporter.ExportAsync(reference, options, mode == ProgressMode.None ? null : new ProgressReporter(mode), cancellationToken).ConfigureAwait(false);

@@ -24,6 +24,30 @@ internal static class SharedOptions
     public static Platform? ParsePlatform(string? value) =>
         value is null ? null : Manifests.Platform.Parse(value);
 
+    /// <summary><c>--cache DIR</c>: the layer cache's directory, for <c>export</c> and every <c>cache</c> verb.</summary>
+    public static Option<string?> CacheDirectory() => new("--cache")
+    {
+        HelpName = "DIR",
+        Description = "The layer cache's directory (default: $DECANT_CACHE, else /var/cache/decant as root, else $XDG_CACHE_HOME/decant or ~/.cache/decant)",
+    };
+
+    /// <summary>
+    /// Opens the cache <c>--cache</c> names, or the default one. A cache given by name that cannot be
+    /// opened is an error; the default one is skipped with a warning, and the export goes on without it.
+    /// </summary>
+    public static Decant.Cache.DecantCache? OpenCache(ParseResult parse, Option<string?> cacheDirectory, ProgressMode mode)
+    {
+        try
+        {
+            return Decant.Cache.DecantCache.Open(parse.GetValue(cacheDirectory));
+        }
+        catch (DecantException error) when (!Given(parse, cacheDirectory) && Environment.GetEnvironmentVariable("DECANT_CACHE") is null or "")
+        {
+            CommandErrors.Warn(mode, error.Message + "; going on without the layer cache");
+            return null;
+        }
+    }
+
     public static DecantException Usage(string message) => new(DecantErrorKind.Usage, message);
 
     /// <summary>True when the option was written on the command line (not just defaulted).</summary>

@@ -22,6 +22,7 @@ internal sealed class FsVerityDigest : IDisposable
     private int _dataUsed;
     private long _size;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly List<byte[]> _zeroHashes = [];
 
     /// <summary>Adds the next bytes of the content.</summary>
     public void Append(ReadOnlySpan<byte> data)
@@ -39,6 +40,30 @@ internal sealed class FsVerityDigest : IDisposable
                 _dataUsed = 0;
             }
         }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> zero bytes (a hole) in time logarithmic in the count: whole
+    /// subtrees of zeros hash alike, so a 15 TiB sparse file costs no more than a small one.
+    /// </summary>
+    public void AppendZeros(long count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (_dataUsed > 0)
+        {
+            int take = (int)Math.Min(BlockSize - _dataUsed, count);
+            Append(new byte[take]);
+            count -= take;
+            if (count == 0)
+            {
+                return;
+            }
+        }
+        _size += count;
+        AddZeroHashes(0, count / BlockSize);
+        int rest = (int)(count % BlockSize);
+        _dataBlock.AsSpan(0, rest).Clear();
+        _dataUsed = rest;
     }
 
     /// <summary>The digest of everything appended, as <c>sha256:HEX</c> (what <c>fsverity digest</c> prints).</summary>
@@ -116,6 +141,60 @@ internal sealed class FsVerityDigest : IDisposable
         Span<byte> hash = stackalloc byte[HashSize];
         _hash.AppendData(block);
         _hash.GetHashAndReset(hash);
+        AddHash(level, hash);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> hashes of all-zero subtrees to <paramref name="level"/>: one by
+    /// one until the level's pending block is empty, then each 128 of them at once as one zero
+    /// subtree of the level above.
+    /// </summary>
+    private void AddZeroHashes(int level, long count)
+    {
+        const int HashesPerBlock = BlockSize / HashSize;
+        while (count > 0 && (level < _levels.Count && _levels[level].Used != 0))
+        {
+            AddHash(level, ZeroSubtreeHash(level));
+            count--;
+        }
+        long groups = count / HashesPerBlock;
+        if (groups > 0)
+        {
+            if (level == _levels.Count)
+            {
+                _levels.Add((new byte[BlockSize], 0, 0));
+            }
+            var (pending, used, total) = _levels[level];
+            _levels[level] = (pending, used, total + groups * HashesPerBlock);
+            AddZeroHashes(level + 1, groups);
+        }
+        for (long i = groups * HashesPerBlock; i < count; i++)
+        {
+            AddHash(level, ZeroSubtreeHash(level));
+        }
+    }
+
+    /// <summary>The hash at <paramref name="level"/> of a subtree whose data is all zeros (level 0: one zero block).</summary>
+    private byte[] ZeroSubtreeHash(int level)
+    {
+        while (_zeroHashes.Count <= level)
+        {
+            byte[] block = new byte[BlockSize];
+            if (_zeroHashes.Count > 0)
+            {
+                for (int offset = 0; offset < BlockSize; offset += HashSize)
+                {
+                    _zeroHashes[^1].CopyTo(block, offset);
+                }
+            }
+            _zeroHashes.Add(SHA256.HashData(block));
+        }
+        return _zeroHashes[level];
+    }
+
+    /// <summary>Adds one hash to <paramref name="level"/>, closing that level's block when it fills.</summary>
+    private void AddHash(int level, ReadOnlySpan<byte> hash)
+    {
         if (level == _levels.Count)
         {
             _levels.Add((new byte[BlockSize], 0, 0));

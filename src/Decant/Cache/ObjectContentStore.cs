@@ -1,28 +1,54 @@
+using Decant.Layers;
+using Decant.Model;
 using Decant.Tree;
 
 namespace Decant.Cache;
 
-/// <summary>A content store whose contents are cache objects (<see cref="ObjectStore"/>), named by their fs-verity digest.</summary>
-internal sealed class ObjectContentStore(ObjectStore objects) : IContentStore
+/// <summary>
+/// A layer's contents as cache objects (<see cref="ObjectStore"/>, named by fs-verity digest),
+/// each then placed into the writer's store (reflinked or copied in the kernel where the store can):
+/// the writer never knows the content came through the cache. Contents the record keeps inline go
+/// straight to the writer's store. Without a writer's store every content becomes an object (filling the cache alone).
+/// </summary>
+internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? placeInto = null, CacheCounters? counters = null) : ILayerContentStore
 {
-    /// <summary>How many contents were new to the store, and how many it held already.</summary>
-    public (long Added, long AlreadyPresent) Counts => (Volatile.Read(ref _added), Volatile.Read(ref _present));
-
-    private long _added;
-    private long _present;
-
     /// <inheritdoc/>
-    public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, CancellationToken cancellationToken)
     {
+        if (placeInto is not null && !keepAsObject)
+        {
+            return (await placeInto.WriteAsync(data, size, cancellationToken).ConfigureAwait(false), null);
+        }
         var added = await objects.AddAsync(data, size, cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref added.AlreadyPresent ? ref _present : ref _added);
-        return new ObjectContent(added.Digest, size);
+        if (added.AlreadyPresent)
+        {
+            counters?.ObjectAlreadyPresent();
+        }
+        var content = placeInto is null ? new ObjectContent(added.Digest, size) : await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false);
+        return (content, added.Digest);
     }
 
-    /// <summary>Objects outlive any one tree: releasing content keeps the object.</summary>
-    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    /// <summary>Places the object <paramref name="digest"/> of <paramref name="size"/> bytes into the writer's store.</summary>
+    /// <exception cref="DecantException">The object is missing or of another size (the cache is damaged).</exception>
+    public async ValueTask<ContentRef> PlaceAsync(string digest, long size, CancellationToken cancellationToken)
+    {
+        var store = placeInto ?? throw new InvalidOperationException("there is no writer's store to place contents into");
+        using var handle = SplitStream.OpenObject(objects, new SplitStream.Chunk(SplitStream.ChunkKind.Object, size, digest, size, []));
+        PlacedContent placed;
+        try
+        {
+            placed = await store.PlaceAsync(handle, size, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException error)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot place the cache object {digest} into the output: {error.Message}", error);
+        }
+        counters?.Placed(placed.Reflinked, size);
+        return placed.Content;
+    }
 
-    private sealed class ObjectContent(string digest, long size) : ContentRef(size), IObjectContent
+    /// <summary>A content held only as an object (no writer's store).</summary>
+    private sealed class ObjectContent(string digest, long size) : ContentRef(size)
     {
         public string ObjectDigest { get; } = digest;
     }

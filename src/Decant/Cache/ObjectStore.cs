@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using Decant.Interop;
 using Decant.Model;
+using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Cache;
@@ -9,14 +9,15 @@ namespace Decant.Cache;
 /// <summary>
 /// Content objects, deduplicated by their fs-verity digest: <c>objects/XX/REST</c> (the digest's
 /// first two hex digits, then the other 62), as composefs lays out its repository. An object is
-/// written under a private name in <c>tmp/</c>, hashed as it is written, flushed to disk and only
-/// then linked to its final name, so a reader never sees a partial object and a crash leaves only
+/// written under a private name in <c>tmp/</c>, hashed as it is written, and only
+/// then renamed to its final name, so a reader never sees a partial object and a crash leaves only
 /// a temporary file (removed by <see cref="RemoveLeftovers"/>). Any number of processes may add the
 /// same object at once: the kernel lets exactly one rename win, and the others find it present.
 /// </summary>
 internal sealed class ObjectStore
 {
-    private const int ChunkSize = 1 << 20;
+    /// <summary>The unit of zero detection and holes: the block size of the filesystems a cache lives on.</summary>
+    private const int BlockSize = 4096;
     private readonly string _objects;
     private readonly string _temporary;
 
@@ -46,43 +47,40 @@ internal sealed class ObjectStore
 
     /// <summary>
     /// Copies exactly <paramref name="size"/> bytes of <paramref name="content"/> into the store and
-    /// returns their digest. The object is durable (fsync'd, and its directory too) before it is visible.
+    /// returns their digest. All-zero blocks and a sparse source's holes are hashed, not written: the
+    /// object has holes there. The object is renamed into place only when complete.
     /// </summary>
+    /// <remarks>
+    /// Objects are not flushed to disk one by one (an fsync per file would cost more than the whole
+    /// conversion): a process that dies at any point loses nothing, as the page cache outlives it.
+    /// After a power loss, a filesystem (ext4, XFS, btrfs) shows a file at its full size only once its
+    /// data is on disk, and a record whose objects are not all present at their sizes is not trusted
+    /// (<see cref="LayerCache.FindAsync"/>); <c>decant cache verify</c> checks every byte.
+    /// </remarks>
     /// <exception cref="DecantException">The stream ended early (<see cref="DecantErrorKind.InvalidLayer"/>), or the disk failed or filled (<see cref="DecantErrorKind.IOError"/>).</exception>
     public async Task<Added> AddAsync(Stream content, long size, CancellationToken cancellationToken)
     {
         string temporary = NewTemporaryPath();
-        using var digest = new FsVerityDigest();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
+            string name;
             using (var file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
             {
-                long written = 0;
-                while (written < size)
+                using var hashed = new HashedObject(file);
+                long dataEnd = await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
+                if (dataEnd < size)
                 {
-                    int want = (int)Math.Min(buffer.Length, size - written);
-                    int read = await content.ReadAsync(buffer.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        throw new DecantException(DecantErrorKind.InvalidLayer, $"content ended after {written} of {size} bytes");
-                    }
-                    digest.Append(buffer.AsSpan(0, read));
-                    await RandomAccess.WriteAsync(file, buffer.AsMemory(0, read), written, cancellationToken).ConfigureAwait(false);
-                    written += read;
+                    RandomAccess.SetLength(file, size);
                 }
-                RandomAccess.FlushToDisk(file);
+                name = hashed.Finish(size);
             }
-            string name = digest.Finish();
             string final = PathOf(name);
-            string directory = Path.GetDirectoryName(final)!;
-            Directory.CreateDirectory(directory);
+            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
             if (!PublishWithoutReplacing(temporary, final))
             {
                 File.Delete(temporary);
                 return new Added(name, AlreadyPresent: true);
             }
-            Posix.FlushDirectory(directory);
             return new Added(name, AlreadyPresent: false);
         }
         catch (IOException error)
@@ -95,10 +93,42 @@ internal sealed class ObjectStore
             TryDelete(temporary);
             throw;
         }
-        finally
+    }
+
+    /// <summary>An object being written: its file and the digest of the bytes up to <see cref="_hashedTo"/> (the gaps between written runs are zeros).</summary>
+    private sealed class HashedObject(SafeFileHandle file) : IDisposable
+    {
+        private readonly FsVerityDigest _digest = new();
+        private long _hashedTo;
+
+        public ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _digest.AppendZeros(offset - _hashedTo);
+            _digest.Append(buffer.AsSpan(start, length));
+            _hashedTo = offset + length;
+            return RandomAccess.WriteAsync(file, buffer.AsMemory(start, length), offset, cancellationToken);
         }
+
+        public string Finish(long size)
+        {
+            _digest.AppendZeros(size - _hashedTo);
+            return _digest.Finish();
+        }
+
+        public void Dispose() => _digest.Dispose();
+    }
+
+    /// <summary>Writes an object's runs of data blocks and hashes them; zero blocks and holes stay holes (and hash as zeros).</summary>
+    private readonly struct ObjectSink(HashedObject target) : IContentSink
+    {
+        public static int HoleAlignment => BlockSize;
+
+        public static int ZeroBlockSize => BlockSize;
+
+        public static bool ReadsWholeChunks => true;
+
+        public ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken) =>
+            target.WriteAsync(buffer, start, length, offset, cancellationToken);
     }
 
     /// <summary>Opens an object for reading (by handle, so a writer can clone or copy it in the kernel); null when it is absent.</summary>

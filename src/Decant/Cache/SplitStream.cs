@@ -103,6 +103,120 @@ internal static partial class SplitStream
         }
     }
 
+    /// <summary>What a split stream holds next.</summary>
+    internal enum ChunkKind
+    {
+        /// <summary>The end marker: the record is complete.</summary>
+        End,
+        /// <summary>Bytes of the tar kept as they are.</summary>
+        Inline,
+        /// <summary>An object's bytes (for a sparse file, some ranges of them) standing for the tar's stored file data.</summary>
+        Object,
+    }
+
+    /// <summary>One chunk of a split stream.</summary>
+    /// <param name="Kind">What the chunk is.</param>
+    /// <param name="Length">How many bytes of the tar it stands for.</param>
+    /// <param name="Digest">For an object chunk, the object's digest (<c>sha256:HEX</c>).</param>
+    /// <param name="ObjectSize">For an object chunk, the object's size (a sparse file's whole content).</param>
+    /// <param name="Ranges">For an object chunk, the ranges of the object the tar stores, in order (the whole object unless sparse).</param>
+    internal readonly record struct Chunk(ChunkKind Kind, long Length, string? Digest, long ObjectSize, (long Start, long Length)[] Ranges);
+
+    /// <summary>Reads a split stream chunk by chunk; an inline chunk's bytes are read with <see cref="ReadInlineAsync"/> before the next chunk.</summary>
+    internal sealed class Reader : IAsyncDisposable
+    {
+        private readonly ZstdSharp.DecompressionStream _chunks;
+        private readonly byte[] _scratch = new byte[32];
+
+        private Reader(Stream splitStream)
+        {
+            _chunks = new ZstdSharp.DecompressionStream(splitStream, leaveOpen: true);
+        }
+
+        /// <summary>Starts reading <paramref name="splitStream"/> (left open), after checking its magic.</summary>
+        /// <exception cref="DecantException">It is not a split stream (<see cref="DecantErrorKind.IOError"/>: the cache is damaged).</exception>
+        public static async Task<Reader> OpenAsync(Stream splitStream, CancellationToken cancellationToken)
+        {
+            byte[] magic = new byte[Magic.Length];
+            if (await splitStream.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) != magic.Length || !magic.AsSpan().SequenceEqual(Magic))
+            {
+                throw Damaged("it does not start with the split stream magic");
+            }
+            return new Reader(splitStream);
+        }
+
+        /// <summary>The next chunk.</summary>
+        /// <exception cref="DecantException">The stream is truncated or holds something else (<see cref="DecantErrorKind.IOError"/>).</exception>
+        public async ValueTask<Chunk> NextAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                int tag = await _chunks.ReadAsync(_scratch.AsMemory(0, 1), cancellationToken).ConfigureAwait(false) == 1 ? _scratch[0] : -1;
+                switch (tag)
+                {
+                    case EndTag:
+                        return new Chunk(ChunkKind.End, 0, null, 0, []);
+                    case InlineTag:
+                        return new Chunk(ChunkKind.Inline, await ReadInt64Async(cancellationToken).ConfigureAwait(false), null, 0, []);
+                    case ObjectTag or SparseObjectTag:
+                    {
+                        long size = await ReadInt64Async(cancellationToken).ConfigureAwait(false);
+                        await _chunks.ReadExactlyAsync(_scratch.AsMemory(0, 32), cancellationToken).ConfigureAwait(false);
+                        string digest = "sha256:" + Convert.ToHexStringLower(_scratch.AsSpan(0, 32));
+                        var ranges = tag == ObjectTag ? [(0L, size)] : await ReadRangesAsync(size, cancellationToken).ConfigureAwait(false);
+                        return new Chunk(ChunkKind.Object, ranges.Sum(r => r.Length), digest, size, ranges);
+                    }
+                    default:
+                        throw Damaged(tag < 0 ? "it ends without its end marker" : $"it holds an unknown chunk type {tag}");
+                }
+            }
+            catch (EndOfStreamException)
+            {
+                throw Damaged("it ends inside a chunk");
+            }
+        }
+
+        /// <summary>Reads the current inline chunk's next bytes (at most what is left of it, which the caller tracks).</summary>
+        public async ValueTask<int> ReadInlineAsync(Memory<byte> destination, CancellationToken cancellationToken)
+        {
+            int read = await _chunks.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+            return read > 0 || destination.IsEmpty ? read : throw Damaged("it ends inside inline bytes");
+        }
+
+        /// <summary>Ends the decompression.</summary>
+        public ValueTask DisposeAsync() => _chunks.DisposeAsync();
+
+        /// <summary>A sparse reference's ranges, each checked to lie inside the object.</summary>
+        private async ValueTask<(long Start, long Length)[]> ReadRangesAsync(long size, CancellationToken cancellationToken)
+        {
+            await _chunks.ReadExactlyAsync(_scratch.AsMemory(0, 4), cancellationToken).ConfigureAwait(false);
+            int count = BinaryPrimitives.ReadInt32LittleEndian(_scratch);
+            if (count < 0 || count > 1 << 20)
+            {
+                throw Damaged($"it holds a sparse map of {count} ranges");
+            }
+            var ranges = new (long, long)[count];
+            for (int i = 0; i < count; i++)
+            {
+                long start = await ReadInt64Async(cancellationToken).ConfigureAwait(false);
+                long length = await ReadInt64Async(cancellationToken).ConfigureAwait(false);
+                if (start > size || length > size - start)
+                {
+                    throw Damaged($"a sparse range ({start}, {length}) lies outside its {size}-byte object");
+                }
+                ranges[i] = (start, length);
+            }
+            return ranges;
+        }
+
+        private async ValueTask<long> ReadInt64Async(CancellationToken cancellationToken)
+        {
+            await _chunks.ReadExactlyAsync(_scratch.AsMemory(0, 8), cancellationToken).ConfigureAwait(false);
+            long value = BinaryPrimitives.ReadInt64LittleEndian(_scratch);
+            return value >= 0 ? value : throw Damaged($"it holds a negative length {value}");
+        }
+    }
+
     /// <summary>
     /// Regenerates the tar a split stream describes into <paramref name="destination"/>, reading each
     /// object from <paramref name="objects"/>; returns the bytes written. With a null destination it
@@ -111,76 +225,58 @@ internal static partial class SplitStream
     /// <exception cref="DecantException">The file is not a complete split stream, or an object is missing or of the wrong size (<see cref="DecantErrorKind.IOError"/>: the cache is damaged).</exception>
     public static async Task<long> RegenerateAsync(Stream splitStream, ObjectStore objects, Stream? destination, CancellationToken cancellationToken)
     {
-        byte[] magic = new byte[Magic.Length];
-        if (await splitStream.ReadAtLeastAsync(magic, magic.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) != magic.Length || !magic.AsSpan().SequenceEqual(Magic))
-        {
-            throw Damaged("it does not start with the split stream magic");
-        }
-        await using var chunks = new ZstdSharp.DecompressionStream(splitStream, leaveOpen: true);
+        await using var chunks = await Reader.OpenAsync(splitStream, cancellationToken).ConfigureAwait(false);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyChunk);
         long total = 0;
         try
         {
-            while (true)
+            while (await chunks.NextAsync(cancellationToken).ConfigureAwait(false) is { Kind: not ChunkKind.End } chunk)
             {
-                int tag = await chunks.ReadAsync(buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false) == 1 ? buffer[0] : -1;
-                switch (tag)
+                if (chunk.Kind == ChunkKind.Inline)
                 {
-                    case EndTag:
-                        return total;
-                    case InlineTag:
+                    for (long left = chunk.Length; left > 0;)
                     {
-                        long length = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
-                        for (long left = length; left > 0;)
+                        int read = await chunks.ReadInlineAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
+                        if (destination is not null)
                         {
-                            int read = await chunks.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
-                            if (read == 0)
-                            {
-                                throw Damaged("it ends inside inline bytes");
-                            }
-                            if (destination is not null)
-                            {
-                                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                            }
-                            left -= read;
+                            await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                         }
-                        total += length;
-                        break;
+                        left -= read;
                     }
-                    case ObjectTag or SparseObjectTag:
-                    {
-                        long size = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
-                        await chunks.ReadExactlyAsync(buffer.AsMemory(0, 32), cancellationToken).ConfigureAwait(false);
-                        string digest = "sha256:" + Convert.ToHexStringLower(buffer.AsSpan(0, 32));
-                        var ranges = tag == ObjectTag ? [(0L, size)] : await ReadRangesAsync(chunks, buffer, size, cancellationToken).ConfigureAwait(false);
-                        using var handle = objects.TryOpen(digest) ?? throw Damaged($"object {digest} is missing");
-                        if (RandomAccess.GetLength(handle) != size)
-                        {
-                            throw Damaged($"object {digest} is {RandomAccess.GetLength(handle)} bytes, not {size}");
-                        }
-                        foreach (var (start, length) in ranges)
-                        {
-                            if (destination is not null)
-                            {
-                                await CopyRangeAsync(handle, start, length, digest, destination, buffer, cancellationToken).ConfigureAwait(false);
-                            }
-                            total += length;
-                        }
-                        break;
-                    }
-                    default:
-                        throw Damaged(tag < 0 ? "it ends without its end marker" : $"it holds an unknown chunk type {tag}");
                 }
+                else
+                {
+                    using var handle = OpenObject(objects, chunk);
+                    if (destination is not null)
+                    {
+                        foreach (var (start, length) in chunk.Ranges)
+                        {
+                            await CopyRangeAsync(handle, start, length, chunk.Digest!, destination, buffer, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+                total += chunk.Length;
             }
-        }
-        catch (EndOfStreamException)
-        {
-            throw Damaged("it ends inside a chunk");
+            return total;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Opens an object chunk's object, checking that it is present at its size.</summary>
+    /// <exception cref="DecantException">The object is missing or of another size (<see cref="DecantErrorKind.IOError"/>: the cache is damaged).</exception>
+    internal static SafeFileHandle OpenObject(ObjectStore objects, Chunk chunk)
+    {
+        var handle = objects.TryOpen(chunk.Digest!) ?? throw Damaged($"object {chunk.Digest} is missing");
+        long length = RandomAccess.GetLength(handle);
+        if (length != chunk.ObjectSize)
+        {
+            handle.Dispose();
+            throw Damaged($"object {chunk.Digest} is {length} bytes, not {chunk.ObjectSize}");
+        }
+        return handle;
     }
 
     private static async ValueTask CopyRangeAsync(SafeFileHandle handle, long start, long length, string digest, Stream destination, byte[] buffer, CancellationToken cancellationToken)
@@ -195,36 +291,6 @@ internal static partial class SplitStream
             await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             offset += read;
         }
-    }
-
-    /// <summary>A sparse reference's ranges, each checked to lie inside the object.</summary>
-    private static async ValueTask<(long Start, long Length)[]> ReadRangesAsync(Stream chunks, byte[] buffer, long size, CancellationToken cancellationToken)
-    {
-        await chunks.ReadExactlyAsync(buffer.AsMemory(0, 4), cancellationToken).ConfigureAwait(false);
-        int count = BinaryPrimitives.ReadInt32LittleEndian(buffer);
-        if (count < 0 || count > 1 << 20)
-        {
-            throw Damaged($"it holds a sparse map of {count} ranges");
-        }
-        var ranges = new (long, long)[count];
-        for (int i = 0; i < count; i++)
-        {
-            long start = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
-            long length = await ReadInt64Async(chunks, buffer, cancellationToken).ConfigureAwait(false);
-            if (start > size || length > size - start)
-            {
-                throw Damaged($"a sparse range ({start}, {length}) lies outside its {size}-byte object");
-            }
-            ranges[i] = (start, length);
-        }
-        return ranges;
-    }
-
-    private static async ValueTask<long> ReadInt64Async(Stream stream, byte[] buffer, CancellationToken cancellationToken)
-    {
-        await stream.ReadExactlyAsync(buffer.AsMemory(0, 8), cancellationToken).ConfigureAwait(false);
-        long value = BinaryPrimitives.ReadInt64LittleEndian(buffer);
-        return value >= 0 ? value : throw Damaged($"it holds a negative length {value}");
     }
 
     private static DecantException Damaged(string what) => new(DecantErrorKind.IOError, $"the cached layer record is damaged: {what}");

@@ -1,5 +1,4 @@
 using Decant.Layers;
-using Decant.Tree;
 
 namespace Decant.Cache;
 
@@ -87,23 +86,19 @@ internal sealed class SplitStreamRecorder : ILayerRecorder, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public async ValueTask EndDataAsync(ContentRef content, CancellationToken cancellationToken)
+    public async ValueTask EndDataAsync(string objectDigest, long size, CancellationToken cancellationToken)
     {
         if (_referencedLength < 0)
         {
             throw new InvalidOperationException("no entry's data is being kept by reference");
         }
-        if (content is not IObjectContent stored)
-        {
-            throw new InvalidOperationException("a recorded layer's contents must be stored as cache objects");
-        }
         if (_referencedMap is { } map)
         {
-            await _writer.WriteSparseObjectAsync(stored.ObjectDigest, content.Size, map, cancellationToken).ConfigureAwait(false);
+            await _writer.WriteSparseObjectAsync(objectDigest, size, map, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await _writer.WriteObjectAsync(stored.ObjectDigest, content.Size, cancellationToken).ConfigureAwait(false);
+            await _writer.WriteObjectAsync(objectDigest, size, cancellationToken).ConfigureAwait(false);
         }
         _referencedLength = -1;
         _referencedMap = null;

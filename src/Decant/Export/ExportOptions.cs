@@ -50,6 +50,12 @@ public sealed record ExportOptions
     /// <summary>Which xattrs reach the output; null means the default for the current user.</summary>
     public XattrPolicy? Xattrs { get; init; }
 
+    /// <summary>
+    /// The layer cache to read layers from and keep converted layers in; null (the library's default)
+    /// converts every layer afresh and keeps nothing. The CLI uses <see cref="Cache.DecantCache.DefaultDirectory"/> unless told <c>--no-cache</c>.
+    /// </summary>
+    public Cache.DecantCache? Cache { get; init; }
+
     /// <summary>The limit on uncompressed bytes across all layers (stops decompression bombs).</summary>
     public long MaxUnpackedBytes { get; init; } = DefaultMaxUnpackedBytes;
 
@@ -78,6 +84,9 @@ public sealed record ExportOptions
 /// <summary>What an export produced.</summary>
 public sealed record ExportResult(ResolvedImage Image, Writers.WriteSummary Summary, long UncompressedBytes, TimeSpan Elapsed)
 {
+    /// <summary>What the layer cache did (without a cache: every layer converted, nothing from the cache).</summary>
+    public Cache.CacheStatistics Cache { get; init; } = new();
+
     /// <summary>
     /// Set when the export succeeded but could not clean up after itself: the previous contents of
     /// a replaced output directory could not be removed (the message says where they are).

@@ -20,6 +20,8 @@ public enum LayerState
     Waiting,
     /// <summary>Its blob is being fetched, decompressed and parsed as it streams.</summary>
     Downloading,
+    /// <summary>It is being read from the layer cache: nothing is downloaded or decompressed.</summary>
+    Cached,
     /// <summary>Every byte of the blob has arrived; the digest and diff_id are being checked.</summary>
     Verifying,
     /// <summary>Read and verified; waiting for the layers below it to be applied first.</summary>

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Decant.Blobs;
+using Decant.Cache;
 using Decant.Layers;
 using Decant.Manifests;
 using Decant.Model;
@@ -57,7 +57,8 @@ public static class ImageExporter
             try
             {
                 await using var tracker = new ProgressTracker(image.Layers, progress);
-                var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, tracker, cancellationToken).ConfigureAwait(false);
+                var counters = new CacheCounters();
+                var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, counters, tracker, cancellationToken).ConfigureAwait(false);
                 tracker.SetStage(ExportStage.Writing);
                 MemoryGovernor.BetweenPhases();
                 var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
@@ -71,7 +72,7 @@ public static class ImageExporter
                 }
                 bundle?.Complete();
                 tracker.SetStage(ExportStage.Done);
-                result = new ExportResult(image, summary, uncompressed, clock.Elapsed);
+                result = new ExportResult(image, summary, uncompressed, clock.Elapsed) { Cache = counters.Snapshot() };
             }
             catch (Exception error)
             {
@@ -132,22 +133,21 @@ public static class ImageExporter
     /// and applies each, in order, as soon as it and every layer below it are read.
     /// </summary>
     private static async Task<(Tree.MergedTree Tree, long UncompressedBytes)> ReadAndApplyLayersAsync(
-        IImageSource source, ResolvedImage image, Tree.IContentStore store, ExportOptions options,
+        IImageSource source, ResolvedImage image, Tree.IContentStore store, ExportOptions options, CacheCounters counters,
         ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // A writer that places content in arrival order reads one layer at a time to stay deterministic.
         int jobs = options.ResolvedFormat.NeedsContentInOrder ? 1 : options.Jobs;
-        var window = new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size));
-        var budget = new UnpackBudget(options.MaxUnpackedBytes);
-        var limits = new TarReaderLimits();
+        var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
+            new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker);
         int total = image.Layers.Count;
-        var reads = new Task<LayerIndex>[total];
+        counters.AddLayers(total);
+        var indexes = new Task<LayerIndex>[total];
         for (int i = 0; i < total; i++)
         {
-            var layer = image.Layers[i];
             string? diffId = i < image.DiffIds.Count ? image.DiffIds[i].ToString() : null;
-            reads[i] = ReadLayerAsync(source, i, layer, diffId, store, budget, limits, window, tracker, failFast.Token);
+            indexes[i] = reads.ReadAsync(i, image.Layers[i], diffId, failFast.Token);
         }
 
         var applier = new LayerApplier(store, options.Xattrs ?? options.ResolvedFormat.DefaultXattrs);
@@ -156,46 +156,20 @@ public static class ImageExporter
         {
             for (int i = 0; i < total; i++)
             {
-                var index = await reads[i].ConfigureAwait(false);
+                var index = await indexes[i].ConfigureAwait(false);
                 tracker.SetState(i, LayerState.Applying);
                 await applier.ApplyAsync(index, failFast.Token).ConfigureAwait(false);
                 uncompressed += index.UncompressedBytes;
-                window.Applied(i);
+                reads.Window.Applied(i);
                 tracker.SetState(i, LayerState.Done);
             }
         }
         catch
         {
             await failFast.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(reads.Select(r => r.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default))).ConfigureAwait(false);
+            await Task.WhenAll(indexes.Select(r => r.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default))).ConfigureAwait(false);
             throw;
         }
         return (applier.Tree, uncompressed);
-    }
-
-    /// <summary>The smallest compressed layer worth decompressing on its own task.</summary>
-    private const long MinReadAheadLayerSize = 1 << 20;
-
-    private static async Task<LayerIndex> ReadLayerAsync(
-        IImageSource source, int number, Descriptor layer, string? diffId, Tree.IContentStore store, UnpackBudget budget,
-        TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker, CancellationToken cancellationToken)
-    {
-        await window.WaitTurnAsync(number, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            tracker.SetState(number, LayerState.Downloading);
-            var raw = await source.OpenBlobAsync(layer, cancellationToken).ConfigureAwait(false);
-            await using var verified = new VerifyingStream(new CountingStream(raw, bytes => tracker.AddBytes(number, bytes)), layer);
-            // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
-            // Not for small layers: the read-ahead buffers (2 MiB a layer) would cost more than they save.
-            bool decompressAhead = window.Jobs < Environment.ProcessorCount && layer.Size >= MinReadAheadLayerSize;
-            var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, store, budget, limits, cancellationToken, decompressAhead).ConfigureAwait(false);
-            tracker.SetState(number, LayerState.Read);
-            return index;
-        }
-        finally
-        {
-            window.ReadFinished();
-        }
     }
 }

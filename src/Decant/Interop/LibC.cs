@@ -234,6 +234,31 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "closedir", SetLastError = true)]
     public static partial int Closedir(nint dir);
 
+    // Copies in the kernel: whole-file and block-range reflinks (XFS, btrfs), and copy_file_range(2).
+    public const nuint FICLONE = 0x40049409;
+    public const nuint FICLONERANGE = 0x4020940D;
+    public const int ENOTTY = 25;
+    public const int ENOSPC = 28;
+
+    /// <summary>The argument of FICLONERANGE (struct file_clone_range).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FileCloneRange
+    {
+        public long SourceFd;
+        public ulong SourceOffset;
+        public ulong SourceLength;
+        public ulong DestinationOffset;
+    }
+
+    [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(SafeHandle fd, nuint request, nint argument);
+
+    [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(SafeHandle fd, nuint request, ref FileCloneRange argument);
+
+    [LibraryImport(Library, EntryPoint = "copy_file_range", SetLastError = true)]
+    public static partial nint CopyFileRange(SafeHandle source, ref long sourceOffset, SafeHandle destination, ref long destinationOffset, nuint length, uint flags);
+
     /// <summary>Offset of d_name in glibc's struct dirent64 (d_ino 8, d_off 8, d_reclen 2, d_type 1).</summary>
     public const int DirentNameOffset = 19;
 }

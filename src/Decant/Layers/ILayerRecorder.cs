@@ -1,5 +1,3 @@
-using Decant.Tree;
-
 namespace Decant.Layers;
 
 /// <summary>
@@ -22,8 +20,8 @@ internal interface ILayerRecorder
     /// </summary>
     ValueTask<bool> BeginDataAsync(long start, long storedLength, bool isRegularFile, IReadOnlyList<TarSparseSegment>? sparseMap, CancellationToken cancellationToken);
 
-    /// <summary>The data <see cref="BeginDataAsync"/> kept by reference was stored as <paramref name="content"/>.</summary>
-    ValueTask EndDataAsync(ContentRef content, CancellationToken cancellationToken);
+    /// <summary>The data <see cref="BeginDataAsync"/> kept by reference was stored as the object <paramref name="objectDigest"/> of <paramref name="size"/> bytes.</summary>
+    ValueTask EndDataAsync(string objectDigest, long size, CancellationToken cancellationToken);
 
     /// <summary>The whole tar has been read: the recorder has seen every byte.</summary>
     ValueTask CompleteAsync(CancellationToken cancellationToken);

@@ -14,7 +14,7 @@ internal static class LayerIndexer
     /// <param name="layerDigest">The blob's digest, for messages; errors are marked with it.</param>
     /// <param name="verifiedBlob">The compressed blob, already checked against its digest and size as it is read; it is read to the end.</param>
     /// <param name="expectedDiffId">The config's diff_id for this layer (<c>sha256:…</c>), or null to skip the check.</param>
-    /// <param name="store">Where regular files' bytes go: the writer's content store.</param>
+    /// <param name="store">Where regular files' bytes go: the writer's content store, through the cache's objects or not.</param>
     /// <param name="budget">The export-wide limit on uncompressed bytes, charged as the tar is read.</param>
     /// <param name="limits">The bounds on tar headers, PAX records, sparse maps and xattrs.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
@@ -25,7 +25,7 @@ internal static class LayerIndexer
         string layerDigest,
         Stream verifiedBlob,
         string? expectedDiffId,
-        IContentStore store,
+        ILayerContentStore store,
         UnpackBudget budget,
         TarReaderLimits limits,
         CancellationToken cancellationToken,
@@ -43,32 +43,7 @@ internal static class LayerIndexer
                 uncompressed = new ReadAheadStream(uncompressed);
             }
             await using var diffId = new DiffIdStream(uncompressed, budget, recorder);
-            var reader = new LayerTarReader(diffId, limits);
-            var entries = new List<IndexedEntry>();
-            while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
-            {
-                ContentRef? content = null;
-                bool byReference = false;
-                if (recorder is not null)
-                {
-                    var (start, length, sparseMap) = reader.CurrentStoredData;
-                    byReference = await recorder.BeginDataAsync(start, length, header.Kind == TarEntryKind.RegularFile, sparseMap, cancellationToken).ConfigureAwait(false);
-                }
-                if (header.Kind == TarEntryKind.RegularFile)
-                {
-                    // A sparse file's holes unpack to bytes the stream never carries: a 3 KB layer can
-                    // claim 16 TiB. They count against the limit before any output is written.
-                    ChargeHoles(budget, reader.CurrentHoleBytes, header);
-                    content = await store.WriteAsync(reader.OpenData(), header.Size, cancellationToken).ConfigureAwait(false);
-                    if (byReference)
-                    {
-                        await recorder!.EndDataAsync(content, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                entries.Add(new IndexedEntry { Header = header, Content = content });
-                MemoryGovernor.Tick();
-            }
-            await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
+            var entries = await ReadEntriesAsync(new LayerTarReader(diffId, limits), store, held: null, budget, recorder, cancellationToken).ConfigureAwait(false);
             if (recorder is not null)
             {
                 await recorder.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -86,6 +61,70 @@ internal static class LayerIndexer
         {
             throw error.InLayer(layerDigest);
         }
+    }
+
+    /// <summary>
+    /// Reads a layer from its cache record (<paramref name="recorded"/>, the layer's exact tar with
+    /// file contents held as objects): the same parse, with each held content placed into the
+    /// writer's store instead of read. Nothing is decompressed or hashed; the record was checked when it was made.
+    /// </summary>
+    /// <param name="layerDigest">The layer's blob digest, for messages.</param>
+    /// <param name="recorded">The record's tar stream, which places its held contents.</param>
+    /// <param name="diffId">The layer's diff_id, the record's key.</param>
+    /// <param name="store">Where contents the record holds inline go.</param>
+    /// <param name="budget">The export-wide limit on uncompressed bytes.</param>
+    /// <param name="limits">The bounds on tar headers.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public static async Task<LayerIndex> IndexRecordedAsync<TRecorded>(
+        string layerDigest, TRecorded recorded, string diffId, ILayerContentStore store, UnpackBudget budget, TarReaderLimits limits, CancellationToken cancellationToken)
+        where TRecorded : Stream, IStoredContentSource
+    {
+        try
+        {
+            var reader = new LayerTarReader(recorded, limits);
+            var entries = await ReadEntriesAsync(reader, store, recorded, budget, recorder: null, cancellationToken).ConfigureAwait(false);
+            return new LayerIndex { Digest = layerDigest, Entries = entries, DiffId = diffId, UncompressedBytes = reader.BytesRead };
+        }
+        catch (DecantException error)
+        {
+            throw error.InLayer(layerDigest);
+        }
+    }
+
+    /// <summary>Parses every entry, storing (or, from a record, placing) each regular file's content; the reader is drained to the stream's end.</summary>
+    private static async Task<List<IndexedEntry>> ReadEntriesAsync(
+        LayerTarReader reader, ILayerContentStore store, IStoredContentSource? held, UnpackBudget budget, ILayerRecorder? recorder, CancellationToken cancellationToken)
+    {
+        var entries = new List<IndexedEntry>();
+        while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
+        {
+            ContentRef? content = null;
+            bool byReference = false;
+            var (start, length, sparseMap) = reader.CurrentStoredData;
+            if (recorder is not null)
+            {
+                byReference = await recorder.BeginDataAsync(start, length, header.Kind == TarEntryKind.RegularFile, sparseMap, cancellationToken).ConfigureAwait(false);
+            }
+            if (header.Kind == TarEntryKind.RegularFile)
+            {
+                // A sparse file's holes unpack to bytes the stream never carries: a 3 KB layer can
+                // claim 16 TiB. They count against the limit before any output is written.
+                ChargeHoles(budget, reader.CurrentHoleBytes, header);
+                content = held is null ? null : await held.TryPlaceAsync(start, length, header.Size, cancellationToken).ConfigureAwait(false);
+                if (content is null)
+                {
+                    (content, string? objectDigest) = await store.StoreAsync(reader.OpenData(), header.Size, byReference, cancellationToken).ConfigureAwait(false);
+                    if (byReference)
+                    {
+                        await recorder!.EndDataAsync(objectDigest!, header.Size, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            entries.Add(new IndexedEntry { Header = header, Content = content });
+            MemoryGovernor.Tick();
+        }
+        await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
+        return entries;
     }
 
     private static void ChargeHoles(UnpackBudget budget, long holeBytes, TarHeader header)

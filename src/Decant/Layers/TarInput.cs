@@ -135,6 +135,12 @@ internal sealed class TarInput
                 {
                     return false;
                 }
+                if (_stream is ISkippableStream skippable && skippable.Skip(count) is > 0 and var passed)
+                {
+                    BytesRead += passed;
+                    count -= passed;
+                    continue;
+                }
                 _start = _end = 0;
                 int read = await _stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false);
                 Advance(read);

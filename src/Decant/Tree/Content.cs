@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Decant.Tree;
 
 /// <summary>A handle to one regular file's content, held by whichever store the writer provides.</summary>
@@ -38,9 +40,36 @@ internal interface IHoleSkippingStream
     long SkipHole(int alignment);
 }
 
-/// <summary>Content held as an object of the layer cache, which is named by its fs-verity digest.</summary>
-internal interface IObjectContent
+/// <summary>What placing a file's content into a store from another file did.</summary>
+/// <param name="Content">The store's handle to the placed content.</param>
+/// <param name="Reflinked">Whether the store shares the source's blocks (a reflink) instead of holding a copy.</param>
+internal readonly record struct PlacedContent(ContentRef Content, bool Reflinked);
+
+/// <summary>
+/// A content store that takes content from a file by handle (a cache object), so it can reflink it
+/// or copy it in the kernel instead of reading it through a stream.
+/// </summary>
+internal interface IFileContentStore
 {
-    /// <summary>The object's digest (<c>sha256:HEX</c>).</summary>
-    string ObjectDigest { get; }
+    /// <summary>Places the first <paramref name="size"/> bytes of <paramref name="source"/> (which stays the caller's) into the store.</summary>
+    ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken);
+}
+
+/// <summary>Placing content from files into any store.</summary>
+internal static class ContentPlacement
+{
+    /// <summary>
+    /// Places the first <paramref name="size"/> bytes of <paramref name="source"/> into
+    /// <paramref name="store"/>: by the store's own means where it has them, else through a stream
+    /// over the file (its holes skipped, not read).
+    /// </summary>
+    public static async ValueTask<PlacedContent> PlaceAsync(this IContentStore store, SafeFileHandle source, long size, CancellationToken cancellationToken)
+    {
+        if (store is IFileContentStore direct)
+        {
+            return await direct.PlaceAsync(source, size, cancellationToken).ConfigureAwait(false);
+        }
+        await using var content = new FileContentStream(source, size);
+        return new PlacedContent(await store.WriteAsync(content, size, cancellationToken).ConfigureAwait(false), Reflinked: false);
+    }
 }

@@ -17,8 +17,13 @@ internal static class CliProcess
 
     public static string SampleImage => "oci:" + Path.Combine(RealImages.FindRepositoryRoot(), "samples", "busybox") + ":latest";
 
-    /// <summary>The command line that starts decant with SIGINT reset to its default.</summary>
-    public static string[] Command(IEnumerable<string> arguments) => ["env", "--default-signal=INT", "dotnet", Decant, .. arguments];
+    /// <summary>The command line that starts decant with SIGINT reset to its default and an empty layer cache of its own (unless the arguments name one).</summary>
+    public static string[] Command(IEnumerable<string> arguments)
+    {
+        string[] given = [.. arguments];
+        string[] cache = given.Contains("--cache") || given.Contains("--no-cache") ? [] : ["DECANT_CACHE=" + TestCaches.Fresh()];
+        return ["env", "--default-signal=INT", .. cache, "dotnet", Decant, .. given];
+    }
 
     /// <summary>Runs decant with <paramref name="standardInput"/> on stdin (closed at its end) and captures stdout and stderr.</summary>
     public static async Task<ToolResult> RunAsync(IEnumerable<string> arguments, string standardInput = "", string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)

@@ -10,8 +10,11 @@ namespace Decant.Tests.Cli;
 /// </summary>
 public class CliTests
 {
-    private static Task<ToolResult> RunAsync(params string[] arguments) =>
-        Tools.RunAsync("dotnet", [CliProcess.Decant, .. arguments], CancellationToken.None);
+    private static Task<ToolResult> RunAsync(params string[] arguments)
+    {
+        var command = CliProcess.Command(arguments);
+        return Tools.RunAsync(command[0], command[1..], CancellationToken.None);
+    }
 
     private static string SampleImage => CliProcess.SampleImage;
 

@@ -11,7 +11,7 @@ namespace Decant.Writers.Directory;
 /// staging directory inside the target (same filesystem), so commit only renames them into place.
 /// Runs of zero blocks are not written, which leaves holes. Safe for concurrent writers.
 /// </summary>
-internal sealed class StagingContentStore : IContentStore, IDisposable
+internal sealed class StagingContentStore : IContentStore, IFileContentStore, IDisposable
 {
     /// <summary>How much is read from a layer stream and handed to the kernel at once, at the most.</summary>
     public const int BufferSize = ContentCopy.ChunkSize;
@@ -63,6 +63,40 @@ internal sealed class StagingContentStore : IContentStore, IDisposable
                 }
             }
             return new StagedContent(this, name, size);
+        }
+        catch
+        {
+            _ = Posix.TryUnlinkAt(Directory, name, 0);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Stages a file that shares the source's blocks (FICLONE) where the filesystem can, and is a
+    /// kernel copy of its data ranges elsewhere: never a hardlink, since the tree is writable.
+    /// </summary>
+    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
+    {
+        var name = Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        var display = Describe(name);
+        try
+        {
+            bool reflinked;
+            using (var file = Posix.CreateFileAt(Directory, name, StagingFileMode, display))
+            {
+                reflinked = size > 0 && RandomAccess.GetLength(source) == size && KernelCopy.TryClone(file, source);
+                if (!reflinked)
+                {
+                    await KernelCopy.CopyDataAsync(source, size, file, 0, cancellationToken).ConfigureAwait(false);
+                    Posix.Ftruncate(file, size, display);
+                }
+            }
+            return new PlacedContent(new StagedContent(this, name, size), reflinked);
+        }
+        catch (IOException error)
+        {
+            _ = Posix.TryUnlinkAt(Directory, name, 0);
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot write {display}: {error.Message}", error);
         }
         catch
         {

@@ -7,10 +7,10 @@ namespace Decant.Writers.Tar;
 
 /// <summary>
 /// A content store in one temporary spool file. Each write reserves its own region up front, so
-/// layers read concurrently write side by side without locks. All-zero chunks are not written, so
+/// layers read concurrently write side by side without locks. All-zero blocks are not written, so
 /// zeros (a sparse file's holes) take no spool space. The file is deleted when disposed.
 /// </summary>
-internal sealed class SpoolContentStore : IContentStore, IDisposable
+internal sealed class SpoolContentStore : IContentStore, IFileContentStore, IDisposable
 {
     private readonly SafeFileHandle _file;
     private long _end;
@@ -26,13 +26,28 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
-        // Each content starts on a block boundary of its own, so the data ranges the kernel reports
-        // for it (SEEK_DATA/SEEK_HOLE, in whole blocks) never take in a neighbour's bytes: its sparse
-        // map then depends on its content alone, not on which layer was read first.
-        long reserved = (size + SpoolBlock - 1) & ~(SpoolBlock - 1);
-        long offset = Interlocked.Add(ref _end, reserved) - reserved;
+        long offset = Reserve(size);
         await ContentCopy.CopyAsync(data, size, new RegionSink(_file, offset), cancellationToken).ConfigureAwait(false);
         return new SpooledContent(offset, size);
+    }
+
+    /// <summary>Copies the source's data ranges into a region of the spool in the kernel (which may share blocks where the filesystem can); holes stay holes.</summary>
+    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
+    {
+        long offset = Reserve(size);
+        await KernelCopy.CopyDataAsync(source, size, _file, offset, cancellationToken).ConfigureAwait(false);
+        return new PlacedContent(new SpooledContent(offset, size), Reflinked: false);
+    }
+
+    /// <summary>
+    /// Reserves the spool region of one content. Each starts on a block boundary of its own, so the
+    /// data ranges the kernel reports for it (SEEK_DATA/SEEK_HOLE, in whole blocks) never take in a
+    /// neighbour's bytes: its sparse map then depends on its content alone, not on which layer was read first.
+    /// </summary>
+    private long Reserve(long size)
+    {
+        long reserved = (size + SpoolBlock - 1) & ~(SpoolBlock - 1);
+        return Interlocked.Add(ref _end, reserved) - reserved;
     }
 
     /// <summary>Content no longer in the tree gives its spool space back, so the spool holds about what the output will.</summary>
@@ -78,16 +93,17 @@ internal sealed class SpoolContentStore : IContentStore, IDisposable
     public void Dispose() => _file.Dispose();
 
     /// <summary>
-    /// One content's region of the spool. A chunk is what one read returns, and only all-zero
-    /// chunks (sparse holes, zero runs) are left unwritten: holes in the spool file.
+    /// One content's region of the spool. All-zero blocks (sparse holes, zero runs) are left
+    /// unwritten, as every store and the cache's objects leave them: the spool's holes are then a
+    /// function of the content alone, whether it came from a layer or from a cache object.
     /// </summary>
     private readonly struct RegionSink(SafeFileHandle file, long regionStart) : IContentSink
     {
-        public static int HoleAlignment => 1;
+        public static int HoleAlignment => (int)SpoolBlock;
 
-        public static int ZeroBlockSize => ContentCopy.ChunkSize;
+        public static int ZeroBlockSize => (int)SpoolBlock;
 
-        public static bool ReadsWholeChunks => false;
+        public static bool ReadsWholeChunks => true;
 
         public ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken) =>
             RandomAccess.WriteAsync(file, buffer.AsMemory(start, length), regionStart + offset, cancellationToken);

@@ -1,8 +1,7 @@
 using System.Buffers;
 using Decant.Model;
-using Decant.Tree;
 
-namespace Decant.Writers;
+namespace Decant.Tree;
 
 /// <summary>
 /// Where a content store puts the bytes <see cref="ContentCopy.CopyAsync"/> reads. Each store has
