@@ -25,10 +25,12 @@ public enum FaultKind
     Redirect,
     /// <summary>Forward the request without its Range header, as a server without range support would answer.</summary>
     IgnoreRange,
+    /// <summary>Hold the request until <see cref="Fault.Until"/> completes, then relay it unchanged (a gate: several clients released at one moment).</summary>
+    Hold,
 }
 
-/// <summary>A fault to inject; <see cref="Fraction"/> is a position in the body (0–1).</summary>
-public sealed record Fault(FaultKind Kind, double Fraction = 0, int Status = 0, string? RetryAfter = null, string? Location = null)
+/// <summary>A fault to inject; <see cref="Fraction"/> is a position in the body (0–1), <see cref="Until"/> what a <see cref="FaultKind.Hold"/> waits for.</summary>
+public sealed record Fault(FaultKind Kind, double Fraction = 0, int Status = 0, string? RetryAfter = null, string? Location = null, Task? Until = null)
 {
     public static Fault None { get; } = new(FaultKind.None);
 }
@@ -135,6 +137,10 @@ public sealed class RegistryFaultProxy : IAsyncDisposable
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
+        if (fault.Kind == FaultKind.Hold)
+        {
+            await fault.Until!.WaitAsync(cancellationToken);
+        }
 
         using var upstream = new TcpClient();
         await upstream.ConnectAsync(IPAddress.Loopback, _upstreamPort, cancellationToken);
@@ -148,7 +154,7 @@ public sealed class RegistryFaultProxy : IAsyncDisposable
             .Select(l => long.Parse(l[15..].Trim(), CultureInfo.InvariantCulture))
             .FirstOrDefault(-1);
         await clientStream.WriteAsync(Encoding.Latin1.GetBytes(WithConnectionClose(responseLines) + "\r\n\r\n"), cancellationToken);
-        long faultAt = fault.Kind is FaultKind.None or FaultKind.IgnoreRange || length <= 0 ? long.MaxValue : Math.Clamp((long)(length * fault.Fraction), 0, length - 1);
+        long faultAt = fault.Kind is FaultKind.None or FaultKind.IgnoreRange or FaultKind.Hold || length <= 0 ? long.MaxValue : Math.Clamp((long)(length * fault.Fraction), 0, length - 1);
         await RelayBodyAsync(upstreamStream, clientStream, fault.Kind, faultAt, client, cancellationToken);
     }
 
