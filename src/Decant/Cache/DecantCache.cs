@@ -15,6 +15,8 @@ public sealed class DecantCache
         MaxBytes = maxBytes;
         Layers = new LayerCache(directory);
         _maintenance = new CacheMaintenance(Layers);
+        // What processes killed mid-write (kill -9, a crash) left in tmp/ goes now: cheap, and nothing of theirs is in use.
+        Layers.Objects.RemoveLeftovers();
     }
 
     private readonly CacheMaintenance _maintenance;

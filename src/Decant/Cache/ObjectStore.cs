@@ -20,7 +20,10 @@ internal sealed class ObjectStore
     /// <summary>The unit of zero detection and holes: the block size of the filesystems a cache lives on.</summary>
     private const int BlockSize = 4096;
     private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
+    private const uint ObjectMode = 0x1A4; // 0644
     private readonly string _objects;
+    // Which objects/XX directories this process knows exist, so adding an object needs no mkdir.
+    private readonly bool[] _prefixReady = new bool[256];
     private readonly string _temporary;
 
     /// <summary>Opens (creating if needed) the store under <paramref name="root"/>.</summary>
@@ -66,7 +69,8 @@ internal sealed class ObjectStore
         try
         {
             string name;
-            using (var file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+            // A plain open(2), no runtime file sharing (that would add a flock per object).
+            using (var file = Posix.CreateFileAt(SafeFdHandle.CurrentDirectory, temporary, ObjectMode, temporary))
             {
                 using var hashed = new HashedObject(file);
                 long dataEnd = await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
@@ -77,7 +81,12 @@ internal sealed class ObjectStore
                 name = hashed.Finish(size);
             }
             string final = PathOf(name);
-            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+            int prefix = Convert.ToInt32(name.Substring(7, 2), 16);
+            if (!Volatile.Read(ref _prefixReady[prefix]))
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+                Volatile.Write(ref _prefixReady[prefix], true);
+            }
             if (!PublishWithoutReplacing(temporary, final))
             {
                 File.Delete(temporary);
@@ -133,21 +142,27 @@ internal sealed class ObjectStore
             target.WriteAsync(buffer, start, length, offset, cancellationToken);
     }
 
-    /// <summary>Opens an object for reading (by handle, so a writer can clone or copy it in the kernel); null when it is absent.</summary>
+    /// <summary>
+    /// Opens an object for reading (by handle, so a writer can clone or copy it in the kernel); null
+    /// when it is absent. A plain open(2): objects are immutable, so no lock is taken (the runtime's
+    /// own file sharing would cost a flock per file).
+    /// </summary>
     public SafeFileHandle? TryOpen(string digest)
     {
-        try
+        int fd = LibC.OpenAt(SafeFdHandle.CurrentDirectory, PathOf(digest), LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);
+        if (fd >= 0)
         {
-            return File.OpenHandle(PathOf(digest), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+            return new SafeFileHandle(fd, ownsHandle: true);
         }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
-        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno == LibC.ENOENT ? null : throw new IOException($"cannot open the cache object {PathOf(digest)}: errno {errno}");
+    }
+
+    /// <summary>The size of the object (one stat, nothing opened); null when it is absent.</summary>
+    public long? SizeOf(string digest)
+    {
+        var info = new FileInfo(PathOf(digest));
+        return info.Exists ? info.Length : null;
     }
 
     /// <summary>Whether the object's bytes still hash to its name; false when it is absent or damaged.</summary>

@@ -256,15 +256,21 @@ internal static partial class SplitStream
                         left -= read;
                     }
                 }
+                else if (destination is null)
+                {
+                    // Only the presence check: one stat per object, nothing opened.
+                    long? size = objects.SizeOf(chunk.Digest!);
+                    if (size != chunk.ObjectSize)
+                    {
+                        throw Damaged(size is null ? $"object {chunk.Digest} is missing" : $"object {chunk.Digest} is {size} bytes, not {chunk.ObjectSize}");
+                    }
+                }
                 else
                 {
                     using var handle = OpenObject(objects, chunk);
-                    if (destination is not null)
+                    foreach (var (start, length) in chunk.Ranges)
                     {
-                        foreach (var (start, length) in chunk.Ranges)
-                        {
-                            await CopyRangeAsync(handle, start, length, chunk.Digest!, destination, buffer, cancellationToken).ConfigureAwait(false);
-                        }
+                        await CopyRangeAsync(handle, start, length, chunk.Digest!, destination, buffer, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 total += chunk.Length;

@@ -24,6 +24,7 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
 
     private readonly ConfinedRoot _root;
     private long _counter;
+    private volatile bool _cannotReflink;
 
     private StagingContentStore(ConfinedRoot root, string directoryName, SafeFdHandle directory)
     {
@@ -84,7 +85,9 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
             bool reflinked;
             using (var file = Posix.CreateFileAt(Directory, name, StagingFileMode, display))
             {
-                reflinked = size > 0 && RandomAccess.GetLength(source) == size && KernelCopy.TryClone(file, source);
+                reflinked = size > 0 && !_cannotReflink && RandomAccess.GetLength(source) == size && KernelCopy.TryClone(file, source);
+                // Whether two filesystems share blocks does not change from file to file: asked once.
+                _cannotReflink |= !reflinked && size > 0;
                 if (!reflinked)
                 {
                     await KernelCopy.CopyDataAsync(source, size, file, 0, cancellationToken).ConfigureAwait(false);

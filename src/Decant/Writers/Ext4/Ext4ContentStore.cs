@@ -17,6 +17,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
     private readonly BlockAllocator _allocator;
     private readonly Lock _lock = new();
     private readonly List<Ext4Content> _written = [];
+    private volatile bool _cannotReflink;
 
     public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator)
     {
@@ -80,12 +81,14 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
                 long bytes = Math.Min(run.Length * Ext4Constants.BlockSize, left);
                 long whole = bytes & ~(long)(Ext4Constants.BlockSize - 1);
                 long at = run.Start * Ext4Constants.BlockSize;
-                if (whole > 0 && KernelCopy.TryCloneRange(source, from, _image, at, whole))
+                if (whole > 0 && !_cannotReflink && KernelCopy.TryCloneRange(source, from, _image, at, whole))
                 {
                     cloned = true;
                 }
                 else if (whole > 0)
                 {
+                    // Whether two filesystems share blocks does not change from range to range: asked once.
+                    _cannotReflink = true;
                     copied = true;
                     await KernelCopy.CopyRangeAsync(source, from, _image, at, whole, cancellationToken).ConfigureAwait(false);
                 }
