@@ -8,6 +8,7 @@
 # run with the cache converts every layer, a warm one takes every layer from the cache, a warm
 # directory export on XFS reflinks every file), and the last run of each kind is compared with the
 # --no-cache output (ext4: the same bytes; directory: diff -r).
+# The page cache is kept between runs (writeback is flushed): see export_run.
 # Prints medians, warm / cold --no-cache (targets <= 0.15 on the host, <= 0.05 on XFS), cold with the
 # cache / cold --no-cache (target <= 1.15), and peak RSS (target <= 64 MiB).
 # Usage: bench/cache-vs-no-cache.sh [RUNS]      (default 3)
@@ -34,7 +35,10 @@ declare -A times peak
 # (removed first), its time and peak RSS recorded under LABEL-FORMAT.
 export_run() {
   local key="$1-$3" out="$2/$1-$3"; local format=$3; shift 3
-  rm -rf "$out"; settle
+  # Writeback is flushed between runs, but the page cache is kept: a host that exports many times a
+  # day has its cache's objects (and its layout's blobs) in memory, and dropping them would measure
+  # the disk's read speed rather than the export (every kind of run is treated alike).
+  rm -rf "$out"; sync
   local t m
   read -r t m <<<"$(timed "$decant" export "oci:$image:bench" -o "$out" --format "$format" --progress json "$@")"
   times[$key]+=" $t"

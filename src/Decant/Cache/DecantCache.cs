@@ -15,8 +15,6 @@ public sealed class DecantCache
         MaxBytes = maxBytes;
         Layers = new LayerCache(directory);
         _maintenance = new CacheMaintenance(Layers);
-        // What processes killed mid-write (kill -9, a crash) left in tmp/ goes now: cheap, and nothing of theirs is in use.
-        Layers.Objects.RemoveLeftovers();
     }
 
     private readonly CacheMaintenance _maintenance;
@@ -97,6 +95,19 @@ public sealed class DecantCache
     /// next export converts those layers again); the report says what was found.
     /// </summary>
     public Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken = default) => _maintenance.VerifyAsync(cancellationToken);
+
+    /// <summary>Before an export reads layers: what processes killed mid-write (kill -9, a crash) left in <c>tmp/</c> goes (cheap, and nothing of theirs is in use).</summary>
+    internal void BeforeExport()
+    {
+        try
+        {
+            Layers.Objects.RemoveLeftovers();
+        }
+        catch (IOException)
+        {
+            // Left for gc.
+        }
+    }
 
     /// <summary>
     /// After a successful export: remembers the image (for <see cref="ListAsync"/>) and, when the

@@ -64,6 +64,7 @@ public static class ImageExporter
             {
                 await using var tracker = new ProgressTracker(image.Layers, progress);
                 var counters = new CacheCounters();
+                options.Cache?.BeforeExport();
                 var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, counters, tracker, cancellationToken).ConfigureAwait(false);
                 tracker.SetStage(ExportStage.Writing);
                 MemoryGovernor.BetweenPhases();
