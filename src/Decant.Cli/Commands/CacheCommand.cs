@@ -156,7 +156,7 @@ internal static class CacheCommand
                 {
                     throw SharedOptions.Usage("cache prune needs a bound: --max-size SIZE, --older-than DURATION, or both");
                 }
-                var report = await target.UseAsync(cache => cache.PruneAsync(bytes, age, cancellationToken), new PruneReport([], [], 0, NothingSwept)).ConfigureAwait(false);
+                var report = await target.UseAsync(cache => cache.PruneAsync(bytes, age, cancellationToken), new PruneReport([], [], 0, NothingSwept, 0)).ConfigureAwait(false);
                 if (target.Json)
                 {
                     target.WriteJson(json =>

@@ -122,7 +122,7 @@ internal sealed class CacheMaintenance
             }
         }
         var sweep = await GcAsync(nonBlocking, cancellationToken).ConfigureAwait(false);
-        return new PruneReport(removed, inUse, freed, sweep);
+        return new PruneReport(removed, inUse, freed, sweep, size);
     }
 
     /// <summary>

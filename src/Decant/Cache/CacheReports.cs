@@ -56,7 +56,8 @@ public sealed record SweepReport(bool ObjectsSwept, int ObjectsRemoved, long Byt
 /// <param name="LayersInUse">The diff_ids that were due for removal but locked by an export or a conversion, and kept.</param>
 /// <param name="RecordBytesFreed">The disk space of the records removed.</param>
 /// <param name="Sweep">The sweep that followed.</param>
-public sealed record PruneReport(IReadOnlyList<string> LayersRemoved, IReadOnlyList<string> LayersInUse, long RecordBytesFreed, SweepReport Sweep)
+/// <param name="RemainingBytes">The disk space of what the kept records need (records, the objects they refer to, image records), after the prune.</param>
+public sealed record PruneReport(IReadOnlyList<string> LayersRemoved, IReadOnlyList<string> LayersInUse, long RecordBytesFreed, SweepReport Sweep, long RemainingBytes)
 {
     /// <summary>The disk space freed: records and objects.</summary>
     public long BytesFreed => RecordBytesFreed + Sweep.BytesFreed;

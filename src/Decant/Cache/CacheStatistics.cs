@@ -59,6 +59,17 @@ internal sealed class CacheCounters
         Interlocked.Add(ref _bytesDecompressed, decompressed);
     }
 
+    /// <summary>
+    /// At most how much disk space this export added to the cache: every converted layer's bytes,
+    /// plus a block for each object and record it created (a small file takes a whole block).
+    /// </summary>
+    public long AddedBytesBound => Volatile.Read(ref _bytesDecompressed) + 4096 * (Volatile.Read(ref _objectsAdded) + Volatile.Read(ref _layersConverted));
+
+    private long _objectsAdded;
+
+    /// <summary>Counts a content new to the cache.</summary>
+    public void ObjectAdded() => Interlocked.Increment(ref _objectsAdded);
+
     /// <summary>Counts a content the cache already held.</summary>
     public void ObjectAlreadyPresent() => Interlocked.Increment(ref _filesAlreadyPresent);
 

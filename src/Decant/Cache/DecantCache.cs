@@ -111,22 +111,54 @@ public sealed class DecantCache
 
     /// <summary>
     /// After a successful export: remembers the image (for <see cref="ListAsync"/>) and, when the
-    /// export added layers, prunes to <see cref="MaxBytes"/> without waiting for anyone. Best effort:
-    /// the export has succeeded, so a failure here is not its failure.
+    /// export added layers, keeps the cache within <see cref="MaxBytes"/> without waiting for anyone.
+    /// Measuring the cache means reading every record and every object's size, so it is done only
+    /// when an estimate says it may be needed: the size the last prune left (in <c>usage</c>) plus
+    /// a bound on everything exports added since (deduplication only makes it smaller). Best
+    /// effort: the export has succeeded, so a failure here is not its failure.
     /// </summary>
-    internal async Task AfterExportAsync(ImageUse image, bool grew, CancellationToken cancellationToken)
+    internal async Task AfterExportAsync(ImageUse image, long bytesAdded, CancellationToken cancellationToken)
     {
         try
         {
             await Layers.RecordImageAsync(image, cancellationToken).ConfigureAwait(false);
-            if (grew)
+            if (bytesAdded == 0)
             {
-                await _maintenance.PruneAsync(MaxBytes, null, nonBlocking: true, cancellationToken).ConfigureAwait(false);
+                return;
             }
+            long estimate = ReadUsageEstimate() + bytesAdded;
+            if (estimate > MaxBytes)
+            {
+                estimate = (await _maintenance.PruneAsync(MaxBytes, null, nonBlocking: true, cancellationToken).ConfigureAwait(false)).RemainingBytes;
+            }
+            WriteUsageEstimate(estimate);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException or Model.DecantException)
         {
             // Kept for the next export or `decant cache prune` to finish.
         }
+    }
+
+    private string UsagePath => Path.Combine(Directory, "usage");
+
+    /// <summary>The estimate of the cache's size; 0 when there is none yet (a new cache, or one an older decant filled: the first prune measures it).</summary>
+    private long ReadUsageEstimate()
+    {
+        try
+        {
+            return long.TryParse(File.ReadAllText(UsagePath), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long bytes) ? bytes : 0;
+        }
+        catch (FileNotFoundException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Replaces the estimate whole (a private name, then a rename), so a reader never sees half of one.</summary>
+    private void WriteUsageEstimate(long bytes)
+    {
+        string temporary = Layers.Objects.NewTemporaryPath();
+        File.WriteAllText(temporary, bytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.Move(temporary, UsagePath, overwrite: true);
     }
 }

@@ -24,6 +24,10 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
         {
             counters?.ObjectAlreadyPresent();
         }
+        else
+        {
+            counters?.ObjectAdded();
+        }
         var content = placeInto is null ? new ObjectContent(added.Digest, size) : await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false);
         return (content, added.Digest);
     }

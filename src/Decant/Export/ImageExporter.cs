@@ -81,7 +81,7 @@ public static class ImageExporter
                 if (options.Cache is { } cache)
                 {
                     var use = new ImageUse(referenceText ?? image.ManifestDigest.ToString(), image.ManifestDigest.ToString(), image.Platform.ToString(), [.. image.DiffIds.Select(d => d.ToString())], DateTimeOffset.UtcNow);
-                    await cache.AfterExportAsync(use, counters.Snapshot().LayersConverted > 0, cancellationToken).ConfigureAwait(false);
+                    await cache.AfterExportAsync(use, counters.AddedBytesBound, cancellationToken).ConfigureAwait(false);
                 }
                 tracker.SetStage(ExportStage.Done);
                 result = new ExportResult(image, summary, uncompressed, clock.Elapsed) { Cache = counters.Snapshot() };

@@ -44,6 +44,12 @@ internal static class ContentCopy
     public const int ChunkSize = 1 << 20;
 
     /// <summary>
+    /// The copy buffers: a pool of its own that keeps a few. The shared pool keeps one per thread
+    /// that returns one, and a copy awaits across threads, so with many pool threads it held tens of MiB.
+    /// </summary>
+    private static readonly ArrayPool<byte> Buffers = ArrayPool<byte>.Create(ChunkSize, maxArraysPerBucket: 8);
+
+    /// <summary>
     /// Copies exactly <paramref name="size"/> bytes of <paramref name="data"/> into <paramref name="sink"/>.
     /// Returns where the last bytes written end: 0 when nothing was, and less than the size when the
     /// content ends in holes or zeros.
@@ -56,7 +62,7 @@ internal static class ContentCopy
         {
             return 0;
         }
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        byte[] buffer = Buffers.Rent(ChunkSize);
         try
         {
             long offset = 0;
@@ -88,7 +94,7 @@ internal static class ContentCopy
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            Buffers.Return(buffer);
         }
     }
 
