@@ -25,7 +25,7 @@ xfs_image="$work/cache-xfs.img"
 xfs="$work/cache-xfs"
 cleanup() {
   if mountpoint -q "$xfs"; then umount "$xfs" 2>/dev/null || umount -l "$xfs"; fi
-  rm -rf "$xfs" "$xfs_image" "$work/cache-host"
+  rm -rf "$xfs" "$xfs_image" "$work"/cache-host*
 }
 trap cleanup EXIT
 cleanup
@@ -74,12 +74,14 @@ median_of() { # shellcheck disable=SC2086
   median ${times[$1]}; }
 
 echo "host filesystem: $(df -T "$work" | awk 'NR==2 {print $2}') ($work)"
-host_cache="$work/cache-host"
 for i in $(seq 1 "$runs"); do
   for format in ext4 dir; do
+    # A new directory for each cold cache, all removed at the end: ext4 allocates inodes slowly for a
+    # few minutes after tens of thousands were freed (it skips recently deleted ones), which would
+    # charge the deletion of the previous run's cache to this one.
+    host_cache="$work/cache-host-$i-$format"
     export_run nocache "$work" "$format" --no-cache; a=$last
     expect layersFromCache == 0
-    rm -rf "$host_cache"
     export_run cold "$work" "$format" --cache "$host_cache"; b=$last
     expect layersConverted == layersTotal
     export_run warm "$work" "$format" --cache "$host_cache"; c=$last
@@ -93,7 +95,7 @@ for i in $(seq 1 "$runs"); do
     echo "run $i, $format: cold --no-cache ${a}s, cold with the cache ${b}s, warm ${c}s"
   done
 done
-rm -rf "$host_cache"
+rm -rf "$work"/cache-host*
 
 truncate -s "${BENCH_XFS_SIZE:-24G}" "$xfs_image"
 mkfs.xfs -q -f -m reflink=1 "$xfs_image"
