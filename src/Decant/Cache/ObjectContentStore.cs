@@ -10,7 +10,11 @@ namespace Decant.Cache;
 /// the writer never knows the content came through the cache. Contents the record keeps inline go
 /// straight to the writer's store. Without a writer's store every content becomes an object (filling the cache alone).
 /// </summary>
-internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? placeInto = null, CacheCounters? counters = null) : ILayerContentStore
+/// <remarks>
+/// With <c>keepSmallContents</c> false and no writer's store, a content the record keeps inline is
+/// not stored anywhere (the layer is converted for the cache alone, to be placed from its record later).
+/// </remarks>
+internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? placeInto = null, CacheCounters? counters = null, bool keepSmallContents = true) : ILayerContentStore
 {
     /// <inheritdoc/>
     public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, CancellationToken cancellationToken)
@@ -18,6 +22,10 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
         if (placeInto is not null && !keepAsObject)
         {
             return (await placeInto.WriteAsync(data, size, cancellationToken).ConfigureAwait(false), null);
+        }
+        if (!keepAsObject && !keepSmallContents)
+        {
+            return (new RecordedInline(size), null);
         }
         var added = await objects.AddAsync(data, size, cancellationToken).ConfigureAwait(false);
         if (added.AlreadyPresent)
@@ -50,6 +58,9 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
         counters?.Placed(placed.Reflinked, size);
         return placed.Content;
     }
+
+    /// <summary>A content only the layer's record holds (inline), for a conversion that places nothing.</summary>
+    private sealed class RecordedInline(long size) : ContentRef(size);
 
     /// <summary>A content held only as an object (no writer's store).</summary>
     private sealed class ObjectContent(string digest, long size) : ContentRef(size)

@@ -149,11 +149,13 @@ public static class ImageExporter
         ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // A writer that places content in arrival order reads one layer at a time to stay deterministic.
-        int jobs = options.ResolvedFormat.NeedsContentInOrder ? 1 : options.Jobs;
-        using var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
-            new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker);
+        // A writer that places content in arrival order reads one layer at a time to stay deterministic;
+        // with a cache, layers convert concurrently into it and are placed from their records in order.
+        bool inOrder = options.ResolvedFormat.NeedsContentInOrder;
+        int jobs = inOrder && options.Cache is null ? 1 : options.Jobs;
         int total = image.Layers.Count;
+        using var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
+            new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker, total, placeInOrder: inOrder && options.Cache is not null);
         counters.AddLayers(total);
         var indexes = new Task<LayerIndex>[total];
         for (int i = 0; i < total; i++)

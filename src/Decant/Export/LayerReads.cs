@@ -13,11 +13,20 @@ namespace Decant.Export;
 /// decompression), else from the source's blob, converting it into the cache as it streams when
 /// there is one. Every way ends in the same index, applied by the same layer rules.
 /// </summary>
+/// <remarks>
+/// With <c>placeInOrder</c> (a writer that places content in arrival order, such as ext4, and a
+/// cache), layers are converted into the cache concurrently, without placing anything, and each is
+/// then placed from its record only once the layer below it has been: the writer sees the same
+/// sequence as a warm export, so the output is the same bytes, while decompression runs in parallel.
+/// </remarks>
 internal sealed class LayerReads(
     IImageSource source, IContentStore store, DecantCache? cache, CacheCounters counters, UnpackBudget budget,
-    TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker) : IDisposable
+    TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker, int layers, bool placeInOrder) : IDisposable
 {
     private readonly List<LayerLock> _holds = [];
+    private readonly TaskCompletionSource[]? _placed = placeInOrder
+        ? [.. Enumerable.Range(0, layers).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))]
+        : null;
 
     /// <summary>How often a layer another process holds is looked at again.</summary>
     private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(20);
@@ -36,13 +45,66 @@ internal sealed class LayerReads(
         {
             if (cache is null || diffId is null)
             {
+                await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
                 return await DownloadAsync(number, layer, diffId, new DirectLayerContent(store), recorder: null, cancellationToken).ConfigureAwait(false);
             }
-            return await ReadThroughCacheAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+            return placeInOrder
+                ? await ReadThroughCacheInOrderAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false)
+                : await ReadThroughCacheAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            _placed?[number].TrySetResult();
             window.ReadFinished();
+        }
+    }
+
+    /// <summary>With <c>placeInOrder</c>, waits until the layer below has placed its contents.</summary>
+    private Task TurnToPlaceAsync(int number, CancellationToken cancellationToken) =>
+        _placed is null || number == 0 ? Task.CompletedTask : _placed[number - 1].Task.WaitAsync(cancellationToken);
+
+    /// <summary>Makes sure the cache holds the layer (converting it without placing anything), then places it from its record in its turn.</summary>
+    private async Task<LayerIndex> ReadThroughCacheInOrderAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (use, converted) = await EnsureCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+            await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
+            if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: !converted, cancellationToken).ConfigureAwait(false) is { } index)
+            {
+                return index;
+            }
+            Release(use); // damaged since it was found: converted again
+        }
+    }
+
+    /// <summary>
+    /// Holds the layer shared once the cache has it whole, converting it (contents into objects only,
+    /// nothing placed) when no one else is; says whether this export converted it.
+    /// </summary>
+    private async Task<(LayerLock Use, bool Converted)> EnsureCachedAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var use = Hold(await cache.Layers.LockAsync(diffId, LockMode.Shared, cancellationToken).ConfigureAwait(false));
+            if (await cache.Layers.FindAsync(diffId, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                return (use, false);
+            }
+            Release(use);
+            if (cache.Layers.TryLock(diffId, LockMode.Exclusive) is { } converting)
+            {
+                Hold(converting);
+                bool converted = false;
+                if (await cache.Layers.FindAsync(diffId, cancellationToken).ConfigureAwait(false) is null)
+                {
+                    await ConvertAsync(cache, number, layer, diffId, new ObjectContentStore(cache.Layers.Objects, placeInto: null, counters, keepSmallContents: false), cancellationToken).ConfigureAwait(false);
+                    converted = true;
+                }
+                await converting.ChangeAsync(LockMode.Shared, cancellationToken).ConfigureAwait(false);
+                return (converting, converted);
+            }
+            await Task.Delay(LockPoll, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -58,7 +120,7 @@ internal sealed class LayerReads(
         while (true)
         {
             var use = Hold(await cache.Layers.LockAsync(diffId, LockMode.Shared, cancellationToken).ConfigureAwait(false));
-            if (await TryReadCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false) is { } cached)
+            if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: true, cancellationToken).ConfigureAwait(false) is { } cached)
             {
                 return cached;
             }
@@ -66,11 +128,11 @@ internal sealed class LayerReads(
             if (cache.Layers.TryLock(diffId, LockMode.Exclusive) is { } converting)
             {
                 Hold(converting);
-                if (await TryReadCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false) is { } convertedMeanwhile)
+                if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: true, cancellationToken).ConfigureAwait(false) is { } convertedMeanwhile)
                 {
                     return convertedMeanwhile;
                 }
-                var index = await ConvertAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+                var index = await ConvertAsync(cache, number, layer, diffId, new ObjectContentStore(cache.Layers.Objects, store, counters), cancellationToken).ConfigureAwait(false);
                 await converting.ChangeAsync(LockMode.Shared, cancellationToken).ConfigureAwait(false);
                 return index;
             }
@@ -78,14 +140,13 @@ internal sealed class LayerReads(
         }
     }
 
-    /// <summary>Downloads the layer and keeps it in the cache as it streams: its objects, then its record, published whole.</summary>
-    private async Task<LayerIndex> ConvertAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    /// <summary>Downloads the layer and keeps it in the cache as it streams: its objects (through <paramref name="objects"/>, which may also place them), then its record, published whole.</summary>
+    private async Task<LayerIndex> ConvertAsync(DecantCache cache, int number, Descriptor layer, string diffId, ObjectContentStore objects, CancellationToken cancellationToken)
     {
         LayerIndex? index = null;
         // Held while objects exist that no record names yet, so no sweep removes them.
         using (await cache.Layers.HoldForConversionAsync(cancellationToken).ConfigureAwait(false))
         {
-            var objects = new ObjectContentStore(cache.Layers.Objects, store, counters);
             await cache.Layers.PublishAsync(diffId, async (record, token) =>
             {
                 await using var recorder = new SplitStreamRecorder(record);
@@ -123,8 +184,8 @@ internal sealed class LayerReads(
         }
     }
 
-    /// <summary>Reads the layer from its cache record; null when the cache does not hold it whole.</summary>
-    private async Task<LayerIndex?> TryReadCachedAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    /// <summary>Reads the layer from its cache record (counted as a layer from the cache unless this export just converted it); null when the cache does not hold it whole.</summary>
+    private async Task<LayerIndex?> TryReadCachedAsync(DecantCache cache, int number, Descriptor layer, string diffId, bool countAsCached, CancellationToken cancellationToken)
     {
         if (await cache.Layers.FindAsync(diffId, cancellationToken).ConfigureAwait(false) is not { } path)
         {
@@ -143,10 +204,15 @@ internal sealed class LayerReads(
         {
             tracker.SetState(number, LayerState.Cached);
             var placer = new ObjectContentStore(cache.Layers.Objects, store, counters);
-            await using var recorded = await RecordedLayerStream.OpenAsync(file, cache.Layers.Objects, placer, budget, cancellationToken).ConfigureAwait(false);
-            var index = await LayerIndexer.IndexRecordedAsync(layer.Digest, recorded, diffId, placer, budget, limits, cancellationToken).ConfigureAwait(false);
-            counters.LayerFromCache();
-            cache.Layers.MarkUsed(diffId);
+            // A layer this export just converted was charged to the budget then.
+            var charged = countAsCached ? budget : new UnpackBudget(long.MaxValue);
+            await using var recorded = await RecordedLayerStream.OpenAsync(file, cache.Layers.Objects, placer, charged, cancellationToken).ConfigureAwait(false);
+            var index = await LayerIndexer.IndexRecordedAsync(layer.Digest, recorded, diffId, placer, charged, limits, cancellationToken).ConfigureAwait(false);
+            if (countAsCached)
+            {
+                counters.LayerFromCache();
+                cache.Layers.MarkUsed(diffId);
+            }
             tracker.SetState(number, LayerState.Read);
             return index;
         }
