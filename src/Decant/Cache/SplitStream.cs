@@ -33,6 +33,9 @@ internal static partial class SplitStream
         {
             destination.Write(Magic);
             _compressed = new ZstdSharp.CompressionStream(destination, level: 3, leaveOpen: true);
+            // A record is headers and small files: a 128 KiB window finds their repeats, and keeps the
+            // compressor's memory small (level 3's default window is 2 MiB per layer being converted).
+            _compressed.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_windowLog, 17);
         }
 
         /// <summary>Adds bytes of the tar that are kept as they are.</summary>

@@ -152,7 +152,8 @@ public static class ImageExporter
         // A writer that places content in arrival order reads one layer at a time to stay deterministic;
         // with a cache, layers convert concurrently into it and are placed from their records in order.
         bool inOrder = options.ResolvedFormat.NeedsContentInOrder;
-        int jobs = inOrder && options.Cache is null ? 1 : options.Jobs;
+        // (Converting for the cache is CPU-bound: no more layers at once than there are cores.)
+        int jobs = !inOrder ? options.Jobs : options.Cache is null ? 1 : Math.Min(options.Jobs, Environment.ProcessorCount);
         int total = image.Layers.Count;
         using var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
             new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker, total, placeInOrder: inOrder && options.Cache is not null);
