@@ -21,7 +21,6 @@ internal sealed class FsVerityDigest : IDisposable
     private readonly byte[] _dataBlock = new byte[BlockSize];
     private int _dataUsed;
     private long _size;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly List<byte[]> _zeroHashes = [];
 
     /// <summary>Adds the next bytes of the content.</summary>
@@ -30,6 +29,13 @@ internal sealed class FsVerityDigest : IDisposable
         _size += data.Length;
         while (!data.IsEmpty)
         {
+            if (_dataUsed == 0 && data.Length >= BlockSize)
+            {
+                // Whole blocks are hashed where they lie: no copy.
+                HashBlockInto(0, data[..BlockSize]);
+                data = data[BlockSize..];
+                continue;
+            }
             int take = Math.Min(BlockSize - _dataUsed, data.Length);
             data[..take].CopyTo(_dataBlock.AsSpan(_dataUsed));
             _dataUsed += take;
@@ -132,15 +138,16 @@ internal sealed class FsVerityDigest : IDisposable
         return digest.Finish();
     }
 
-    /// <summary>Releases the hash.</summary>
-    public void Dispose() => _hash.Dispose();
+    /// <summary>Nothing to release (one-shot hashes); kept so callers scope a digest with <c>using</c>.</summary>
+    public void Dispose()
+    {
+    }
 
     /// <summary>Hashes one full block and adds the hash to <paramref name="level"/>, closing that level's block when it fills.</summary>
-    private void HashBlockInto(int level, byte[] block)
+    private void HashBlockInto(int level, ReadOnlySpan<byte> block)
     {
         Span<byte> hash = stackalloc byte[HashSize];
-        _hash.AppendData(block);
-        _hash.GetHashAndReset(hash);
+        SHA256.HashData(block, hash);
         AddHash(level, hash);
     }
 
