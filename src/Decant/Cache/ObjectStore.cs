@@ -158,11 +158,16 @@ internal sealed class ObjectStore
         return errno == LibC.ENOENT ? null : throw new IOException($"cannot open the cache object {PathOf(digest)}: errno {errno}");
     }
 
-    /// <summary>The size of the object (one stat, nothing opened); null when it is absent.</summary>
-    public long? SizeOf(string digest)
+    /// <summary>The size of the object (one statx, nothing opened); null when it is absent.</summary>
+    public unsafe long? SizeOf(string digest)
     {
-        var info = new FileInfo(PathOf(digest));
-        return info.Exists ? info.Length : null;
+        LibC.Statx status;
+        if (LibC.StatxAt(SafeFdHandle.CurrentDirectory, PathOf(digest), 0, LibC.STATX_BASIC_STATS, &status) == 0)
+        {
+            return (long)status.Size;
+        }
+        int errno = Marshal.GetLastPInvokeError();
+        return errno is LibC.ENOENT or LibC.ENOTDIR ? null : throw new IOException($"cannot stat the cache object {PathOf(digest)}: errno {errno}");
     }
 
     /// <summary>Whether the object's bytes still hash to its name; false when it is absent or damaged.</summary>
