@@ -26,7 +26,7 @@ echo "image: $image ($((unpacked >> 20)) MiB compressed)"
 decant_times=(); umoci_times=(); decant_rss=0; umoci_rss=0
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/out-decant" "$work/out-umoci"; settle
-  timed "$decant" export "oci:$image:bench" -o "$work/out-decant" --progress none > "$work/m.txt"; read -r t m < "$work/m.txt"
+  timed "$decant" export "oci:$image:bench" -o "$work/out-decant" --no-cache --progress none > "$work/m.txt"; read -r t m < "$work/m.txt"
   decant_times+=("$t"); [ "$m" -gt "$decant_rss" ] && decant_rss=$m
   rm -rf "$work/out-decant"; settle
   timed umoci unpack --image "$image:bench" "$work/out-umoci" > "$work/m.txt"; read -r t m < "$work/m.txt"

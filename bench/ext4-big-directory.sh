@@ -15,7 +15,7 @@ if [ ! -f "$work/image/index.json" ]; then
 fi
 for run in 1 2 3; do
   rm -f "$work/out.ext4"
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$decant" export "oci:$work/image:bench" -o "$work/out.ext4" --progress none
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$decant" export "oci:$work/image:bench" -o "$work/out.ext4" --no-cache --progress none
   read -r seconds kib < "$work/time.txt"
   e2fsck -fn "$work/out.ext4" >/dev/null 2>&1 || { echo "e2fsck found problems" >&2; exit 1; }
   echo "run $run: $entries entries in one directory -> ext4 in ${seconds}s, peak RSS $((kib / 1024)) MiB (budget $(( 64 + entries / 1024 )) MiB)"

@@ -24,7 +24,7 @@ export -f chain; export image work
 d=(); c=(); f=(); rss=0
 for i in $(seq 1 "$runs"); do
   rm -f "$work/decant.ext4"; settle
-  read -r t m <<<"$(timed "$decant" export "oci:$image:bench" -o "$work/decant.ext4" --progress none)"; d+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
+  read -r t m <<<"$(timed "$decant" export "oci:$image:bench" -o "$work/decant.ext4" --no-cache --progress none)"; d+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
   e2fsck -fn "$work/decant.ext4" >/dev/null 2>&1 || { echo "e2fsck found problems in Decant's image" >&2; exit 1; }
   rm -f "$work/decant.ext4"; settle
   read -r t _ <<<"$(timed bash -c chain)"; c+=("$t")

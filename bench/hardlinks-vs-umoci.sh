@@ -22,7 +22,7 @@ trap 'umount "$target" 2>/dev/null || true' EXIT
 decant_times=(); umoci_times=(); decant_rss=()
 for run in $(seq "$runs"); do
   rm -rf "$target/out"; settle
-  read -r seconds kib < <(timed "$decant" export "oci:$image:bench" -o "$target/out" --progress none)
+  read -r seconds kib < <(timed "$decant" export "oci:$image:bench" -o "$target/out" --no-cache --progress none)
   decant_times+=("$seconds"); decant_rss+=("$kib")
   rm -rf "$target/out" "$target/bundle"; settle
   read -r seconds _ < <(timed umoci unpack --image "$image:bench" "$target/bundle")

@@ -17,9 +17,9 @@ echo "image: $image ($count layers)"
 dir_times=(); ext4_times=(); umoci_times=()
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/out-decant" "$work/out-umoci" "$work/out.ext4"; settle
-  timed "$decant" export "oci:$image:many" -o "$work/out-decant" --progress none > "$work/m.txt"; read -r t _ < "$work/m.txt"; dir_times+=("$t")
+  timed "$decant" export "oci:$image:many" -o "$work/out-decant" --no-cache --progress none > "$work/m.txt"; read -r t _ < "$work/m.txt"; dir_times+=("$t")
   rm -rf "$work/out-decant"; settle
-  timed "$decant" export "oci:$image:many" -o "$work/out.ext4" --progress none > "$work/m.txt"; read -r t _ < "$work/m.txt"; ext4_times+=("$t")
+  timed "$decant" export "oci:$image:many" -o "$work/out.ext4" --no-cache --progress none > "$work/m.txt"; read -r t _ < "$work/m.txt"; ext4_times+=("$t")
   rm -f "$work/out.ext4"; settle
   timed umoci unpack --image "$image:many" "$work/out-umoci" > "$work/m.txt"; read -r t _ < "$work/m.txt"; umoci_times+=("$t")
   rm -rf "$work/out-umoci"

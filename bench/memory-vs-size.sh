@@ -22,7 +22,7 @@ for name in small large; do
   fi
   for format in dir tar; do
     out="$work/mem-out.$format"; rm -rf "$out"
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$decant" export "oci:$image:bench" -o "$out" --format "$format" --progress json 2> "$work/progress.txt" >/dev/null
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$decant" export "oci:$image:bench" -o "$out" --format "$format" --no-cache --progress json 2> "$work/progress.txt" >/dev/null
     summary=$(grep '"event":"summary"' "$work/progress.txt")
     field() { echo "$summary" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
     bytes=$(field uncompressedBytes)

@@ -45,12 +45,12 @@ export -f chain; export ref work
 d=(); c=(); dl=(); dec=(); rss=0
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/reg-out" "$work/chain-layout" "$work/chain-bundle"; settle
-  read -r t m <<<"$(timed "$decant" export "$ref" -o "$work/reg-out" --progress none)"; d+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
+  read -r t m <<<"$(timed "$decant" export "$ref" -o "$work/reg-out" --no-cache --progress none)"; d+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
   rm -rf "$work/reg-out"; settle
   read -r t _ <<<"$(timed bash -c chain)"; c+=("$t")
   rm -rf "$work/chain-layout" "$work/chain-bundle"; settle
   read -r t _ <<<"$(timed bash -c download_all)"; dl+=("$t"); settle
-  read -r t _ <<<"$(timed "$decant" export "oci:$image:bench" -o "$work/reg-out" --progress none)"; dec+=("$t")
+  read -r t _ <<<"$(timed "$decant" export "oci:$image:bench" -o "$work/reg-out" --no-cache --progress none)"; dec+=("$t")
   rm -rf "$work/reg-out"
   echo "run $i: decant ${d[-1]}s, skopeo+umoci ${c[-1]}s, download alone ${dl[-1]}s, decode alone ${dec[-1]}s"
 done
