@@ -45,7 +45,7 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
     public async ValueTask<ContentRef> PlaceAsync(string digest, long size, CancellationToken cancellationToken)
     {
         var store = placeInto ?? throw new InvalidOperationException("there is no writer's store to place contents into");
-        using var handle = SplitStream.OpenObject(objects, new SplitStream.Chunk(SplitStream.ChunkKind.Object, size, digest, size, []));
+        using var handle = SplitStream.OpenObject(objects, digest, size);
         PlacedContent placed;
         try
         {

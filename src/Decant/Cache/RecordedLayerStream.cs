@@ -61,7 +61,7 @@ internal sealed class RecordedLayerStream : Blobs.ReadOnlyStream, ISkippableStre
         else
         {
             // Read only when the data is not placed as an object (a damaged record's odd layout): still exact.
-            _object ??= SplitStream.OpenObject(_objects, _chunk);
+            _object ??= SplitStream.OpenObject(_objects, _chunk.Digest!, _chunk.ObjectSize);
             while (_chunk.Ranges[_range].Length == _rangeOffset)
             {
                 _range++; // an empty range of a sparse map

@@ -270,7 +270,7 @@ internal static partial class SplitStream
                 }
                 else
                 {
-                    using var handle = OpenObject(objects, chunk);
+                    using var handle = OpenObject(objects, chunk.Digest!, chunk.ObjectSize);
                     foreach (var (start, length) in chunk.Ranges)
                     {
                         await CopyRangeAsync(handle, start, length, chunk.Digest!, destination, buffer, cancellationToken).ConfigureAwait(false);
@@ -286,16 +286,16 @@ internal static partial class SplitStream
         }
     }
 
-    /// <summary>Opens an object chunk's object, checking that it is present at its size.</summary>
+    /// <summary>Opens the object <paramref name="digest"/>, checking that it is present at <paramref name="size"/> bytes.</summary>
     /// <exception cref="DecantException">The object is missing or of another size (<see cref="DecantErrorKind.IOError"/>: the cache is damaged).</exception>
-    internal static SafeFileHandle OpenObject(ObjectStore objects, Chunk chunk)
+    internal static SafeFileHandle OpenObject(ObjectStore objects, string digest, long size)
     {
-        var handle = objects.TryOpen(chunk.Digest!) ?? throw Damaged($"object {chunk.Digest} is missing");
+        var handle = objects.TryOpen(digest) ?? throw Damaged($"object {digest} is missing");
         long length = RandomAccess.GetLength(handle);
-        if (length != chunk.ObjectSize)
+        if (length != size)
         {
             handle.Dispose();
-            throw Damaged($"object {chunk.Digest} is {length} bytes, not {chunk.ObjectSize}");
+            throw Damaged($"object {digest} is {length} bytes, not {size}");
         }
         return handle;
     }

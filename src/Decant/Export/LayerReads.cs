@@ -70,7 +70,8 @@ internal sealed class LayerReads(
         {
             var (use, converted) = await EnsureCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
             await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
-            if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: !converted, cancellationToken).ConfigureAwait(false) is { } index)
+            // Found whole (or just published) and held shared since: no second presence check.
+            if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: !converted, cancellationToken, alreadyChecked: true).ConfigureAwait(false) is { } index)
             {
                 return index;
             }
@@ -184,10 +185,11 @@ internal sealed class LayerReads(
         }
     }
 
-    /// <summary>Reads the layer from its cache record (counted as a layer from the cache unless this export just converted it); null when the cache does not hold it whole.</summary>
-    private async Task<LayerIndex?> TryReadCachedAsync(DecantCache cache, int number, Descriptor layer, string diffId, bool countAsCached, CancellationToken cancellationToken)
+    /// <summary>Reads the layer from its cache record (counted as a layer from the cache unless this export just converted it); null when the cache does not hold it whole. With <paramref name="alreadyChecked"/> the caller has just found it whole and holds it.</summary>
+    private async Task<LayerIndex?> TryReadCachedAsync(DecantCache cache, int number, Descriptor layer, string diffId, bool countAsCached, CancellationToken cancellationToken, bool alreadyChecked = false)
     {
-        if (await cache.Layers.FindAsync(diffId, cancellationToken).ConfigureAwait(false) is not { } path)
+        string? path = alreadyChecked ? cache.Layers.RecordPath(diffId) : await cache.Layers.FindAsync(diffId, cancellationToken).ConfigureAwait(false);
+        if (path is null)
         {
             return null;
         }
