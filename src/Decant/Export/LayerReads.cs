@@ -15,15 +15,17 @@ namespace Decant.Export;
 /// </summary>
 /// <remarks>
 /// With <c>placeInOrder</c> (a writer that places content in arrival order, such as ext4, and a
-/// cache), layers are converted into the cache concurrently, without placing anything, and each is
-/// then placed from its record only once the layer below it has been: the writer sees the same
-/// sequence as a warm export, so the output is the same bytes, while decompression runs in parallel.
+/// cache), the layer whose turn it is converts and places at once; the layers above it are
+/// converted into the cache concurrently, without placing anything, and each is then placed from
+/// its record only once the layer below it has been. The writer sees the contents in layer order
+/// either way, so the output is the same bytes as a warm export's, while decompression runs in parallel.
 /// </remarks>
 internal sealed class LayerReads(
     IImageSource source, IContentStore store, DecantCache? cache, CacheCounters counters, UnpackBudget budget,
     TarReaderLimits limits, ReadAheadWindow window, ProgressTracker tracker, int layers, bool placeInOrder) : IDisposable
 {
     private readonly List<LayerLock> _holds = [];
+    private readonly int[] _jobFinished = new int[layers];
     private readonly TaskCompletionSource[]? _placed = placeInOrder
         ? [.. Enumerable.Range(0, layers).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))]
         : null;
@@ -55,6 +57,15 @@ internal sealed class LayerReads(
         finally
         {
             _placed?[number].TrySetResult();
+            FinishJob(number);
+        }
+    }
+
+    /// <summary>Gives layer <paramref name="number"/>'s job slot back to the window (once: a layer converted ahead of its turn gives it back before it waits to place).</summary>
+    private void FinishJob(int number)
+    {
+        if (Interlocked.Exchange(ref _jobFinished[number], 1) == 0)
+        {
             window.ReadFinished();
         }
     }
@@ -63,12 +74,22 @@ internal sealed class LayerReads(
     private Task TurnToPlaceAsync(int number, CancellationToken cancellationToken) =>
         _placed is null || number == 0 ? Task.CompletedTask : _placed[number - 1].Task.WaitAsync(cancellationToken);
 
-    /// <summary>Makes sure the cache holds the layer (converting it without placing anything), then places it from its record in its turn.</summary>
+    /// <summary>
+    /// A layer whose turn to place has come reads through the cache as without an order to keep
+    /// (converting and placing at once). Any other makes sure the cache holds it (converting it
+    /// without placing anything, then giving its job slot to the next layer), and places it from
+    /// its record in its turn.
+    /// </summary>
     private async Task<LayerIndex> ReadThroughCacheInOrderAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
     {
+        if (TurnToPlaceAsync(number, cancellationToken).IsCompletedSuccessfully)
+        {
+            return await ReadThroughCacheAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+        }
         while (true)
         {
             var (use, converted) = await EnsureCachedAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+            FinishJob(number);
             await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
             // Found whole (or just published) and held shared since: no second presence check.
             if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: !converted, cancellationToken, alreadyChecked: true).ConfigureAwait(false) is { } index)

@@ -14,6 +14,12 @@ internal static class KernelCopy
     private const long CopyStep = 16 << 20;
 
     /// <summary>
+    /// Files up to this size are copied with one read and one write: that costs less than asking for
+    /// their data ranges and copying or cloning in the kernel (a reflink is a filesystem transaction).
+    /// </summary>
+    public const long SmallFileLimit = 64 << 10;
+
+    /// <summary>
     /// Makes <paramref name="destination"/> (empty) share all of <paramref name="source"/>'s blocks;
     /// false where the filesystem cannot (no reflink support, different filesystems).
     /// </summary>
@@ -83,7 +89,7 @@ internal static class KernelCopy
                 {
                     throw new IOException(errno == LibC.ENOSPC ? "no space left on the device" : $"copy_file_range failed: errno {errno}");
                 }
-                await CopyThroughUserspaceAsync(source, sourceOffset, destination, destinationOffset, length, cancellationToken).ConfigureAwait(false);
+                await CopyThroughMemoryAsync(source, sourceOffset, destination, destinationOffset, length, cancellationToken).ConfigureAwait(false);
                 return;
             }
             if (copied == 0)
@@ -96,9 +102,10 @@ internal static class KernelCopy
         }
     }
 
-    private static async ValueTask CopyThroughUserspaceAsync(SafeFileHandle source, long sourceOffset, SafeFileHandle destination, long destinationOffset, long length, CancellationToken cancellationToken)
+    /// <summary>Copies <paramref name="length"/> bytes between two files through a pooled buffer (reads and writes, no kernel copy).</summary>
+    public static async ValueTask CopyThroughMemoryAsync(SafeFileHandle source, long sourceOffset, SafeFileHandle destination, long destinationOffset, long length, CancellationToken cancellationToken)
     {
-        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Clamp(length, 1, 1 << 20));
         try
         {
             while (length > 0)

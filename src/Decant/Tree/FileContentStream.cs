@@ -5,10 +5,10 @@ namespace Decant.Tree;
 
 /// <summary>
 /// The first <c>size</c> bytes of a file (a cache object) as a read-only stream that knows where
-/// the file's holes are, so a store skips them at no cost instead of reading their zeros. The
-/// handle stays the caller's.
+/// the file's holes are, so a store skips them at no cost instead of reading their zeros (unless
+/// <c>skipsHoles</c> is false: for a small file, asking costs more than reading). The handle stays the caller's.
 /// </summary>
-internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.ReadOnlyStream, IHoleSkippingStream
+internal sealed class FileContentStream(SafeFileHandle file, long size, bool skipsHoles = true) : Blobs.ReadOnlyStream, IHoleSkippingStream
 {
     private long _position;
 
@@ -34,7 +34,7 @@ internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.
     /// <inheritdoc/>
     public long SkipHole(int alignment)
     {
-        if (_position >= size)
+        if (_position >= size || !skipsHoles)
         {
             return 0;
         }

@@ -88,7 +88,11 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
                 reflinked = size > 0 && !_cannotReflink && RandomAccess.GetLength(source) == size && KernelCopy.TryClone(file, source);
                 // Whether two filesystems share blocks does not change from file to file: asked once.
                 _cannotReflink |= !reflinked && size > 0;
-                if (!reflinked)
+                if (!reflinked && size <= KernelCopy.SmallFileLimit)
+                {
+                    await KernelCopy.CopyThroughMemoryAsync(source, 0, file, 0, size, cancellationToken).ConfigureAwait(false);
+                }
+                else if (!reflinked)
                 {
                     await KernelCopy.CopyDataAsync(source, size, file, 0, cancellationToken).ConfigureAwait(false);
                     Posix.Ftruncate(file, size, display);

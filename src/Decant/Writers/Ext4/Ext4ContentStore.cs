@@ -54,14 +54,16 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
     /// Places a cache object into fresh blocks: each of its data ranges (which are exactly its blocks
     /// that are not all zero) is allocated as streaming would allocate it, so the image is the same
     /// byte for byte, then shares the object's blocks (FICLONERANGE) where the filesystem can, or is
-    /// copied in the kernel. Where the object's holes cannot be known exactly, it is read like a stream.
+    /// copied in the kernel. A small object, or one whose holes cannot be known exactly, is read like a stream.
     /// </summary>
     public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
     {
-        var ranges = size == 0 ? null : FileDataRanges.TryFindBlocks(source, size, Ext4Constants.BlockSize);
+        bool small = size <= KernelCopy.SmallFileLimit;
+        var ranges = small ? null : FileDataRanges.TryFindBlocks(source, size, Ext4Constants.BlockSize);
         if (ranges is null)
         {
-            await using var stream = new FileContentStream(source, size);
+            // A small object is read whole, its zero blocks found as streaming finds them.
+            await using var stream = new FileContentStream(source, size, skipsHoles: !small);
             return new PlacedContent(await WriteAsync(stream, size, cancellationToken).ConfigureAwait(false), Reflinked: false);
         }
         CheckSize(size);
