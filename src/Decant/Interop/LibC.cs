@@ -25,12 +25,15 @@ internal static unsafe partial class LibC
     public const int O_PATH = 0x200000;
     public static readonly int O_DIRECTORY = IsArm ? 0x4000 : 0x10000;
     public static readonly int O_NOFOLLOW = IsArm ? 0x8000 : 0x20000;
+    /// <summary>An unnamed file in the directory opened (it has a name only once linkat gives it one).</summary>
+    public static readonly int O_TMPFILE = 0x400000 | O_DIRECTORY;
 
     // *at(2) flags.
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const int AT_REMOVEDIR = 0x200;
     public const int AT_EMPTY_PATH = 0x1000;
+    public const int AT_SYMLINK_FOLLOW = 0x400;
 
     // openat2(2) resolve flags.
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02;

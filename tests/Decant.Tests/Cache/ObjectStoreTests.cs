@@ -4,7 +4,7 @@ using Decant.Tests.Support;
 
 namespace Decant.Tests.Cache;
 
-/// <summary>The cache's content objects: named by fs-verity digest (checked by fsverity-utils), deduplicated, atomic, and clean after faults.</summary>
+/// <summary>The cache's content objects: named by fs-verity digest (checked by fsverity-utils), deduplicated, atomic, and clean after faults, written as unnamed files (O_TMPFILE) or under private names.</summary>
 public class ObjectStoreTests
 {
     private static byte[] Content(int size, int seed)
@@ -14,11 +14,13 @@ public class ObjectStoreTests
         return bytes;
     }
 
-    [Fact]
-    public async Task AnObjectIsNamedByItsFsVerityDigestAndHoldsItsBytes()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AnObjectIsNamedByItsFsVerityDigestAndHoldsItsBytes(bool unnamedFiles)
     {
         using var scratch = new ScratchDirectory();
-        var store = new ObjectStore(scratch.Path);
+        var store = new ObjectStore(scratch.Path, unnamedFiles);
         byte[] content = Content(300_000, 1);
 
         var added = await store.AddAsync(new MemoryStream(content), content.Length, CancellationToken.None);
@@ -35,11 +37,13 @@ public class ObjectStoreTests
         Assert.Equal(content.Length, RandomAccess.GetLength(handle));
     }
 
-    [Fact]
-    public async Task TheSameContentIsStoredOnceEvenWhenAddedAtOnce()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task TheSameContentIsStoredOnceEvenWhenAddedAtOnce(bool unnamedFiles)
     {
         using var scratch = new ScratchDirectory();
-        var store = new ObjectStore(scratch.Path);
+        var store = new ObjectStore(scratch.Path, unnamedFiles);
         byte[] content = Content(2_000_000, 2);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => store.AddAsync(new MemoryStream(content), content.Length, CancellationToken.None))));
