@@ -1,3 +1,4 @@
+using Decant.Interop;
 using Decant.Layers;
 using Decant.Model;
 using Decant.Tree;
@@ -36,8 +37,24 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
         {
             counters?.ObjectAdded();
         }
-        var content = placeInto is null ? new ObjectContent(added.Digest, size) : await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false);
+        var content = placeInto is null ? new ObjectContent(added.Digest, size)
+            : added.AlreadyPresent ? await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false)
+            : await PlaceJustWrittenAsync(placeInto, added.Digest, size, cancellationToken).ConfigureAwait(false);
         return (content, added.Digest);
+    }
+
+    /// <summary>
+    /// Places an object this store has just written by reading it back (from the page cache) into
+    /// the writer's store as a stream. Cloning it would make XFS write the object to disk first,
+    /// synchronously (a reflink needs the source's data on disk), and a kernel copy clones where it can.
+    /// </summary>
+    private async ValueTask<ContentRef> PlaceJustWrittenAsync(IContentStore store, string digest, long size, CancellationToken cancellationToken)
+    {
+        using var handle = SplitStream.OpenObject(objects, digest, size);
+        await using var stream = new FileContentStream(handle, size, skipsHoles: size > KernelCopy.SmallFileLimit);
+        var content = await store.WriteAsync(stream, size, cancellationToken).ConfigureAwait(false);
+        counters?.Placed(reflinked: false, size);
+        return content;
     }
 
     /// <summary>Places the object <paramref name="digest"/> of <paramref name="size"/> bytes into the writer's store.</summary>
