@@ -39,3 +39,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a/b}'; }
 
 # ratio2 A B: A / B with two decimals (for fractions such as warm / cold)
 ratio2() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+# start_registry: serves Debian's docker-registry on a free port of 127.0.0.1 from $work/registry
+# (removed first); sets $port and $registry_pid. The caller stops it (kill $registry_pid) and removes $work/registry.
+start_registry() {
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local registry="$work/registry"; rm -rf "$registry"; mkdir -p "$registry/data"
+  cat > "$registry/config.yml" <<YML
+version: 0.1
+log: { level: error }
+storage: { filesystem: { rootdirectory: $registry/data } }
+http: { addr: 127.0.0.1:$port }
+YML
+  docker-registry serve "$registry/config.yml" > "$registry/log" 2>&1 &
+  registry_pid=$!
+  for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && return; sleep 0.1; done
+  echo "the registry did not start: $(cat "$registry/log")" >&2; exit 1
+}

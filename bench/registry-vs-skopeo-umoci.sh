@@ -14,18 +14,9 @@ runs=${1:-3}
 prepare
 require_bench_image
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-registry="$work/registry"; rm -rf "$registry"; mkdir -p "$registry/data"
-cat > "$registry/config.yml" <<YML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $registry/data } }
-http: { addr: 127.0.0.1:$port }
-YML
-docker-registry serve "$registry/config.yml" > "$registry/log" 2>&1 &
-registry_pid=$!
+start_registry
+registry="$work/registry"
 trap 'kill $registry_pid 2>/dev/null; rm -rf "$registry"' EXIT
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
 skopeo copy -q --dest-tls-verify=false "oci:$image:bench" "docker://127.0.0.1:$port/bench:latest"
 ref="127.0.0.1:$port/bench:latest"
 blobs=$(python3 - "$image" <<'PY'

@@ -24,7 +24,7 @@ internal static class ExportCommand
         var configOut = new Option<string?>("--config-out") { HelpName = "FILE", Description = "Also write the image's config JSON to this file" };
         var rootless = new Option<bool>("--rootless") { Description = "Keep files owned by you and record image owners in the user.rootlesscontainers xattr; the default when not root (directory output)" };
         var maxUnpacked = new Option<ByteSize>("--max-unpacked-bytes") { HelpName = "SIZE", Description = "Stop when the layers unpack to more than this (K/M/G/T suffixes)", DefaultValueFactory = _ => new ByteSize(ExportOptions.DefaultMaxUnpackedBytes), CustomParser = ByteSize.Parser(1) };
-        var jobs = new Option<int>("--jobs", "-j") { HelpName = "N", Description = "How many layers to fetch and read at once (an ext4 output without the cache reads one at a time)", DefaultValueFactory = _ => ExportOptions.DefaultJobs, CustomParser = SharedOptions.AtLeast(1) };
+        var jobs = new Option<int>("--jobs", "-j") { HelpName = "N", Description = "How many layers to fetch and read at once (ext4: at most one per core; a layer read ahead waits in the cache or a spool, and the image is the same bytes)", DefaultValueFactory = _ => ExportOptions.DefaultJobs, CustomParser = SharedOptions.AtLeast(1) };
         var maxInFlight = new Option<ByteSize>("--max-in-flight") { HelpName = "SIZE", Description = "Most compressed bytes of layers read ahead of the one being applied, which bounds extra disk use", DefaultValueFactory = _ => new ByteSize(ExportOptions.DefaultMaxBytesInFlight), CustomParser = ByteSize.Parser(1) };
         var cacheDirectory = SharedOptions.CacheDirectory();
         var noCache = new Option<bool>("--no-cache") { Description = "Convert every layer afresh and keep nothing (a one-off export)" };
@@ -72,10 +72,6 @@ internal static class ExportCommand
                 {
                     throw SharedOptions.Usage($"{given.Name} does not apply to {resolved.Description} output (it is for {only.Description} output)");
                 }
-            }
-            if (resolved.NeedsContentInOrder && SharedOptions.Given(parse, jobs) && parse.GetValue(noCache))
-            {
-                throw SharedOptions.Usage($"{jobs.Name} does not apply to {resolved.Description} output without the layer cache (it reads one layer at a time)");
             }
             if (resolved == OutputFormat.Ext4)
             {

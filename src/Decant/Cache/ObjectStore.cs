@@ -78,13 +78,13 @@ internal sealed class ObjectStore
             // A plain open(2), no runtime file sharing (that would add a flock per object).
             using var file = unnamed ?? Posix.CreateFileAt(SafeFdHandle.CurrentDirectory, temporary!, ObjectMode, temporary!);
             string name;
+            // At its full size first, so no write extends the file: XFS reserves blocks speculatively
+            // past the end of a file that grows, and reports the zero blocks left unwritten inside that
+            // reservation as data until writeback, so the object's holes would not be known exactly.
+            RandomAccess.SetLength(file, size);
             using (var hashed = new HashedObject(file))
             {
-                long dataEnd = await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
-                if (dataEnd < size)
-                {
-                    RandomAccess.SetLength(file, size);
-                }
+                await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
                 name = hashed.Finish(size);
             }
             string final = PathOf(name);

@@ -68,7 +68,7 @@ public sealed record ExportOptions
     /// </summary>
     public long MaxBytesInFlight { get; init; } = DefaultMaxBytesInFlight;
 
-    /// <summary>The default <see cref="Jobs"/> (<c>--jobs</c>): 4. A format that places content in arrival order (<see cref="OutputFormat.NeedsContentInOrder"/>, ext4) reads one layer at a time without a <see cref="Cache"/>; with one, layers convert into it this many at a time and are placed in order.</summary>
+    /// <summary>The default <see cref="Jobs"/> (<c>--jobs</c>): 4. A format that places content in arrival order (<see cref="OutputFormat.NeedsContentInOrder"/>, ext4) reads at most as many layers at once as there are cores: a layer read ahead of its turn goes into the <see cref="Cache"/> or the writer's spool, and is placed from there in order, so the output is the same bytes whatever the setting.</summary>
     public const int DefaultJobs = 4;
     /// <summary>The default <see cref="MaxBytesInFlight"/> (<c>--max-in-flight</c>): 2 GiB.</summary>
     public const long DefaultMaxBytesInFlight = 2L << 30;

@@ -149,14 +149,16 @@ public static class ImageExporter
         ProgressTracker tracker, CancellationToken cancellationToken)
     {
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // A writer that places content in arrival order reads one layer at a time to stay deterministic;
-        // with a cache, layers convert concurrently into it and are placed from their records in order.
+        // A writer that places content in arrival order stays deterministic by placing each layer in
+        // its turn: a layer read ahead converts into the cache, or into a spool of the writer's
+        // (IDeferringContentStore), and is placed from there in order. Without either, one layer at a time.
         bool inOrder = options.ResolvedFormat.NeedsContentInOrder;
-        // (Converting for the cache is CPU-bound: no more layers at once than there are cores.)
-        int jobs = !inOrder ? options.Jobs : options.Cache is null ? 1 : Math.Min(options.Jobs, Environment.ProcessorCount);
+        bool placeInOrder = inOrder && (options.Cache is not null || store is Tree.IDeferringContentStore);
+        // (Reading ahead of the layer being placed is CPU-bound: no more layers at once than there are cores.)
+        int jobs = !inOrder ? options.Jobs : placeInOrder ? Math.Min(options.Jobs, Environment.ProcessorCount) : 1;
         int total = image.Layers.Count;
         using var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
-            new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker, total, placeInOrder: inOrder && options.Cache is not null);
+            new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker, total, placeInOrder);
         counters.AddLayers(total);
         var indexes = new Task<LayerIndex>[total];
         for (int i = 0; i < total; i++)

@@ -15,7 +15,9 @@ namespace Decant.Export;
 /// </summary>
 /// <remarks>
 /// With <c>placeInOrder</c> (a writer that places content in arrival order, such as ext4, and a
-/// cache), the layer whose turn it is converts and places at once; the layers above it are
+/// cache or a writer's spool), the layer whose turn it is reads and places at once. Without a cache,
+/// the layers above it read into the writer's spool (<see cref="IDeferringContentStore"/>) and each
+/// is placed from there once the layer below it has been. With one, the layer whose turn it is converts and places at once; the layers above it are
 /// converted into the cache concurrently, without placing anything, and each is then placed from
 /// its record only once the layer below it has been. The writer sees the contents in layer order
 /// either way, so the output is the same bytes as a warm export's, while decompression runs in parallel.
@@ -47,6 +49,10 @@ internal sealed class LayerReads(
         {
             if (cache is null || diffId is null)
             {
+                if (store is IDeferringContentStore deferring && !TurnToPlaceAsync(number, cancellationToken).IsCompletedSuccessfully)
+                {
+                    return await ReadAheadOfTurnAsync(deferring, number, layer, diffId, cancellationToken).ConfigureAwait(false);
+                }
                 await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
                 return await DownloadAsync(number, layer, diffId, new DirectLayerContent(store), recorder: null, cancellationToken).ConfigureAwait(false);
             }
@@ -68,6 +74,20 @@ internal sealed class LayerReads(
         {
             window.ReadFinished();
         }
+    }
+
+    /// <summary>
+    /// Reads a layer whose turn to place has not come (with <c>placeInOrder</c>, no cache) into the
+    /// writer's spool, gives its job slot to the next layer, and places it from the spool in its turn.
+    /// </summary>
+    private async Task<LayerIndex> ReadAheadOfTurnAsync(IDeferringContentStore deferring, int number, Descriptor layer, string? diffId, CancellationToken cancellationToken)
+    {
+        using var deferred = deferring.Defer();
+        var index = await DownloadAsync(number, layer, diffId, new DirectLayerContent(deferred), recorder: null, cancellationToken).ConfigureAwait(false);
+        FinishJob(number);
+        await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
+        await deferred.PlaceAsync(cancellationToken).ConfigureAwait(false);
+        return index;
     }
 
     /// <summary>With <c>placeInOrder</c>, waits until the layer below has placed its contents.</summary>

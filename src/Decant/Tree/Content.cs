@@ -40,6 +40,25 @@ internal interface IHoleSkippingStream
     long SkipHole(int alignment);
 }
 
+/// <summary>
+/// A content store whose placement depends on arrival order (ext4: the blocks a file gets depend on
+/// everything stored before it) that can take a later layer's contents early and hold them aside
+/// until that layer's turn. Layers can then be decoded in parallel while the output stays the same
+/// bytes as when they are read one at a time.
+/// </summary>
+internal interface IDeferringContentStore
+{
+    /// <summary>A store for one layer read ahead of its turn: what is written to it is held aside until <see cref="IDeferredContents.PlaceAsync"/>.</summary>
+    IDeferredContents Defer();
+}
+
+/// <summary>One layer's contents held aside (spooled next to the output) until its turn to be placed. Written by one reader at a time.</summary>
+internal interface IDeferredContents : IContentStore, IDisposable
+{
+    /// <summary>Places every content held into the main store, in the order written, exactly as if it were written there now; releases made meanwhile follow.</summary>
+    ValueTask PlaceAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>What placing a file's content into a store from another file did.</summary>
 /// <param name="Content">The store's handle to the placed content.</param>
 /// <param name="Reflinked">Whether the store shares the source's blocks (a reflink) instead of holding a copy.</param>

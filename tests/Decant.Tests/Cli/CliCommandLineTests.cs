@@ -72,7 +72,6 @@ public class CliCommandLineTests
         { ["-o", "OUT/rootfs.tar", "--no-journal"], "--no-journal does not apply to a tar output" },
         { ["-o", "OUT/rootfs.tar", "--bundle"], "--bundle does not apply to a tar output" },
         { ["-o", "OUT/rootfs.ext4", "--rootless"], "--rootless does not apply to an ext4 output" },
-        { ["-o", "OUT/rootfs.ext4", "--jobs", "2", "--no-cache"], "--jobs does not apply to an ext4 output without the layer cache" },
         { ["-o", "OUT/rootfs", "--format", "tar", "--size", "1G"], "--size does not apply to a tar output" },
         { ["-o", "-", "--force"], "--force does not apply to -o -" },
     };

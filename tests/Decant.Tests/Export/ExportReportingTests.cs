@@ -9,43 +9,6 @@ namespace Decant.Tests.Export;
 /// <summary>What an export reports: layer states that say what each layer is doing, and cleanup that failed.</summary>
 public class ExportReportingTests
 {
-    /// <summary>Records every snapshot synchronously (Progress&lt;T&gt; would post them to the thread pool, out of order).</summary>
-    private sealed class Recorder(Action<ExportProgress>? onReport = null) : IProgress<ExportProgress>
-    {
-        public List<ExportProgress> Snapshots { get; } = [];
-
-        public void Report(ExportProgress value)
-        {
-            lock (Snapshots)
-            {
-                Snapshots.Add(value);
-            }
-            onReport?.Invoke(value);
-        }
-    }
-
-    /// <summary>
-    /// A real layout source whose blob <paramref name="gated"/> opens only once <paramref name="gate"/>
-    /// completes: the one injected fault, a delay, so the order of events is not left to timing.
-    /// </summary>
-    private sealed class GatedSource(IImageSource inner, string gated, Task gate) : IImageSource
-    {
-        public string Name => inner.Name;
-
-        public ValueTask<Decant.Manifests.Descriptor> ResolveRootAsync(CancellationToken cancellationToken) => inner.ResolveRootAsync(cancellationToken);
-
-        public async ValueTask<Stream> OpenBlobAsync(Decant.Manifests.Descriptor descriptor, CancellationToken cancellationToken)
-        {
-            if (descriptor.Digest == gated)
-            {
-                await gate.WaitAsync(cancellationToken);
-            }
-            return await inner.OpenBlobAsync(descriptor, cancellationToken);
-        }
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
-    }
-
     [Fact]
     public async Task ALayerReadBeforeTheOneBelowItWaitsAndIsNotReportedAsApplying()
     {
@@ -54,7 +17,7 @@ public class ExportReportingTests
         byte[] bottom = new LayerTar().File("big", new string('b', 100_000)).ToArray();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), [bottom, new LayerTar().File("small", "x").ToArray()]);
         var aboveRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var recorder = new Recorder(snapshot =>
+        var recorder = new ProgressRecorder(snapshot =>
         {
             if (snapshot.Layers.Count == 2 && snapshot.Layers[1].State == LayerState.Read)
             {
@@ -89,7 +52,7 @@ public class ExportReportingTests
         string output = scratch.Combine("out");
         var pinned = new List<string>();
         // Once the first layer is in, make what it staged impossible to remove; the second layer then fails.
-        var recorder = new Recorder(snapshot =>
+        var recorder = new ProgressRecorder(snapshot =>
         {
             if (pinned.Count == 0 && snapshot.Layers.Count == 2 && snapshot.Layers[0].State == LayerState.Done)
             {

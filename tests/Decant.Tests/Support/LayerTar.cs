@@ -19,6 +19,9 @@ public sealed class LayerTar
     public LayerTar File(string name, string content = "", int mode = 0b110_100_100, int uid = 0, int gid = 0, DateTimeOffset? mtime = null, Dictionary<string, string>? xattrs = null) =>
         Add(TarEntryType.RegularFile, name, mode, uid, gid, mtime, xattrs, data: Encoding.UTF8.GetBytes(content));
 
+    public LayerTar File(string name, byte[] content, int mode = 0b110_100_100) =>
+        Add(TarEntryType.RegularFile, name, mode, 0, 0, null, null, data: content);
+
     public LayerTar Symlink(string name, string target) =>
         Add(TarEntryType.SymbolicLink, name, 0b111_111_111, 0, 0, null, null, link: target);
 

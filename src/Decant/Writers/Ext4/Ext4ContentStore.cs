@@ -11,18 +11,114 @@ namespace Decant.Writers.Ext4;
 /// <see cref="BlockAllocator"/>. Released content gives its blocks back for metadata at commit.
 /// Thread-safe: allocation is locked and writes go to disjoint positions.
 /// </summary>
-internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
+internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDeferringContentStore
 {
     private readonly SafeFileHandle _image;
     private readonly BlockAllocator _allocator;
+    private readonly string? _spoolDirectory;
     private readonly Lock _lock = new();
     private readonly List<Ext4Content> _written = [];
     private volatile bool _cannotReflink;
 
-    public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator)
+    /// <summary>A store writing into <paramref name="image"/>; layers read ahead of their turn are spooled in <paramref name="spoolDirectory"/> (null: this store is such a spool).</summary>
+    public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator, string? spoolDirectory)
     {
         _image = image;
         _allocator = allocator;
+        _spoolDirectory = spoolDirectory;
+    }
+
+    /// <inheritdoc/>
+    public IDeferredContents Defer() =>
+        new DeferredExt4Contents(this, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
+
+    /// <summary>The contents written so far, in the order they were written (one writer at a time), handed over once.</summary>
+    internal List<Ext4Content> TakeWritten()
+    {
+        lock (_lock)
+        {
+            var written = new List<Ext4Content>(_written);
+            _written.Clear();
+            return written;
+        }
+    }
+
+    /// <summary>
+    /// Places contents written into a spool (a store over <paramref name="spool"/>) into the image,
+    /// in order: each run of their blocks is allocated as streaming would have allocated it, so the
+    /// image is the same byte for byte, then the blocks are cloned or copied over, consecutive runs
+    /// in one call.
+    /// </summary>
+    internal async ValueTask PlaceSpooledAsync(SafeFileHandle spool, IReadOnlyList<Ext4Content> contents, CancellationToken cancellationToken)
+    {
+        var runs = new List<BlockRun>();
+        var copy = new PendingCopy(this, spool);
+        foreach (var content in contents)
+        {
+            var extents = new List<FileExtent>(content.Extents.Count);
+            foreach (var spooled in content.Extents)
+            {
+                runs.Clear();
+                _allocator.AllocateFresh(spooled.Length, runs);
+                uint logical = spooled.Logical;
+                long from = spooled.Physical;
+                foreach (var run in runs)
+                {
+                    AddExtent(extents, logical, run.Start, (int)run.Length);
+                    await copy.AddAsync(from, run.Start, run.Length, cancellationToken).ConfigureAwait(false);
+                    logical += (uint)run.Length;
+                    from += run.Length;
+                }
+            }
+            content.MoveTo(extents);
+            lock (_lock)
+            {
+                _written.Add(content);
+            }
+        }
+        await copy.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Blocks to move from a spool into the image, gathered while they stay consecutive on both sides.</summary>
+    private sealed class PendingCopy(Ext4ContentStore store, SafeFileHandle spool)
+    {
+        private const long MaxBlocks = 16384; // 64 MiB a call
+        private long _from, _to, _blocks;
+
+        public async ValueTask AddAsync(long from, long to, long blocks, CancellationToken cancellationToken)
+        {
+            if (_blocks > 0 && (from != _from + _blocks || to != _to + _blocks || _blocks + blocks > MaxBlocks))
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            if (_blocks == 0)
+            {
+                (_from, _to) = (from, to);
+            }
+            _blocks += blocks;
+        }
+
+        public async ValueTask FlushAsync(CancellationToken cancellationToken)
+        {
+            if (_blocks > 0)
+            {
+                await store.CloneOrCopyAsync(spool, _from * Ext4Constants.BlockSize, _to * Ext4Constants.BlockSize, _blocks * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
+                _blocks = 0;
+            }
+        }
+    }
+
+    /// <summary>Whole blocks from another file into the image: shared (FICLONERANGE) where the filesystem can, else copied in the kernel. Says whether they were shared.</summary>
+    private async ValueTask<bool> CloneOrCopyAsync(SafeFileHandle source, long from, long at, long bytes, CancellationToken cancellationToken)
+    {
+        if (!_cannotReflink && KernelCopy.TryCloneRange(source, from, _image, at, bytes))
+        {
+            return true;
+        }
+        // Whether two filesystems share blocks does not change from range to range: asked once.
+        _cannotReflink = true;
+        await KernelCopy.CopyRangeAsync(source, from, _image, at, bytes, cancellationToken).ConfigureAwait(false);
+        return false;
     }
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
@@ -83,16 +179,13 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
                 long bytes = Math.Min(run.Length * Ext4Constants.BlockSize, left);
                 long whole = bytes & ~(long)(Ext4Constants.BlockSize - 1);
                 long at = run.Start * Ext4Constants.BlockSize;
-                if (whole > 0 && !_cannotReflink && KernelCopy.TryCloneRange(source, from, _image, at, whole))
+                if (whole > 0 && await CloneOrCopyAsync(source, from, at, whole, cancellationToken).ConfigureAwait(false))
                 {
                     cloned = true;
                 }
                 else if (whole > 0)
                 {
-                    // Whether two filesystems share blocks does not change from range to range: asked once.
-                    _cannotReflink = true;
                     copied = true;
-                    await KernelCopy.CopyRangeAsync(source, from, _image, at, whole, cancellationToken).ConfigureAwait(false);
                 }
                 if (bytes > whole)
                 {
@@ -219,7 +312,10 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore
 /// <summary>A file's content in the image: its extents (holes are the gaps between them).</summary>
 internal sealed class Ext4Content(long size, IReadOnlyList<FileExtent> extents) : ContentRef(size)
 {
-    public IReadOnlyList<FileExtent> Extents { get; } = extents;
+    public IReadOnlyList<FileExtent> Extents { get; private set; } = extents;
+
+    /// <summary>Gives the content its blocks in the image (it was spooled, its extents the spool's).</summary>
+    internal void MoveTo(IReadOnlyList<FileExtent> extents) => Extents = extents;
 
     /// <summary>1 once the blocks went back to the allocator.</summary>
     internal int Released;

@@ -34,7 +34,7 @@ internal sealed class Ext4Writer : IRootfsWriter
         _file = file;
         _layout = layout;
         _allocator = new BlockAllocator(layout);
-        _store = new Ext4ContentStore(file, _allocator);
+        _store = new Ext4ContentStore(file, _allocator, output.ParentDirectory);
     }
 
     /// <summary>Checks the output path and opens the temporary image file next to it.</summary>

@@ -18,6 +18,10 @@ internal static class Ext4Images
     public static Task<WriteSummary> WriteImageAsync(Ext4WriterOptions options, params byte[][] layers) =>
         ExportAsync(OutputFormat.Ext4, options, layers);
 
+    /// <summary>Writes <paramref name="layers"/> as an ext4 image, reading at most <paramref name="jobs"/> layers at once.</summary>
+    public static Task<WriteSummary> WriteImageAsync(Ext4WriterOptions options, int jobs, params byte[][] layers) =>
+        ExportAsync(OutputFormat.Ext4, options, layers, jobs);
+
     /// <summary>Exports <paramref name="layers"/> as a directory with exact owners, to compare an image with.</summary>
     public static Task WriteDirectoryAsync(string target, params byte[][] layers) =>
         ExportAsync(OutputFormat.Directory, new DirectoryWriterOptions { Output = target }, layers);
@@ -27,7 +31,7 @@ internal static class Ext4Images
     /// <see cref="ImageExporter"/> (concurrent reads, the read-ahead window, the format's default
     /// xattr rules), as the CLI does.
     /// </summary>
-    private static async Task<WriteSummary> ExportAsync(OutputFormat format, WriterOptions options, IEnumerable<byte[]> layers)
+    private static async Task<WriteSummary> ExportAsync(OutputFormat format, WriterOptions options, IEnumerable<byte[]> layers, int jobs = ExportOptions.DefaultJobs)
     {
         using var scratch = new ScratchDirectory();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), layers);
@@ -38,6 +42,7 @@ internal static class Ext4Images
             Format = format,
             FormatOptions = options,
             Ownership = OwnershipMode.Preserve,
+            Jobs = jobs,
         });
         return result.Summary;
     }

@@ -1,7 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
+using Decant.Export;
 using Decant.Model;
+using Decant.References;
+using Decant.Sources;
 using Decant.Tests.Support;
+using Decant.Writers;
 using Decant.Writers.Ext4;
 
 namespace Decant.Tests.Writers.Ext4;
@@ -108,6 +112,53 @@ public sealed class Ext4WriterTests : IDisposable
         Assert.DoesNotContain("Fast link dest", await Ext4Images.DebugFsAsync(Image(), "stat /data/link-60"), StringComparison.Ordinal);
         Assert.Contains("File ACL: ", await Ext4Images.DebugFsAsync(Image(), "stat /data/xattr-overflow"), StringComparison.Ordinal);
         Assert.Contains("Flags: 0x81000", await Ext4Images.DebugFsAsync(Image(), "stat /data/many"), StringComparison.Ordinal); // htree + extents
+    }
+
+    [Fact]
+    public async Task LayersReadAheadOfTheirTurnGiveTheSameBytesAsOneAtATime()
+    {
+        // A layer read while the one below it still is waits in a spool and moves into the image in its turn.
+        var random = new Random(7);
+        byte[] Bytes(int size)
+        {
+            byte[] bytes = new byte[size];
+            random.NextBytes(bytes);
+            return bytes;
+        }
+        byte[] withZeroBlocks = [.. Bytes(10_000), .. new byte[3 * 4096], .. Bytes(70_000)];
+        var layers = new List<byte[]>
+        {
+            new LayerTar().Dir("data").File("data/small", "s").File("data/big", Bytes(3_000_000)).File("data/empty", "").ToArray(),
+            new LayerTar().File("data/zeros", withZeroBlocks).File("data/twice", Bytes(200_000)).File("data/twice", Bytes(50_000))
+                .Hardlink("data/link", "data/zeros").ToArray(),
+            new LayerTar().Whiteout("data/big").File("data/replaced", Bytes(300_000)).File("data/all-zero", new byte[65_536]).ToArray(),
+            new LayerTar().File("data/replaced", "short now").Dir("data/more").File("data/more/tail", Bytes(5_000)).ToArray(),
+        };
+        byte[] seed = SHA256.HashData("sha256:read-ahead"u8);
+        var oneAtATime = new Ext4WriterOptions { Output = Image("one.ext4"), Seed = seed };
+        await Ext4Images.WriteImageAsync(oneAtATime, 1, [.. layers]);
+
+        // The bottom layer's blob opens only once the layer above it has been read: that layer is
+        // surely read ahead of its turn, into a spool (the one injected fault, a delay).
+        string reference = SyntheticImage.WriteLayout(_scratch.Combine("read-ahead-image"), layers);
+        var aboveRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var recorder = new ProgressRecorder(snapshot =>
+        {
+            if (snapshot.Layers.Count == layers.Count && snapshot.Layers[1].State == LayerState.Read)
+            {
+                aboveRead.TrySetResult();
+            }
+        });
+        await using (var layout = await ImageSources.OpenAsync(ImageReference.Parse(reference), CancellationToken.None))
+        {
+            string bottom = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(SyntheticImage.Gzip(layers[0])));
+            var readAhead = new ExportOptions { Output = Image("ahead.ext4"), Jobs = 2, FormatOptions = new Ext4WriterOptions { Seed = seed }, Ownership = OwnershipMode.Preserve };
+            await ImageExporter.ExportAsync(new GatedSource(layout, bottom, aboveRead.Task), readAhead, recorder).WaitAsync(TimeSpan.FromSeconds(120));
+        }
+        Assert.Contains(recorder.Snapshots, s => s.Layers.Count == layers.Count && s.Layers[1].State == LayerState.Read && s.Layers[0].State != LayerState.Done);
+        await Ext4Images.AssertCleanAsync(Image("ahead.ext4"));
+        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("ahead.ext4"))), "the image differs with a layer read ahead");
+        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("ahead.ext4"))!, ".decant-spool-*"));
     }
 
     [Fact]
