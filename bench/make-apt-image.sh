@@ -23,6 +23,8 @@ umoci new --image "$layout.new:bench"
 umoci unpack --image "$layout.new:bench" "$build/bundle" >/dev/null
 cp -a "$build/base/." "$rootfs/"
 rm -rf "$build/base"
+# As Debian's own images: no downloaded packages or package lists kept.
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 # The image's times are the build's, as with any image build; the layers are what differs from the
 # previous one, as umoci computes it (--refresh-bundle makes the next repack diff against this one).
 repack() { umoci repack --refresh-bundle --image "$layout.new:bench" "$build/bundle" >/dev/null; }

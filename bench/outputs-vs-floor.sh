@@ -59,7 +59,8 @@ export -f chain_dir chain_ext4; export out
 for i in $(seq 1 "$runs"); do
   for name in host apt; do
     ref="oci:${layout[$name]}:bench"; remote="127.0.0.1:$port/$name:bench"
-    run "$name-floor" dotnet "$floor_tool" "$ref"
+    # The floor's own clock (from its first layer read to its last byte): without the runtime's startup.
+    settle; times[$name-floor]+=" $(dotnet "$floor_tool" "$ref" | cut -d' ' -f1)"
     run "$name-ext4" "$decant" export "$ref" -o "$out/image.ext4" --no-cache --progress none
     e2fsck -fn "$out/image.ext4" >/dev/null 2>&1 || { echo "e2fsck found problems in the $name image" >&2; exit 1; }
     run "$name-tar" "$decant" export "$ref" -o "$out/image.tar" --no-cache --progress none
