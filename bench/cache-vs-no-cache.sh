@@ -17,7 +17,8 @@
 # Prints medians, warm / cold --no-cache (targets <= 0.15 on ext4, <= 0.05 on XFS), cold with the
 # cache / cold --no-cache (target <= 1.15), the floors as ratios to cold --no-cache, and peak RSS (target <= 64 MiB).
 # Usage: bench/cache-vs-no-cache.sh [RUNS]      (default 3)
-# Env: BENCH_FS_SIZE, each loop file's size for truncate (default 24G, sparse).
+# Env: BENCH_FS_SIZE, each loop file's size for truncate (default 24G, sparse); BENCH_FILESYSTEMS, which of
+# "ext4 xfs" to run on (default both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -26,7 +27,7 @@ runs=${1:-3}
 prepare
 require_bench_image
 
-filesystems=(ext4 xfs)
+read -r -a filesystems <<<"${BENCH_FILESYSTEMS:-ext4 xfs}"
 cleanup() {
   for fs in "${filesystems[@]}"; do
     if mountpoint -q "$work/cache-$fs"; then umount "$work/cache-$fs" 2>/dev/null || umount -l "$work/cache-$fs"; fi
