@@ -10,7 +10,7 @@ namespace Decant.Cache;
 /// of the Merkle tree over the content. The cache names content objects by it, so the same store
 /// can back composefs without rehashing. Streaming: memory is one pending block per tree level.
 /// </summary>
-internal sealed class FsVerityDigest : IDisposable
+internal sealed class FsVerityDigest
 {
     private const int BlockSize = 4096;
     private const int HashSize = 32;
@@ -120,7 +120,7 @@ internal sealed class FsVerityDigest : IDisposable
     /// <summary>The fs-verity digest of a whole file, read from its start.</summary>
     public static async Task<string> OfFileAsync(string path, CancellationToken cancellationToken)
     {
-        using var digest = new FsVerityDigest();
+        var digest = new FsVerityDigest();
         await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.Asynchronous | FileOptions.SequentialScan, BufferSize = 0 });
         byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
         try
@@ -136,11 +136,6 @@ internal sealed class FsVerityDigest : IDisposable
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
         return digest.Finish();
-    }
-
-    /// <summary>Nothing to release (one-shot hashes); kept so callers scope a digest with <c>using</c>.</summary>
-    public void Dispose()
-    {
     }
 
     /// <summary>Hashes one full block and adds the hash to <paramref name="level"/>, closing that level's block when it fills.</summary>

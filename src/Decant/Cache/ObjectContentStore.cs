@@ -1,4 +1,3 @@
-using Decant.Interop;
 using Decant.Layers;
 using Decant.Model;
 using Decant.Tree;
@@ -51,7 +50,7 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
     private async ValueTask<ContentRef> PlaceJustWrittenAsync(IContentStore store, string digest, long size, CancellationToken cancellationToken)
     {
         using var handle = SplitStream.OpenObject(objects, digest, size);
-        await using var stream = new FileContentStream(handle, size, skipsHoles: size > KernelCopy.SmallFileLimit);
+        await using var stream = new FileContentStream(handle, size);
         var content = await store.WriteAsync(stream, size, cancellationToken).ConfigureAwait(false);
         counters?.Placed(reflinked: false, size);
         return content;

@@ -82,11 +82,9 @@ internal sealed class ObjectStore
             // past the end of a file that grows, and reports the zero blocks left unwritten inside that
             // reservation as data until writeback, so the object's holes would not be known exactly.
             RandomAccess.SetLength(file, size);
-            using (var hashed = new HashedObject(file))
-            {
-                await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
-                name = hashed.Finish(size);
-            }
+            var hashed = new HashedObject(file);
+            await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
+            name = hashed.Finish(size);
             string final = PathOf(name);
             int prefix = Convert.ToInt32(name.Substring(7, 2), 16);
             if (!Volatile.Read(ref _prefixReady[prefix]))
@@ -172,7 +170,7 @@ internal sealed class ObjectStore
     }
 
     /// <summary>An object being written: its file and the digest of the bytes up to <see cref="_hashedTo"/> (the gaps between written runs are zeros).</summary>
-    private sealed class HashedObject(SafeFileHandle file) : IDisposable
+    private sealed class HashedObject(SafeFileHandle file)
     {
         private readonly FsVerityDigest _digest = new();
         private long _hashedTo;
@@ -190,8 +188,6 @@ internal sealed class ObjectStore
             _digest.AppendZeros(size - _hashedTo);
             return _digest.Finish();
         }
-
-        public void Dispose() => _digest.Dispose();
     }
 
     /// <summary>Writes an object's runs of data blocks and hashes them; zero blocks and holes stay holes (and hash as zeros).</summary>

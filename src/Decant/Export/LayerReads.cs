@@ -49,7 +49,7 @@ internal sealed class LayerReads(
         {
             if (cache is null || diffId is null)
             {
-                if (store is IDeferringContentStore deferring && !TurnToPlaceAsync(number, cancellationToken).IsCompletedSuccessfully)
+                if (store is IDeferringContentStore deferring && !IsTurnToPlace(number))
                 {
                     return await ReadAheadOfTurnAsync(deferring, number, layer, diffId, cancellationToken).ConfigureAwait(false);
                 }
@@ -90,9 +90,12 @@ internal sealed class LayerReads(
         return index;
     }
 
+    /// <summary>Whether layer <paramref name="number"/> may place its contents now: no order to keep, or the layer below has placed its own.</summary>
+    private bool IsTurnToPlace(int number) => _placed is null || number == 0 || _placed[number - 1].Task.IsCompleted;
+
     /// <summary>With <c>placeInOrder</c>, waits until the layer below has placed its contents.</summary>
     private Task TurnToPlaceAsync(int number, CancellationToken cancellationToken) =>
-        _placed is null || number == 0 ? Task.CompletedTask : _placed[number - 1].Task.WaitAsync(cancellationToken);
+        IsTurnToPlace(number) ? Task.CompletedTask : _placed![number - 1].Task.WaitAsync(cancellationToken);
 
     /// <summary>
     /// A layer whose turn to place has come reads through the cache as without an order to keep
@@ -102,7 +105,7 @@ internal sealed class LayerReads(
     /// </summary>
     private async Task<LayerIndex> ReadThroughCacheInOrderAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
     {
-        if (TurnToPlaceAsync(number, cancellationToken).IsCompletedSuccessfully)
+        if (IsTurnToPlace(number))
         {
             return await ReadThroughCacheAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false);
         }

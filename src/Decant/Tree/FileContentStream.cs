@@ -5,10 +5,11 @@ namespace Decant.Tree;
 
 /// <summary>
 /// The first <c>size</c> bytes of a file (a cache object) as a read-only stream that knows where
-/// the file's holes are, so a store skips them at no cost instead of reading their zeros (unless
-/// <c>skipsHoles</c> is false: for a small file, asking costs more than reading). The handle stays the caller's.
+/// the file's holes are, so a store skips them at no cost instead of reading their zeros (except in
+/// a file of at most <see cref="KernelCopy.SmallFileLimit"/> bytes: asking costs more than reading
+/// it). The handle stays the caller's.
 /// </summary>
-internal sealed class FileContentStream(SafeFileHandle file, long size, bool skipsHoles = true) : Blobs.ReadOnlyStream, IHoleSkippingStream
+internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.ReadOnlyStream, IHoleSkippingStream
 {
     private long _position;
 
@@ -34,7 +35,7 @@ internal sealed class FileContentStream(SafeFileHandle file, long size, bool ski
     /// <inheritdoc/>
     public long SkipHole(int alignment)
     {
-        if (_position >= size || !skipsHoles)
+        if (_position >= size || size <= KernelCopy.SmallFileLimit)
         {
             return 0;
         }

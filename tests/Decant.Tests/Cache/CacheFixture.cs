@@ -27,7 +27,7 @@ internal static class CacheFixture
     /// <summary>The object name of a file's content: its fs-verity digest.</summary>
     public static string ObjectOf(string content)
     {
-        using var digest = new FsVerityDigest();
+        var digest = new FsVerityDigest();
         digest.Append(Encoding.UTF8.GetBytes(content));
         return digest.Finish();
     }

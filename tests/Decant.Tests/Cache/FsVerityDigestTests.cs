@@ -30,7 +30,7 @@ public class FsVerityDigestTests
         Assert.Equal(expected, await FsVerityDigest.OfFileAsync(file, CancellationToken.None));
 
         // However the content arrives, in odd pieces or all at once, the digest is the same.
-        using var pieces = new FsVerityDigest();
+        var pieces = new FsVerityDigest();
         var random = new Random(7);
         for (int offset = 0; offset < size;)
         {
@@ -56,9 +56,9 @@ public class FsVerityDigestTests
         byte[] content = new byte[before + zeros + after];
         new Random(before + zeros).NextBytes(content.AsSpan(0, before));
         new Random(after).NextBytes(content.AsSpan(before + zeros));
-        using var bytes = new FsVerityDigest();
+        var bytes = new FsVerityDigest();
         bytes.Append(content);
-        using var hole = new FsVerityDigest();
+        var hole = new FsVerityDigest();
         hole.Append(content.AsSpan(0, before));
         hole.AppendZeros(zeros);
         hole.Append(content.AsSpan(before + zeros));
@@ -78,7 +78,7 @@ public class FsVerityDigestTests
             stream.SetLength(Size);
         }
         var expected = (await Tools.RunCheckedAsync("fsverity", ["digest", "--hash-alg=sha256", "--block-size=4096", file], CancellationToken.None)).StandardOutput.Split(' ')[0];
-        using var hole = new FsVerityDigest();
+        var hole = new FsVerityDigest();
         hole.AppendZeros(Size);
 
         Assert.Equal(expected, hole.Finish());

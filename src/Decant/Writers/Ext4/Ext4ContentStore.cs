@@ -58,15 +58,11 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
             var extents = new List<FileExtent>(content.Extents.Count);
             foreach (var spooled in content.Extents)
             {
-                runs.Clear();
-                _allocator.AllocateFresh(spooled.Length, runs);
-                uint logical = spooled.Logical;
+                AllocateFresh(_allocator, extents, spooled.Logical, spooled.Length, runs);
                 long from = spooled.Physical;
                 foreach (var run in runs)
                 {
-                    AddExtent(extents, logical, run.Start, (int)run.Length);
                     await copy.AddAsync(from, run.Start, run.Length, cancellationToken).ConfigureAwait(false);
-                    logical += (uint)run.Length;
                     from += run.Length;
                 }
             }
@@ -154,12 +150,11 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
     /// </summary>
     public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
     {
-        bool small = size <= KernelCopy.SmallFileLimit;
-        var ranges = small ? null : FileDataRanges.TryFindBlocks(source, size, Ext4Constants.BlockSize);
+        var ranges = size <= KernelCopy.SmallFileLimit ? null : FileDataRanges.TryFindBlocks(source, size, Ext4Constants.BlockSize);
         if (ranges is null)
         {
             // A small object is read whole, its zero blocks found as streaming finds them.
-            await using var stream = new FileContentStream(source, size, skipsHoles: !small);
+            await using var stream = new FileContentStream(source, size);
             return new PlacedContent(await WriteAsync(stream, size, cancellationToken).ConfigureAwait(false), Reflinked: false);
         }
         CheckSize(size);
@@ -168,14 +163,10 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
         bool cloned = false, copied = false;
         foreach (var (offset, length) in ranges)
         {
-            runs.Clear();
-            _allocator.AllocateFresh((length + Ext4Constants.BlockSize - 1) >> Ext4Constants.BlockShift, runs);
-            uint logical = (uint)(offset >> Ext4Constants.BlockShift);
+            AllocateFresh(_allocator, extents, (uint)(offset >> Ext4Constants.BlockShift), (length + Ext4Constants.BlockSize - 1) >> Ext4Constants.BlockShift, runs);
             long from = offset, left = length;
             foreach (var run in runs)
             {
-                AddExtent(extents, logical, run.Start, (int)run.Length);
-                logical += (uint)run.Length;
                 long bytes = Math.Min(run.Length * Ext4Constants.BlockSize, left);
                 long whole = bytes & ~(long)(Ext4Constants.BlockSize - 1);
                 long at = run.Start * Ext4Constants.BlockSize;
@@ -243,6 +234,22 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
         }
     }
 
+    /// <summary>
+    /// Takes <paramref name="blocks"/> fresh blocks for a file's blocks from <paramref name="logical"/>
+    /// on, into <paramref name="runs"/> (cleared first), and adds them to its extents: the one way
+    /// streaming, placing an object and placing a spool allocate, so they give the same image.
+    /// </summary>
+    private static void AllocateFresh(BlockAllocator allocator, List<FileExtent> extents, uint logical, long blocks, List<BlockRun> runs)
+    {
+        runs.Clear();
+        allocator.AllocateFresh(blocks, runs);
+        foreach (var run in runs)
+        {
+            AddExtent(extents, logical, run.Start, (int)run.Length);
+            logical += (uint)run.Length;
+        }
+    }
+
     private static void AddExtent(List<FileExtent> extents, uint logical, long physical, int length)
     {
         while (length > 0)
@@ -284,14 +291,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
         {
             int blocks = (length + Ext4Constants.BlockSize - 1) / Ext4Constants.BlockSize;
             buffer.AsSpan(start + length, blocks * Ext4Constants.BlockSize - length).Clear(); // the file's last block, padded
-            runs.Clear();
-            allocator.AllocateFresh(blocks, runs);
-            uint logical = (uint)(offset >> Ext4Constants.BlockShift);
-            foreach (var run in runs)
-            {
-                AddExtent(extents, logical, run.Start, (int)run.Length);
-                logical += (uint)run.Length;
-            }
+            AllocateFresh(allocator, extents, (uint)(offset >> Ext4Constants.BlockShift), blocks, runs);
             return runs.Count == 1 ? WriteRun(buffer, start, runs[0], cancellationToken) : WriteRunsAsync(buffer, start, cancellationToken);
         }
 
