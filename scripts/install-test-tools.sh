@@ -7,11 +7,11 @@ set -euo pipefail
 
 packages=(
   umoci skopeo buildah docker-registry apache2-utils e2fsprogs attr python3 fsverity
-  busybox-static zstd bzip2 xz-utils time clang zlib1g-dev tar gzip libcap2-bin runc bsdutils coreutils xfsprogs
+  busybox-static zstd bzip2 xz-utils time clang zlib1g-dev tar gzip libcap2-bin runc bsdutils coreutils xfsprogs erofs-utils cryptsetup-bin
 )
 # Executables that must be on PATH afterwards (package -> command it provides).
 commands=(umoci skopeo buildah docker-registry htpasswd mke2fs setfattr getfattr python3 fsverity
-  busybox zstd bzip2 xz clang tar gzip setcap script chattr env mkfs.xfs)
+  busybox zstd bzip2 xz clang tar gzip setcap script chattr env mkfs.xfs mkfs.erofs fsck.erofs dump.erofs veritysetup)
 
 missing=()
 for package in "${packages[@]}"; do
