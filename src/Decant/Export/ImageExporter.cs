@@ -160,7 +160,7 @@ public static class ImageExporter
         using var reads = new LayerReads(source, store, options.Cache, counters, new UnpackBudget(options.MaxUnpackedBytes), new TarReaderLimits(),
             new ReadAheadWindow(jobs, options.MaxBytesInFlight, image.Layers.Select(l => l.Size)), tracker, total, placeInOrder);
         counters.AddLayers(total);
-        var indexes = new Task<LayerIndex>[total];
+        var indexes = new Task<LayerIndex>?[total];
         for (int i = 0; i < total; i++)
         {
             string? diffId = i < image.DiffIds.Count ? image.DiffIds[i].ToString() : null;
@@ -173,7 +173,10 @@ public static class ImageExporter
         {
             for (int i = 0; i < total; i++)
             {
-                var index = await indexes[i].ConfigureAwait(false);
+                var index = await indexes[i]!.ConfigureAwait(false);
+                // Let the layer's index go once applied (its entries live on in the tree, or are gone),
+                // so the indexes of layers read at once do not all stay in memory until the commit.
+                indexes[i] = null;
                 tracker.SetState(i, LayerState.Applying);
                 await applier.ApplyAsync(index, failFast.Token).ConfigureAwait(false);
                 uncompressed += index.UncompressedBytes;
@@ -184,7 +187,7 @@ public static class ImageExporter
         catch
         {
             await failFast.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(indexes.Select(r => r.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default))).ConfigureAwait(false);
+            await Task.WhenAll(indexes.OfType<Task<LayerIndex>>().Select(r => r.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default))).ConfigureAwait(false);
             throw;
         }
         return (applier.Tree, uncompressed);

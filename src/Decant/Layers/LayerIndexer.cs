@@ -121,7 +121,6 @@ internal static class LayerIndexer
                 }
             }
             entries.Add(new IndexedEntry { Header = header, Content = content });
-            MemoryGovernor.Tick();
         }
         await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
         return entries;

@@ -55,7 +55,8 @@ internal sealed partial class LayerTarReader
             _input.Peek(TarHeaderFields.BlockSize).CopyTo(_sparseHeaderCopy);
         }
         _input.Consume(TarHeaderFields.BlockSize);
-        IReadOnlyList<KeyValuePair<string, byte[]>> xattrs = _pending.Xattrs is { } list ? list : [];
+        // (Not `list ? list : []`: the conditional's type is List, and each entry without xattrs got an empty List of its own.)
+        IReadOnlyList<KeyValuePair<string, byte[]>> xattrs = _pending.Xattrs is { } list ? list : Array.Empty<KeyValuePair<string, byte[]>>();
 
         if (oldGnuSparse)
         {

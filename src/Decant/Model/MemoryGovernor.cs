@@ -1,27 +1,13 @@
 namespace Decant.Model;
 
 /// <summary>
-/// Keeps the process's memory bounded whatever the image size. The GC sizes its youngest
-/// generation from the CPU cache (tens of MiB on server parts) and Native AOT offers no knob for
-/// it, so the per-entry loops call <see cref="Tick"/>: after every few MiB of allocation it runs
-/// a young-generation collection, which is cheap because little of a layer's garbage survives.
+/// The one place the library asks the GC for anything. Memory is bounded by what the export holds
+/// (metadata only, pooled buffers), not by forced collections; the command line runs with the
+/// workstation GC in its default concurrent mode, whose youngest generation stays small (a
+/// non-concurrent workstation GC lets it grow towards 200 MiB).
 /// </summary>
 internal static class MemoryGovernor
 {
-    private const long AllocationBudget = 8L << 20;
-    private static long _nextCollectionAt = AllocationBudget;
-
-    public static void Tick()
-    {
-        long allocated = GC.GetTotalAllocatedBytes(precise: false);
-        long next = Volatile.Read(ref _nextCollectionAt);
-        if (allocated < next || Interlocked.CompareExchange(ref _nextCollectionAt, allocated + AllocationBudget, next) != next)
-        {
-            return;
-        }
-        GC.Collect(0, GCCollectionMode.Forced, blocking: true);
-    }
-
     /// <summary>
     /// Called once between reading layers and writing the output: the layer indexes are garbage
     /// by then, so a full collection lets the writer reuse their memory instead of adding to it.

@@ -61,7 +61,6 @@ internal sealed class LayerApplier
             for (int i = 0; i < layer.Entries.Count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                MemoryGovernor.Tick();
                 ApplyEntry(layer.Entries[i], kinds[i]);
             }
         }

@@ -125,7 +125,6 @@ internal sealed class DirectoryWriter : IRootfsWriter
         foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             materializer.Create(step);
         }
 
@@ -133,7 +132,6 @@ internal sealed class DirectoryWriter : IRootfsWriter
         foreach (var node in materializer.OtherInodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             ApplyToNonDirectory(metadata, parents, node);
         }
         _store.RemoveDirectory(cancellationToken);
@@ -143,7 +141,6 @@ internal sealed class DirectoryWriter : IRootfsWriter
         for (var i = materializer.Directories.Count - 1; i >= 0; i--)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             var node = materializer.Directories[i];
             using var directory = root.OpenDirectoryForMetadata(node.Path);
             metadata.ApplyToDescriptor(directory, node.Inode, root.Describe(node.Path));

@@ -202,14 +202,14 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Releases every content the final tree does not use, whether or not the caller released it.</summary>
-    public void ReleaseAllBut(IReadOnlySet<ContentRef> used)
+    /// <summary>Releases every content the final tree does not use (not marked <see cref="Ext4Content.InTree"/>), whether or not the caller released it.</summary>
+    public void ReleaseNotInTree()
     {
         lock (_lock)
         {
             foreach (var content in _written)
             {
-                if (!used.Contains(content))
+                if (!content.InTree)
                 {
                     Release(content);
                 }
@@ -312,13 +312,20 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
 /// <summary>A file's content in the image: its extents (holes are the gaps between them).</summary>
 internal sealed class Ext4Content(long size, IReadOnlyList<FileExtent> extents) : ContentRef(size)
 {
-    public IReadOnlyList<FileExtent> Extents { get; private set; } = extents;
+    // Held as an exact array, not the list it was built in: one small object per file instead of a
+    // list and its spare capacity (80 bytes less per file, 2.6 MB on an image of 32 k files).
+    public IReadOnlyList<FileExtent> Extents { get; private set; } = Exact(extents);
 
     /// <summary>Gives the content its blocks in the image (it was spooled, its extents the spool's).</summary>
-    internal void MoveTo(IReadOnlyList<FileExtent> extents) => Extents = extents;
+    internal void MoveTo(IReadOnlyList<FileExtent> extents) => Extents = Exact(extents);
+
+    private static FileExtent[] Exact(IReadOnlyList<FileExtent> extents) => extents.Count == 0 ? [] : [.. extents];
 
     /// <summary>1 once the blocks went back to the allocator.</summary>
     internal int Released;
+
+    /// <summary>Set at commit on every content the merged tree still holds; the others give their blocks back.</summary>
+    internal bool InTree;
 
     public long AllocatedBlocks => Extents.Sum(e => (long)e.Length);
 }

@@ -84,7 +84,6 @@ internal sealed partial class ImageBuilder
         for (long g = 0; g < plan.Groups; g++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             long first = g * perGroup + 1;
             int usedHere = (int)Math.Clamp(used - first + 1, 0, perGroup);
             long directories = 0;
@@ -128,7 +127,6 @@ internal sealed partial class ImageBuilder
         for (long g = 0; g < plan.Groups; g++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             long start = GroupLayout.GroupStart(g);
             long end = start + PerGroup;
             Array.Clear(bitmap);

@@ -52,7 +52,6 @@ internal sealed partial class ImageBuilder
         // The first path of every inode, in the tree's walk order: where the inode is written; the
         // further paths of an inode are only entries in their directories.
         var nodes = new List<TreeNode>();
-        var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
         foreach (var step in tree.WalkSteps(withPaths: false))
         {
             _counter.Count(step.Node, step.IsFirstPathOfInode);
@@ -61,12 +60,12 @@ internal sealed partial class ImageBuilder
                 continue;
             }
             nodes.Add(step.Node);
-            if (step.Node.Inode.Content is { } content)
+            if (step.Node.Inode.Content is Ext4Content content)
             {
-                used.Add(content);
+                content.InTree = true;
             }
         }
-        store.ReleaseAllBut(used);
+        store.ReleaseNotInTree();
         foreach (var run in _allocator.Seal())
         {
             await HolePunch.ClearAsync(_file, run.Start * Ext4Constants.BlockSize, run.Length * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
@@ -77,7 +76,6 @@ internal sealed partial class ImageBuilder
         foreach (var node in nodes)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             await AddNodeAsync(node, addLostAndFound, cancellationToken).ConfigureAwait(false);
         }
         if (addLostAndFound)
@@ -96,6 +94,9 @@ internal sealed partial class ImageBuilder
     /// <summary>Numbers every inode in walk order of its first path (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there.</summary>
     private void NumberInodes(List<TreeNode> firstPaths, bool addLostAndFound)
     {
+        // Sized once: growing them would leave a trail of large garbage arrays behind.
+        _inodes.Capacity = Ext4Constants.FirstInode + firstPaths.Count;
+        _numbers.EnsureCapacity(firstPaths.Count);
         for (int i = 0; i < Ext4Constants.FirstInode; i++)
         {
             _inodes.Add(null);
@@ -250,7 +251,7 @@ internal sealed partial class ImageBuilder
         record.Size = (ulong)target.Length;
         if (target.Length < Ext4Constants.FastSymlinkLimit)
         {
-            target.CopyTo(record.Block, 0);
+            target.CopyTo(record.Block);
             return;
         }
         byte[] block = new byte[Ext4Constants.BlockSize];
@@ -343,7 +344,7 @@ internal sealed partial class ImageBuilder
     }
 
     /// <summary>The old 8:8 encoding in i_block[0] when it fits, else the new 12:20 one in i_block[1] (numbers checked by the caller).</summary>
-    private static void EncodeDevice(byte[] iblock, uint major, uint minor)
+    private static void EncodeDevice(Span<byte> iblock, uint major, uint minor)
     {
         if (major < 256 && minor < 256)
         {

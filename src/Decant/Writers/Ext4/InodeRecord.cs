@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Decant.Model;
 using static Decant.Writers.Ext4.LittleEndian;
 
@@ -15,7 +16,9 @@ internal sealed class InodeRecord
     public int Links { get; set; }
     public uint Flags { get; set; }
     /// <summary>The 60 bytes of i_block: extent root, fast symlink target or device number.</summary>
-    public byte[] Block { get; } = new byte[60];
+    private BlockArea _block;
+
+    public Span<byte> Block => _block;
     /// <summary>Blocks of 4 KiB this inode owns (data, extent tree, xattr block).</summary>
     public long BlockCount { get; set; }
     public long XattrBlock { get; set; }
@@ -75,4 +78,11 @@ internal sealed class InodeRecord
         id is >= 0 and <= uint.MaxValue
             ? (uint)id
             : throw new DecantException(DecantErrorKind.OutputError, $"inode {number}: {what} {id} does not fit ext4's 32 bits");
+}
+
+/// <summary>The 60 bytes of <c>i_block</c>, held in the record itself (not a 60-byte array per inode beside it).</summary>
+[InlineArray(60)]
+internal struct BlockArea
+{
+    private byte _first;
 }

@@ -81,7 +81,6 @@ internal sealed class TarRootfsWriter : IRootfsWriter
         foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            MemoryGovernor.Tick();
             var node = step.Node;
             var inode = node.Inode;
             string path = step.Path!;
