@@ -112,6 +112,10 @@ internal static class ExportCommand
                     throw SharedOptions.Usage($"refusing to write {resolved.Description} to a terminal; redirect standard output or give -o FILE");
                 }
             }
+            if (parse.GetValue(verityOut) is { } verityPath && Directory.Exists(verityPath))
+            {
+                throw SharedOptions.Usage($"--verity-out \"{verityPath}\" is a directory; it needs a file name");
+            }
             if (parse.GetValue(noCache) && SharedOptions.Given(parse, cacheDirectory))
             {
                 throw SharedOptions.Usage("--cache and --no-cache contradict each other");
@@ -189,7 +193,10 @@ internal static class ExportCommand
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temporary);
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
             throw new DecantException(DecantErrorKind.OutputError, $"cannot write the dm-verity parameters to \"{path}\": {error.Message}", error);
         }
     }

@@ -23,4 +23,7 @@ internal sealed record VerityAlgorithm(string Name, HashAlgorithmName Hash, int 
     /// (format version 1), the rest zeros.
     /// </summary>
     public int DigestStride => (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)DigestBytes);
+
+    /// <summary>How many digests a hash block of <paramref name="blockSize"/> bytes holds: the largest power of two that fits.</summary>
+    public int HashesPerBlock(int blockSize) => 1 << System.Numerics.BitOperations.Log2((uint)(blockSize / DigestBytes));
 }

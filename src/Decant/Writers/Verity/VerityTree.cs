@@ -35,7 +35,7 @@ internal sealed class VerityTree
         _file = file;
         _algorithm = algorithm;
         _salt = salt;
-        _hashesPerBlock = 1 << System.Numerics.BitOperations.Log2((uint)(BlockSize / algorithm.DigestBytes));
+        _hashesPerBlock = algorithm.HashesPerBlock(BlockSize);
         using var hash = IncrementalHash.CreateHash(algorithm.Hash);
         _zeroBlockHash = new byte[algorithm.DigestBytes];
         HashBlock(hash, new byte[BlockSize], _zeroBlockHash);
@@ -43,7 +43,7 @@ internal sealed class VerityTree
 
     /// <summary>The tree's layout over <paramref name="dataBlocks"/> blocks with <paramref name="algorithm"/>'s digests.</summary>
     public static VerityTreeLayout LayoutFor(long dataBlocks, VerityAlgorithm algorithm) =>
-        VerityTreeLayout.For(dataBlocks, 1 << System.Numerics.BitOperations.Log2((uint)(BlockSize / algorithm.DigestBytes)));
+        VerityTreeLayout.For(dataBlocks, algorithm.HashesPerBlock(BlockSize));
 
     /// <summary>
     /// Hashes the first <paramref name="dataBlocks"/> blocks of <paramref name="file"/>, writes the

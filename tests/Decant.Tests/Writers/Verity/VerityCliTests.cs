@@ -76,6 +76,7 @@ public sealed class VerityCliTests : IDisposable
         { ["-o", "OUT/rootfs", "--verity"], "--verity does not apply to a directory output" },
         { ["-o", "OUT/rootfs.tar", "--verity-out", "OUT/verity.json"], "--verity-out does not apply to a tar output" },
         { ["-o", "OUT/rootfs.tar", "--verity-salt", "00"], "--verity-salt does not apply to a tar output" },
+        { ["-o", "OUT/rootfs.ext4", "--verity-out", "/tmp"], "--verity-out \"/tmp\" is a directory; it needs a file name" },
     };
 
     [Theory]
