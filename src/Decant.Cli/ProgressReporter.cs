@@ -99,6 +99,15 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
                 json.WriteNumber("uncompressedBytes", result.UncompressedBytes);
                 json.WriteNumber("seconds", result.Elapsed.TotalSeconds);
                 WriteCache(json, result.Cache);
+                json.WritePropertyName("verity");
+                if (summary.Verity is { } verity)
+                {
+                    verity.WriteTo(json);
+                }
+                else
+                {
+                    json.WriteNullValue();
+                }
             });
             return;
         }
@@ -109,6 +118,12 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
             (summary.SkippedDevices > 0 ? $"; {summary.SkippedDevices} device nodes skipped (not root)" : "") +
             $"; layers: {cache.LayersFromCache} from the cache, {cache.LayersConverted} converted ({Format(cache.BytesDownloaded)} downloaded)" +
             (cache.FilesReflinked + cache.FilesCopied > 0 ? $", files from the cache: {cache.FilesReflinked} reflinked ({Format(cache.BytesReflinked)}), {cache.FilesCopied} copied ({Format(cache.BytesCopied)})" : ""));
+        if (summary.Verity is { } tree)
+        {
+            Console.Error.WriteLine(
+                $"dm-verity: root hash {tree.RootHash}, hash offset {tree.HashOffset}, salt {(tree.Salt.Length > 0 ? tree.Salt : "-")} " +
+                $"({tree.Algorithm}, {tree.DataBlocks} data blocks of {tree.DataBlockSize} bytes, {tree.HashBlockSize}-byte hash blocks)");
+        }
     }
 
     /// <summary>The summary's <c>cache</c> object: every field, always, so programs can rely on it.</summary>

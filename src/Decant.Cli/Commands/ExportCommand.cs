@@ -1,7 +1,10 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Decant.Export;
+using Decant.Model;
 using Decant.Writers;
 using Decant.Writers.Ext4;
+using Decant.Writers.Verity;
 
 namespace Decant.Cli.Commands;
 
@@ -18,6 +21,9 @@ internal static class ExportCommand
         var freeSpace = new Option<ByteSize>("--free-space") { HelpName = "SIZE", Description = "Free space to leave in an automatically sized image", DefaultValueFactory = _ => new ByteSize(Ext4WriterOptions.DefaultFreeSpaceBytes), CustomParser = ByteSize.Parser(0) };
         var freeInodes = new Option<long>("--free-inodes") { HelpName = "N", Description = "Free inodes to leave in the image", DefaultValueFactory = _ => Ext4WriterOptions.DefaultFreeInodes, CustomParser = SharedOptions.AtLeast(0L) };
         var noJournal = new Option<bool>("--no-journal") { Description = "Leave out the JBD2 journal" };
+        var verity = new Option<bool>("--verity") { Description = "Append a dm-verity hash tree after the filesystem, as veritysetup format writes it (sha256, 4096-byte blocks, the verity superblock at the hash offset); the summary gives the root hash, hash offset and salt" };
+        var veritySalt = new Option<byte[]?>("--verity-salt") { HelpName = "HEX", Description = "The dm-verity salt, in hex (at most 256 bytes; - for none); without it, derived from the image, so the same image gives the same bytes. Implies --verity", CustomParser = ParseSalt };
+        var verityOut = new Option<string?>("--verity-out") { HelpName = "FILE", Description = "Also write the root hash, hash offset, salt, algorithm, block sizes and data blocks to this file as one JSON object (what veritysetup verify and open need). Implies --verity" };
         var platform = SharedOptions.Platform();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty output directory or an existing file; the new output is built beside it and swapped in at the end, so a failure keeps the old one" };
         var bundle = new Option<bool>("--bundle") { Description = "Write an OCI runtime bundle: OUTPUT/rootfs and OUTPUT/config.json (directory output)" };
@@ -34,20 +40,20 @@ internal static class ExportCommand
         var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar or an ext4 disk image")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, cacheDirectory, noCache, progress,
-            size, freeSpace, freeInodes, noJournal,
+            size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut,
         };
         var registry = new RegistryOptions();
         registry.AddTo(command);
         HelpLayout.Group(command,
             ("Output options", [output, format, force, bundle, rootless, configOut]),
-            ("ext4 output options", [size, freeSpace, freeInodes, noJournal]),
+            ("ext4 output options", [size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut]),
             ("Image options", [platform]),
             ("Registry options", registry.All),
             ("Limit options", [maxUnpacked, jobs, maxInFlight]),
             ("Cache options", [cacheDirectory, noCache]),
             ("Progress options", [progress]));
         // The options only some formats take; any other format refuses them.
-        (OutputFormat Format, Option[] Options)[] formatOnly = [(OutputFormat.Ext4, [size, freeSpace, freeInodes, noJournal]), (OutputFormat.Directory, [bundle, rootless])];
+        (OutputFormat Format, Option[] Options)[] formatOnly = [(OutputFormat.Ext4, [size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut]), (OutputFormat.Directory, [bundle, rootless])];
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressReporter.ParseMode(parse.GetValue(progress)!), "decant export", async () =>
         {
             var mode = ProgressReporter.ParseMode(parse.GetValue(progress)!);
@@ -83,6 +89,9 @@ internal static class ExportCommand
                         FreeSpaceBytes = parse.GetValue(freeSpace).Bytes,
                         FreeInodes = parse.GetValue(freeInodes),
                         Journal = !parse.GetValue(noJournal),
+                        Verity = parse.GetValue(verity) || SharedOptions.Given(parse, veritySalt) || SharedOptions.Given(parse, verityOut)
+                            ? new VerityOptions { Salt = SharedOptions.Given(parse, veritySalt) ? parse.GetValue(veritySalt) : null }
+                            : null,
                     },
                 };
             }
@@ -103,6 +112,10 @@ internal static class ExportCommand
                     throw SharedOptions.Usage($"refusing to write {resolved.Description} to a terminal; redirect standard output or give -o FILE");
                 }
             }
+            if (parse.GetValue(verityOut) is { } verityPath && Directory.Exists(verityPath))
+            {
+                throw SharedOptions.Usage($"--verity-out \"{verityPath}\" is a directory; it needs a file name");
+            }
             if (parse.GetValue(noCache) && SharedOptions.Given(parse, cacheDirectory))
             {
                 throw SharedOptions.Usage("--cache and --no-cache contradict each other");
@@ -115,6 +128,10 @@ internal static class ExportCommand
             var result = mode == ProgressMode.Bars
                 ? await TerminalProgress.RunAsync(reporter => ImageExporter.ExportAsync(reference, options, reporter, cancellationToken)).ConfigureAwait(false)
                 : await ImageExporter.ExportAsync(reference, options, mode == ProgressMode.None ? null : new ProgressReporter(mode), cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(verityOut) is { } verityFile && result.Summary.Verity is { } tree)
+            {
+                await WriteAtomicallyAsync(verityFile, tree.ToJson() + "\n", cancellationToken).ConfigureAwait(false);
+            }
             if (result.CleanupFailure is { } leftOver)
             {
                 CommandErrors.Warn(mode, leftOver.Describe());
@@ -126,6 +143,62 @@ internal static class ExportCommand
             return 0;
         }, cancellationToken));
         return command;
+    }
+
+    /// <summary>
+    /// <c>--verity-salt</c>'s parser: an even number of hex digits, at most 256 bytes, or - (or
+    /// an empty argument) for an empty salt. Anything else is a parse error (exit 2, one line).
+    /// </summary>
+    private static byte[]? ParseSalt(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
+        {
+            return null; // not given: the salt is derived
+        }
+        string text = result.Tokens[^1].Value;
+        if (text is "-" or "")
+        {
+            return [];
+        }
+        if (!text.All(char.IsAsciiHexDigit))
+        {
+            result.AddError($"--verity-salt must be hex digits (0-9, a-f), not \"{text}\"");
+        }
+        else if (text.Length % 2 != 0)
+        {
+            result.AddError($"--verity-salt must be an even number of hex digits (two per byte), not {text.Length}");
+        }
+        else if (text.Length / 2 > VerityOptions.MaxSaltBytes)
+        {
+            result.AddError($"--verity-salt is {text.Length / 2} bytes; a dm-verity salt is at most {VerityOptions.MaxSaltBytes}");
+        }
+        else
+        {
+            return Convert.FromHexString(text);
+        }
+        return null;
+    }
+
+    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> whole or not at all: into a temporary file beside it, then renamed over it.</summary>
+    private static async Task WriteAtomicallyAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full) ?? ".";
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.decant-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            await File.WriteAllTextAsync(temporary, text, cancellationToken).ConfigureAwait(false);
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot write the dm-verity parameters to \"{path}\": {error.Message}", error);
+        }
     }
 
     /// <summary>Which output names imply which format, for <c>--format</c>'s help.</summary>

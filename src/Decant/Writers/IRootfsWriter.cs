@@ -45,6 +45,8 @@ public sealed record WriteSummary
     public long SkippedXattrs { get; init; }
     /// <summary>The total size in bytes of the regular files' contents, each inode counted once (logical sizes: holes count).</summary>
     public long ContentBytes { get; init; }
+    /// <summary>The dm-verity hash tree appended to a disk image (its root hash and where it is), or null when none was asked for.</summary>
+    public Verity.VerityResult? Verity { get; init; }
 }
 
 /// <summary>How owners are written.</summary>

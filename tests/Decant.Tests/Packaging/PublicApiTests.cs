@@ -55,6 +55,8 @@ public class PublicApiTests
         "Decant.Writers.OutputFormat",
         "Decant.Writers.OwnershipMode",
         "Decant.Writers.Tar.TarWriterOptions",
+        "Decant.Writers.Verity.VerityOptions",
+        "Decant.Writers.Verity.VerityResult",
         "Decant.Writers.WriteSummary",
         "Decant.Writers.WriterOptions",
     ];

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Decant.Model;
 using Decant.Tree;
+using Decant.Writers.Verity;
 using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Writers.Ext4;
@@ -11,7 +12,8 @@ namespace Decant.Writers.Ext4;
 /// as layers stream (all-zero blocks become holes); <see cref="CommitAsync"/> lays out everything
 /// else: inodes, directories (htree for large ones), extent trees, xattrs, a JBD2 journal, bitmaps,
 /// group descriptors and superblocks, with metadata_csum. The output is deterministic: the UUID and
-/// hash seed come from <see cref="Ext4WriterOptions.Seed"/> and every time from the tree. The image
+/// hash seed come from <see cref="Ext4WriterOptions.Seed"/> and every time from the tree. With
+/// <see cref="Ext4WriterOptions.Verity"/>, a dm-verity hash tree follows the filesystem. The image
 /// is written under a temporary name and renamed at commit; disposing without a commit removes it.
 /// </summary>
 internal sealed class Ext4Writer : IRootfsWriter
@@ -47,6 +49,7 @@ internal sealed class Ext4Writer : IRootfsWriter
         {
             throw new DecantException(DecantErrorKind.Usage, $"an ext4 image of {size} bytes is too small; the minimum is {MinimumSize} bytes");
         }
+        options.Verity?.Check();
         if (options.FreeSpaceBytes < 0 || options.FreeInodes < 0)
         {
             throw new DecantException(DecantErrorKind.Usage, "free space and free inodes cannot be negative");
@@ -89,9 +92,16 @@ internal sealed class Ext4Writer : IRootfsWriter
         var builder = new ImageBuilder(_file, _allocator, _layout, _options, identity.Uuid, identity.HashSeed);
         var summary = await builder.BuildAsync(tree, _store, cancellationToken).ConfigureAwait(false);
         SkippedXattrs = builder.SkippedXattrs;
+        VerityResult? verity = null;
+        if (_options.Verity is { } verityOptions)
+        {
+            // The filesystem is complete and the file is exactly its size: the tree follows it.
+            long filesystemBytes = RandomAccess.GetLength(_file);
+            verity = await DiskImageVerity.AppendAsync(_file, filesystemBytes, verityOptions, _options.Seed.ToArray(), cancellationToken).ConfigureAwait(false);
+        }
         _output.Commit();
         _state = 2;
-        return summary with { SkippedXattrs = SkippedXattrs.Count };
+        return summary with { SkippedXattrs = SkippedXattrs.Count, Verity = verity };
     }
 
     /// <summary>Closes the image file and, unless the writer committed, deletes the temporary image.</summary>
@@ -106,9 +116,7 @@ internal sealed class Ext4Writer : IRootfsWriter
     internal static (byte[] Uuid, uint[] HashSeed) DeriveIdentity(IReadOnlyList<byte> seed)
     {
         byte[] material = [.. seed];
-        byte[] uuid = SHA256.HashData([.. "decant ext4 uuid\0"u8, .. material])[..16];
-        uuid[6] = (byte)((uuid[6] & 0x0F) | 0x50);
-        uuid[8] = (byte)((uuid[8] & 0x3F) | 0x80);
+        byte[] uuid = DerivedUuid.From([.. "decant ext4 uuid\0"u8, .. material]);
         byte[] hash = SHA256.HashData([.. "decant ext4 hash seed\0"u8, .. material]);
         var words = new uint[4];
         for (int i = 0; i < 4; i++)

@@ -1,3 +1,5 @@
+using Decant.Writers.Verity;
+
 namespace Decant.Writers.Ext4;
 
 /// <summary>How <see cref="Ext4Writer"/> writes an ext4 filesystem image to the file <see cref="WriterOptions.Output"/>.</summary>
@@ -26,6 +28,13 @@ public sealed record Ext4WriterOptions : WriterOptions
 
     /// <summary>The volume label (at most 16 bytes of UTF-8).</summary>
     public string Label { get; init; } = "";
+
+    /// <summary>
+    /// Append a dm-verity hash tree after the filesystem (at its size, a whole number of 4096-byte
+    /// blocks), as <c>veritysetup format</c> writes it; <see cref="WriteSummary.Verity"/> gives the
+    /// root hash and offset. Null (the default) writes none.
+    /// </summary>
+    public VerityOptions? Verity { get; init; }
 
     /// <summary>The default <see cref="FreeSpaceBytes"/>: 64 MiB (the CLI's <c>--free-space</c>).</summary>
     public const long DefaultFreeSpaceBytes = 64L << 20;

@@ -14,13 +14,16 @@ namespace Decant.Tests.Writers.Ext4;
 [Collection(UsesRealImages.Name)]
 public sealed class Ext4CorpusTests(RealImages images) : RealImagesTest(images)
 {
-    private string Layout(string name) => name == "sample" ? Images.SampleBusybox : Path.Combine(Images.CorpusDirectory, name);
+    /// <summary>The corpus images (and the sample) every ext4 test over the corpus runs on.</summary>
+    public static TheoryData<string> CorpusImages => ["umoci-multi", "umoci-multi-zstd", "buildah-opaque", "sample"];
+
+    /// <summary>The OCI layout of a <see cref="CorpusImages"/> name.</summary>
+    internal static string Layout(RealImages images, string name) => name == "sample" ? images.SampleBusybox : Path.Combine(images.CorpusDirectory, name);
+
+    private string Layout(string name) => Layout(Images, name);
 
     [Theory]
-    [InlineData("umoci-multi")]
-    [InlineData("umoci-multi-zstd")]
-    [InlineData("buildah-opaque")]
-    [InlineData("sample")]
+    [MemberData(nameof(CorpusImages))]
     public async Task ImageOfEveryCorpusImagePassesFsckAndEqualsTheDirectoryExport(string image)
     {
         string reference = $"oci:{Layout(image)}:{RealImages.Tag}";

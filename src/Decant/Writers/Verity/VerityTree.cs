@@ -1,0 +1,255 @@
+using System.Buffers;
+using System.Runtime.ExceptionServices;
+using System.Security.Cryptography;
+using Decant.Interop;
+using Decant.Model;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Verity;
+
+/// <summary>
+/// Computes a dm-verity hash tree (format version 1: each block hashed with the salt before it)
+/// over the start of a file and writes its levels into the same file, level 0 first. Each level is
+/// hashed in 1 MiB chunks by one worker per core, reading through the page cache; its digests go
+/// straight to the level's place in the file, so memory stays a few buffers whatever the image's
+/// size, and each level above is hashed by reading back the one below (1/128 of its size). Holes
+/// (and all-zero blocks) are not hashed: they all have the hash of a zero block.
+/// </summary>
+internal sealed class VerityTree
+{
+    /// <summary>The data and hash block size: 4096 bytes, the page size the kernel needs.</summary>
+    public const int BlockSize = 4096;
+
+    /// <summary>The blocks a worker reads and hashes at once: 1 MiB, a whole number of hash blocks for sha256 and sha512.</summary>
+    private const int ChunkBlocks = 256;
+
+    private readonly SafeFileHandle _file;
+    private readonly VerityAlgorithm _algorithm;
+    private readonly byte[] _salt;
+    private readonly int _hashesPerBlock;
+    private readonly byte[] _zeroBlockHash;
+
+    private VerityTree(SafeFileHandle file, VerityAlgorithm algorithm, byte[] salt)
+    {
+        _file = file;
+        _algorithm = algorithm;
+        _salt = salt;
+        _hashesPerBlock = algorithm.HashesPerBlock(BlockSize);
+        using var hash = IncrementalHash.CreateHash(algorithm.Hash);
+        _zeroBlockHash = new byte[algorithm.DigestBytes];
+        HashBlock(hash, new byte[BlockSize], _zeroBlockHash);
+    }
+
+    /// <summary>The tree's layout over <paramref name="dataBlocks"/> blocks with <paramref name="algorithm"/>'s digests.</summary>
+    public static VerityTreeLayout LayoutFor(long dataBlocks, VerityAlgorithm algorithm) =>
+        VerityTreeLayout.For(dataBlocks, algorithm.HashesPerBlock(BlockSize));
+
+    /// <summary>
+    /// Hashes the first <paramref name="dataBlocks"/> blocks of <paramref name="file"/>, writes the
+    /// tree's levels from <paramref name="treeOffset"/> on (a block boundary past the data) and
+    /// returns the root hash.
+    /// </summary>
+    public static async Task<byte[]> WriteAsync(SafeFileHandle file, long dataBlocks, long treeOffset, VerityAlgorithm algorithm, byte[] salt, CancellationToken cancellationToken)
+    {
+        var tree = new VerityTree(file, algorithm, salt);
+        var layout = LayoutFor(dataBlocks, algorithm);
+        long source = 0, sourceBlocks = dataBlocks;
+        for (int level = 0; level < layout.Levels; level++)
+        {
+            long destination = treeOffset + layout.StartOf(level) * BlockSize;
+            await tree.HashLevelAsync(source, sourceBlocks, destination, cancellationToken).ConfigureAwait(false);
+            (source, sourceBlocks) = (destination, layout.BlocksOf(level));
+        }
+        // The root hash is the hash of the top level's one block (of the one data block when there is no level).
+        return await tree.HashOneBlockAsync(source, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Hashes <paramref name="blocks"/> blocks at <paramref name="source"/> into one level of digests at <paramref name="destination"/>, one worker per core.</summary>
+    private async Task HashLevelAsync(long source, long blocks, long destination, CancellationToken cancellationToken)
+    {
+        var level = new Level(source, blocks, destination, FileDataRanges.Find(_file, source, blocks * BlockSize));
+        int workers = (int)Math.Min(Environment.ProcessorCount, level.Chunks);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var tasks = new Task[workers];
+        for (int i = 0; i < workers; i++)
+        {
+            tasks[i] = Task.Run(() => HashChunksAsync(level, stop), stop.Token);
+        }
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A worker failed and stopped the others: its error is the one to report.
+            var failure = tasks.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+            if (failure is null)
+            {
+                throw;
+            }
+            ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    /// <summary>One worker: takes chunks of the level until none is left; on failure, stops the other workers.</summary>
+    private async Task HashChunksAsync(Level level, CancellationTokenSource stop)
+    {
+        byte[] data = ArrayPool<byte>.Shared.Rent(ChunkBlocks * BlockSize);
+        byte[] digests = ArrayPool<byte>.Shared.Rent(ChunkBlocks / _hashesPerBlock * BlockSize);
+        using var hash = IncrementalHash.CreateHash(_algorithm.Hash);
+        try
+        {
+            while (level.TakeChunk() is { } chunk)
+            {
+                await HashChunkAsync(level, chunk, data, digests, hash, stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(data);
+            ArrayPool<byte>.Shared.Return(digests);
+        }
+    }
+
+    /// <summary>Hashes one chunk's blocks (reading only those the file holds data in) and writes its hash blocks.</summary>
+    private async Task HashChunkAsync(Level level, long chunk, byte[] data, byte[] digests, IncrementalHash hash, CancellationToken cancellationToken)
+    {
+        long first = chunk * ChunkBlocks;
+        long end = Math.Min(first + ChunkBlocks, level.Blocks);
+        int hashBlocks = (int)((end - first + _hashesPerBlock - 1) / _hashesPerBlock);
+        Array.Clear(digests, 0, hashBlocks * BlockSize);
+        long block = first;
+        foreach (var (start, stop) in level.DataBlocksWithin(first, end))
+        {
+            FillZeroHashes(digests, (int)(block - first), (int)(start - block));
+            int count = (int)(stop - start);
+            await ReadExactlyAsync(data.AsMemory(0, count * BlockSize), level.Source + start * BlockSize, cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < count; i++)
+            {
+                var bytes = data.AsSpan(i * BlockSize, BlockSize);
+                var digest = DigestSlot(digests, (int)(start - first) + i);
+                if (ContentCopy.IsZero(bytes))
+                {
+                    _zeroBlockHash.CopyTo(digest);
+                }
+                else
+                {
+                    HashBlock(hash, bytes, digest);
+                }
+            }
+            block = stop;
+        }
+        FillZeroHashes(digests, (int)(block - first), (int)(end - block));
+        long destination = level.Destination + chunk * (ChunkBlocks / _hashesPerBlock) * BlockSize;
+        await RandomAccess.WriteAsync(_file, digests.AsMemory(0, hashBlocks * BlockSize), destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Where the digest of a chunk's block <paramref name="index"/> goes among the chunk's hash blocks.</summary>
+    private Span<byte> DigestSlot(byte[] digests, int index) =>
+        digests.AsSpan(index / _hashesPerBlock * BlockSize + index % _hashesPerBlock * _algorithm.DigestStride, _algorithm.DigestBytes);
+
+    private void FillZeroHashes(byte[] digests, int index, int count)
+    {
+        for (int i = index; i < index + count; i++)
+        {
+            _zeroBlockHash.CopyTo(DigestSlot(digests, i));
+        }
+    }
+
+    /// <summary>The hash of the one block at <paramref name="offset"/>.</summary>
+    private async Task<byte[]> HashOneBlockAsync(long offset, CancellationToken cancellationToken)
+    {
+        byte[] block = new byte[BlockSize];
+        await ReadExactlyAsync(block, offset, cancellationToken).ConfigureAwait(false);
+        using var hash = IncrementalHash.CreateHash(_algorithm.Hash);
+        byte[] digest = new byte[_algorithm.DigestBytes];
+        HashBlock(hash, block, digest);
+        return digest;
+    }
+
+    /// <summary>Format version 1's block hash: the salt, then the block.</summary>
+    private void HashBlock(IncrementalHash hash, ReadOnlySpan<byte> block, Span<byte> digest)
+    {
+        hash.AppendData(_salt);
+        hash.AppendData(block);
+        hash.GetHashAndReset(digest);
+    }
+
+    private async Task ReadExactlyAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
+    {
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            int read = await RandomAccess.ReadAsync(_file, buffer[done..], offset + done, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new DecantException(DecantErrorKind.IOError, $"the image ends at byte {offset + done}, inside the {buffer.Length} bytes being hashed for dm-verity");
+            }
+            done += read;
+        }
+    }
+
+    /// <summary>One level being hashed: its source blocks, where its digests go, and the chunks not yet taken.</summary>
+    private sealed class Level(long source, long blocks, long destination, List<(long Offset, long Length)> dataRanges)
+    {
+        private long _nextChunk = -1;
+
+        public long Source { get; } = source;
+        public long Blocks { get; } = blocks;
+        public long Destination { get; } = destination;
+        public long Chunks { get; } = (blocks + ChunkBlocks - 1) / ChunkBlocks;
+
+        /// <summary>The next chunk no worker has taken, or null when all are.</summary>
+        public long? TakeChunk()
+        {
+            long chunk = Interlocked.Increment(ref _nextChunk);
+            return chunk < Chunks ? chunk : null;
+        }
+
+        /// <summary>
+        /// The runs of blocks in [<paramref name="first"/>, <paramref name="end"/>) that hold data, in
+        /// order, each widened to whole blocks; every other block of the range reads as zeros.
+        /// </summary>
+        public IEnumerable<(long Start, long Stop)> DataBlocksWithin(long first, long end)
+        {
+            int index = FirstRangeEndingAfter(first * BlockSize);
+            long previous = first;
+            for (; index < dataRanges.Count && dataRanges[index].Offset < end * BlockSize; index++)
+            {
+                var (offset, length) = dataRanges[index];
+                long start = Math.Max(previous, offset / BlockSize);
+                long stop = Math.Min(end, (offset + length + BlockSize - 1) / BlockSize);
+                if (start < stop)
+                {
+                    yield return (start, stop);
+                    previous = stop;
+                }
+            }
+        }
+
+        /// <summary>The index of the first data range that ends after <paramref name="offset"/> (binary search; the ranges are sorted and disjoint).</summary>
+        private int FirstRangeEndingAfter(long offset)
+        {
+            int low = 0, high = dataRanges.Count;
+            while (low < high)
+            {
+                int middle = (low + high) >>> 1;
+                if (dataRanges[middle].Offset + dataRanges[middle].Length <= offset)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle;
+                }
+            }
+            return low;
+        }
+    }
+}
