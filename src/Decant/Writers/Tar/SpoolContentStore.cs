@@ -65,9 +65,15 @@ internal sealed class SpoolContentStore : IContentStore, IFileContentStore, IDis
         return FileDataRanges.Find(_file, spooled.Offset, spooled.Size);
     }
 
-    /// <summary>Copies one stored content to <paramref name="destination"/>.</summary>
-    public ValueTask CopyToAsync(ContentRef content, Stream destination, byte[] buffer, CancellationToken cancellationToken) =>
-        CopyRangeToAsync(content, 0, content.Size, destination, buffer, cancellationToken);
+    /// <summary>
+    /// Extends the spool over every region reserved in it, so a content whose last blocks were zeros
+    /// (never written) reads whole, its holes as zeros, to the end of its region. Called once every
+    /// content is in.
+    /// </summary>
+    public void Seal() => RandomAccess.SetLength(_file, Math.Max(RandomAccess.GetLength(_file), Volatile.Read(ref _end)));
+
+    /// <summary>The spool file and where one stored content starts in it.</summary>
+    public (SafeFileHandle File, long Offset) Region(ContentRef content) => (_file, ((SpooledContent)content).Offset);
 
     /// <summary>Copies <paramref name="length"/> bytes at <paramref name="start"/> of one stored content to <paramref name="destination"/>.</summary>
     public async ValueTask CopyRangeToAsync(ContentRef content, long start, long length, Stream destination, byte[] buffer, CancellationToken cancellationToken)

@@ -57,20 +57,30 @@ internal sealed class TarRootfsWriter : IRootfsWriter
     /// <summary>Writes the whole tar (to standard output for "-"), then renames a file output into place.</summary>
     public async Task<WriteSummary> CommitAsync(MergedTree tree, CancellationToken cancellationToken)
     {
-        Stream destination = _output is null
-            ? Console.OpenStandardOutput()
-            : new FileStream(_output.CreateFile(FileAccess.Write), FileAccess.Write, bufferSize: 0);
+        _spool.Seal();
         WriteSummary summary;
-        await using (destination.ConfigureAwait(false))
+        if (_output is null)
         {
-            var buffered = new BufferedStream(destination, CopyBufferSize);
-            await using (buffered.ConfigureAwait(false))
+            var stdout = Console.OpenStandardOutput();
+            await using (stdout.ConfigureAwait(false))
             {
-                summary = await WriteTreeAsync(tree, buffered, cancellationToken).ConfigureAwait(false);
-                await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
+                var buffered = new BufferedStream(stdout, CopyBufferSize);
+                await using (buffered.ConfigureAwait(false))
+                {
+                    summary = await WriteTreeAsync(tree, buffered, cancellationToken).ConfigureAwait(false);
+                    await buffered.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
+            return summary;
         }
-        _output?.Commit();
+        // A file is written by position: large contents are copied into it by workers while the walk goes on.
+        var file = new TarFileOutput(_output.CreateFile(FileAccess.Write), cancellationToken);
+        await using (file.ConfigureAwait(false))
+        {
+            summary = await WriteTreeAsync(tree, file, cancellationToken).ConfigureAwait(false);
+            await file.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        _output.Commit();
         return summary;
     }
 
@@ -130,7 +140,7 @@ internal sealed class TarRootfsWriter : IRootfsWriter
         if (data is null || content.Size - dataBytes < SparseThreshold)
         {
             await TarHeaderWriter.WriteAsync(output, Record(name, '0', inode, inode.Size, ""), cancellationToken).ConfigureAwait(false);
-            await _spool.CopyToAsync(content, output, buffer, cancellationToken).ConfigureAwait(false);
+            await CopyContentAsync(content, 0, content.Size, output, buffer, cancellationToken).ConfigureAwait(false);
             await TarHeaderWriter.WritePaddingAsync(output, inode.Size, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -154,9 +164,20 @@ internal sealed class TarRootfsWriter : IRootfsWriter
         await output.WriteAsync(map, cancellationToken).ConfigureAwait(false);
         foreach (var (offset, length) in data)
         {
-            await _spool.CopyRangeToAsync(content, offset, length, output, buffer, cancellationToken).ConfigureAwait(false);
+            await CopyContentAsync(content, offset, length, output, buffer, cancellationToken).ConfigureAwait(false);
         }
         await TarHeaderWriter.WritePaddingAsync(output, stored, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="start"/> of one content into the tar: by position into a file, through the buffer into a stream.</summary>
+    private ValueTask CopyContentAsync(ContentRef content, long start, long length, Stream output, byte[] buffer, CancellationToken cancellationToken)
+    {
+        if (output is TarFileOutput file)
+        {
+            var (spool, offset) = _spool.Region(content);
+            return file.AppendFromAsync(spool, offset + start, length, cancellationToken);
+        }
+        return _spool.CopyRangeToAsync(content, start, length, output, buffer, cancellationToken);
     }
 
     /// <summary>A PAX 1.0 sparse map: the segment count, then each offset and length, one decimal per line, padded to a block.</summary>
