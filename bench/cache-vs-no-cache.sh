@@ -29,22 +29,10 @@ require_bench_image
 
 read -r -a filesystems <<<"${BENCH_FILESYSTEMS:-ext4 xfs}"
 cleanup() {
-  for fs in "${filesystems[@]}"; do
-    if mountpoint -q "$work/cache-$fs"; then umount "$work/cache-$fs" 2>/dev/null || umount -l "$work/cache-$fs"; fi
-    losetup -j "$work/cache-$fs.img" -O NAME -n | xargs -r -n1 losetup -d
-    rm -rf "$work/cache-$fs" "$work/cache-$fs.img"
-  done
+  for fs in "${filesystems[@]}"; do unmount_fs "cache-$fs"; done
 }
 trap cleanup EXIT
-cleanup
-for fs in "${filesystems[@]}"; do
-  truncate -s "${BENCH_FS_SIZE:-24G}" "$work/cache-$fs.img"
-  # Direct I/O to the loop file, so its pages are not cached a second time under the host's filesystem.
-  device=$(losetup --find --show --direct-io=on "$work/cache-$fs.img")
-  if [ "$fs" = xfs ]; then mkfs.xfs -q -f -m reflink=1 "$device"; else mkfs.ext4 -q -F "$device"; fi
-  mkdir -p "$work/cache-$fs"
-  mount "$device" "$work/cache-$fs"
-done
+for fs in "${filesystems[@]}"; do mount_fresh_fs "cache-$fs" "$fs"; done
 
 declare -A times peak floor
 # export_run LABEL ROOT FORMAT ARGS...: a timed export of the bench image to ROOT/LABEL-FORMAT

@@ -56,3 +56,28 @@ YML
   for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && return; sleep 0.1; done
   echo "the registry did not start: $(cat "$registry/log")" >&2; exit 1
 }
+
+# mount_fresh_fs NAME KIND: a fresh filesystem of KIND (ext4 as mkfs.ext4 makes it by default, with its
+# journal, or xfs with reflink=1) in a sparse loop file $work/NAME.img (BENCH_FS_SIZE, default 24G),
+# mounted at $work/NAME. Direct I/O to the loop file, so its pages are not cached a second time under
+# the host's filesystem. Outputs go to such a filesystem rather than this VM's root, an ext4 without a
+# journal: that passes over the inodes freed in the last minutes on every create (recently_deleted),
+# which after one run's deleted output dominates the next run's time.
+mount_fresh_fs() {
+  local name=$1 kind=$2
+  unmount_fs "$name"
+  truncate -s "${BENCH_FS_SIZE:-24G}" "$work/$name.img"
+  local device; device=$(losetup --find --show --direct-io=on "$work/$name.img")
+  if [ "$kind" = xfs ]; then mkfs.xfs -q -f -m reflink=1 "$device"; else mkfs.ext4 -q -F "$device"; fi
+  mkdir -p "$work/$name"
+  mount "$device" "$work/$name"
+}
+
+# unmount_fs NAME: unmounts and removes what mount_fresh_fs NAME made (nothing when it is not there).
+unmount_fs() {
+  local name=$1
+  if mountpoint -q "$work/$name"; then umount "$work/$name" 2>/dev/null || umount -l "$work/$name"; fi
+  if [ -e "$work/$name.img" ]; then losetup -j "$work/$name.img" -O NAME -n | xargs -r -n1 losetup -d; fi
+  rm -rf "${work:?}/$name" "$work/$name.img"
+}
+

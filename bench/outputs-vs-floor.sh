@@ -9,6 +9,7 @@
 #     registry -> ext4 and registry -> directory, against skopeo copy + umoci unpack (+ mkfs.ext4 -d),
 #     from Debian's docker-registry on 127.0.0.1;
 #   then once: a 100 000-entry single-directory layer to each output, for peak RSS.
+# Outputs go to a fresh ext4 loop filesystem (mkfs.ext4 defaults, journal; see mount_fresh_fs in bench/lib.sh).
 # Prints medians, ratios against the targets, and peak RSS. Decant's ext4 images are checked by e2fsck.
 # Usage: bench/outputs-vs-floor.sh [RUNS]      (default 3)
 set -euo pipefail
@@ -30,8 +31,10 @@ big="$work/big-directory-100000/image"
 
 start_registry
 registry="$work/registry"
-out="$work/floor-out"
-trap 'kill $registry_pid 2>/dev/null; rm -rf "$registry" "$out"' EXIT
+# Every output (Decant's and the peer chain's) goes to a fresh ext4 with a journal, as mkfs.ext4 makes it.
+mount_fresh_fs floor-fs ext4
+out="$work/floor-fs/out"
+trap 'kill $registry_pid 2>/dev/null; rm -rf "$registry"; unmount_fs floor-fs' EXIT
 declare -A layout=([host]=$host_image [apt]=$apt_image)
 for name in host apt; do
   skopeo copy -q --dest-tls-verify=false "oci:${layout[$name]}:bench" "docker://127.0.0.1:$port/$name:bench"
