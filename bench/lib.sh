@@ -1,13 +1,13 @@
 # Shared by the bench scripts: source it from the repository root.
 
 # prepare: sets $work (BENCH_WORK, default /var/tmp/decant-bench) and $decant (the AOT binary,
-# published if missing), and installs the peer tools.
+# published from the sources each time, so a benchmark never times an older build), and installs the peer tools.
 prepare() {
   work=${BENCH_WORK:-/var/tmp/decant-bench}
   mkdir -p "$work"
   bash scripts/install-test-tools.sh >/dev/null
   decant=artifacts/aot/decant
-  [ -x "$decant" ] || bash scripts/publish-aot.sh >/dev/null
+  bash scripts/publish-aot.sh >/dev/null
 }
 
 # require_bench_image: sets $image to the image bench/export-vs-umoci.sh builds, or stops.

@@ -25,7 +25,8 @@ apt_image="$work/apt-image"
 dotnet build bench/DecodeFloor -c Release --nologo -v quiet >/dev/null
 floor_tool=bench/DecodeFloor/bin/Release/net10.0/DecodeFloor.dll
 jit=artifacts/jit/decant
-[ -x "$jit" ] || dotnet publish src/Decant.Cli/Decant.Cli.csproj -c Release -r linux-x64 -p:PublishAot=false --self-contained -o artifacts/jit --nologo -v quiet >/dev/null
+# Published every time (incrementally), so the JIT build is never older than the sources.
+dotnet publish src/Decant.Cli/Decant.Cli.csproj -c Release -r linux-x64 -p:PublishAot=false --self-contained -o artifacts/jit --nologo -v quiet >/dev/null
 big="$work/big-directory-100000/image"
 [ -f "$big/index.json" ] || python3 bench/single-layer-layout.py "$big" bench big-directory 100000
 
