@@ -86,7 +86,8 @@ internal sealed class TarRootfsWriter : IRootfsWriter
 
     private async Task<WriteSummary> WriteTreeAsync(MergedTree tree, Stream output, CancellationToken cancellationToken)
     {
-        byte[] buffer = new byte[CopyBufferSize];
+        // A stream output copies contents through this buffer; a file output copies them itself.
+        byte[] buffer = output is TarFileOutput ? [] : new byte[CopyBufferSize];
         var counter = new SummaryCounter();
         foreach (var step in tree.WalkSteps(withPaths: true))
         {
