@@ -11,7 +11,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var image = SharedOptions.Image();
-        var output = new Option<string>("--output", "-o") { HelpName = "PATH", Description = "Where to write: a directory, a .tar, .ext4 or .img file, or - for a tar on stdout (never a terminal); missing parent directories are created", Required = true };
+        var output = new Option<string>("--output", "-o") { HelpName = "PATH", Description = "Where to write: a directory, a .tar, .ext4, .img or .erofs file, or - for a tar on stdout (never a terminal); missing parent directories are created", Required = true };
         var format = new Option<string?>("--format") { Description = $"{string.Join(", ", OutputFormat.All.Select(f => f.Name))}; without it, from the output's name: {DescribeImpliedFormats()}" };
         format.AcceptOnlyFromAmong([.. OutputFormat.All.Select(f => f.Name)]);
         var size = new Option<ByteSize?>("--size") { HelpName = "SIZE", Description = "The image size (K/M/G/T suffixes); without it, the smallest that fits plus --free-space and --free-inodes", CustomParser = result => ByteSize.Parser(1)(result) };
@@ -31,7 +31,7 @@ internal static class ExportCommand
         var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto (bars on a terminal, else plain), bars, plain, json (JSON lines only) or none", DefaultValueFactory = _ => "auto" };
         progress.AcceptOnlyFromAmong("auto", "bars", "plain", "json", "none");
 
-        var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar or an ext4 disk image")
+        var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar, an ext4 disk image or an EROFS image")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, cacheDirectory, noCache, progress,
             size, freeSpace, freeInodes, noJournal,

@@ -207,14 +207,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
     {
         lock (_lock)
         {
-            foreach (var content in _written)
-            {
-                if (!used.Contains(content))
-                {
-                    Release(content);
-                }
-            }
-            _written.Clear();
+            ContentRelease.ReleaseAllBut(_written, used, Release);
         }
     }
 

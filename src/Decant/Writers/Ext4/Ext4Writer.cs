@@ -53,17 +53,7 @@ internal sealed class Ext4Writer : IRootfsWriter
         }
         const long GroupBytes = (long)Ext4Constants.BlockSize * Ext4Constants.BlocksPerGroup;
         long maxGroups = (Math.Max(MaxAutomaticSize, options.Size ?? 0) + GroupBytes - 1) / GroupBytes;
-        var output = AtomicOutputFile.Prepare(full, options.Force);
-        SafeFileHandle file;
-        try
-        {
-            file = output.CreateFile(FileAccess.ReadWrite);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            output.Dispose();
-            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the image file next to \"{options.Output}\": {error.Message}", error);
-        }
+        var output = AtomicOutputFile.PrepareImage(full, options.Force, options.Output, out var file);
         return new Ext4Writer(options, output, file, new GroupLayout(maxGroups));
     }
 
@@ -106,9 +96,7 @@ internal sealed class Ext4Writer : IRootfsWriter
     internal static (byte[] Uuid, uint[] HashSeed) DeriveIdentity(IReadOnlyList<byte> seed)
     {
         byte[] material = [.. seed];
-        byte[] uuid = SHA256.HashData([.. "decant ext4 uuid\0"u8, .. material])[..16];
-        uuid[6] = (byte)((uuid[6] & 0x0F) | 0x50);
-        uuid[8] = (byte)((uuid[8] & 0x3F) | 0x80);
+        byte[] uuid = DeterministicUuid.Derive("decant ext4 uuid\0"u8, seed);
         byte[] hash = SHA256.HashData([.. "decant ext4 hash seed\0"u8, .. material]);
         var words = new uint[4];
         for (int i = 0; i < 4; i++)
