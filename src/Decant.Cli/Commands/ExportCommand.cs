@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Decant.Export;
 using Decant.Writers;
+using Decant.Writers.Erofs;
 using Decant.Writers.Ext4;
 
 namespace Decant.Cli.Commands;
@@ -18,6 +19,9 @@ internal static class ExportCommand
         var freeSpace = new Option<ByteSize>("--free-space") { HelpName = "SIZE", Description = "Free space to leave in an automatically sized image", DefaultValueFactory = _ => new ByteSize(Ext4WriterOptions.DefaultFreeSpaceBytes), CustomParser = ByteSize.Parser(0) };
         var freeInodes = new Option<long>("--free-inodes") { HelpName = "N", Description = "Free inodes to leave in the image", DefaultValueFactory = _ => Ext4WriterOptions.DefaultFreeInodes, CustomParser = SharedOptions.AtLeast(0L) };
         var noJournal = new Option<bool>("--no-journal") { Description = "Leave out the JBD2 journal" };
+        var erofsCompression = new Option<string>("--erofs-compression") { Description = "Compress file data: none, lz4 or lz4hc (a file or cluster that does not shrink is stored as it is)", DefaultValueFactory = _ => "none" };
+        erofsCompression.AcceptOnlyFromAmong("none", "lz4", "lz4hc");
+        var erofsClusterSize = new Option<ByteSize>("--erofs-pcluster-size") { HelpName = "SIZE", Description = "With compression, how much of a file is compressed together (a multiple of 4K, 8K to 1M)", DefaultValueFactory = _ => new ByteSize(ErofsWriterOptions.DefaultPhysicalClusterSize), CustomParser = ByteSize.Parser(1) };
         var platform = SharedOptions.Platform();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty output directory or an existing file; the new output is built beside it and swapped in at the end, so a failure keeps the old one" };
         var bundle = new Option<bool>("--bundle") { Description = "Write an OCI runtime bundle: OUTPUT/rootfs and OUTPUT/config.json (directory output)" };
@@ -34,20 +38,21 @@ internal static class ExportCommand
         var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar, an ext4 disk image or an EROFS image")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, cacheDirectory, noCache, progress,
-            size, freeSpace, freeInodes, noJournal,
+            size, freeSpace, freeInodes, noJournal, erofsCompression, erofsClusterSize,
         };
         var registry = new RegistryOptions();
         registry.AddTo(command);
         HelpLayout.Group(command,
             ("Output options", [output, format, force, bundle, rootless, configOut]),
             ("ext4 output options", [size, freeSpace, freeInodes, noJournal]),
+            ("EROFS output options", [erofsCompression, erofsClusterSize]),
             ("Image options", [platform]),
             ("Registry options", registry.All),
             ("Limit options", [maxUnpacked, jobs, maxInFlight]),
             ("Cache options", [cacheDirectory, noCache]),
             ("Progress options", [progress]));
         // The options only some formats take; any other format refuses them.
-        (OutputFormat Format, Option[] Options)[] formatOnly = [(OutputFormat.Ext4, [size, freeSpace, freeInodes, noJournal]), (OutputFormat.Directory, [bundle, rootless])];
+        (OutputFormat Format, Option[] Options)[] formatOnly = [(OutputFormat.Ext4, [size, freeSpace, freeInodes, noJournal]), (OutputFormat.Erofs, [erofsCompression, erofsClusterSize]), (OutputFormat.Directory, [bundle, rootless])];
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressReporter.ParseMode(parse.GetValue(progress)!), "decant export", async () =>
         {
             var mode = ProgressReporter.ParseMode(parse.GetValue(progress)!);
@@ -83,6 +88,18 @@ internal static class ExportCommand
                         FreeSpaceBytes = parse.GetValue(freeSpace).Bytes,
                         FreeInodes = parse.GetValue(freeInodes),
                         Journal = !parse.GetValue(noJournal),
+                    },
+                };
+            }
+            if (resolved == OutputFormat.Erofs)
+            {
+                long clusterSize = parse.GetValue(erofsClusterSize).Bytes;
+                options = options with
+                {
+                    FormatOptions = new ErofsWriterOptions
+                    {
+                        Compression = parse.GetValue(erofsCompression) switch { "lz4" => ErofsCompression.Lz4, "lz4hc" => ErofsCompression.Lz4HC, _ => ErofsCompression.None },
+                        PhysicalClusterSize = clusterSize <= ErofsWriterOptions.MaxPhysicalClusterSize ? (int)clusterSize : throw SharedOptions.Usage($"--erofs-pcluster-size is at most {ErofsWriterOptions.MaxPhysicalClusterSize} bytes"),
                     },
                 };
             }

@@ -88,6 +88,7 @@ public class CliCommandLineTests
 
     [Theory]
     [InlineData("ext4", "random access")]
+    [InlineData("erofs", "random access")]
     [InlineData("dir", "a directory output needs a path")]
     public async Task StandardOutputIsRefusedForFormatsThatCannotStream(string format, string message)
     {
@@ -288,6 +289,6 @@ public class CliCommandLineTests
         Assert.Equal(0, options.ExitCode);
         Assert.Equal(["--force", "--format"], options.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         var values = await RunAsync(["[suggest:23]", "decant export --format "]);
-        Assert.Equal(["dir", "ext4", "tar"], values.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Equal(["dir", "erofs", "ext4", "tar"], values.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 }

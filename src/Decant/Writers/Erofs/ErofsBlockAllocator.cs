@@ -38,6 +38,23 @@ internal sealed class ErofsBlockAllocator
         }
     }
 
+    /// <summary>
+    /// Gives back the blocks from <paramref name="newEnd"/> on when nothing was taken since they
+    /// were (the end is still <paramref name="expectedEnd"/>); false, and nothing changes, otherwise.
+    /// </summary>
+    public bool TryShrink(long expectedEnd, long newEnd)
+    {
+        lock (_lock)
+        {
+            if (_end != expectedEnd)
+            {
+                return false;
+            }
+            _end = newEnd;
+            return true;
+        }
+    }
+
     /// <summary>Takes <paramref name="blocks"/> contiguous blocks: the first free run that holds them, else fresh ones.</summary>
     public long Allocate(long blocks)
     {

@@ -1,3 +1,4 @@
+using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
@@ -16,16 +17,19 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
     private readonly SafeFileHandle _image;
     private readonly ErofsBlockAllocator _allocator;
     private readonly string _spoolDirectory;
+    private readonly ErofsCompressor? _compressor;
     private readonly Lock _lock = new();
     private readonly List<ErofsContent> _written = [];
     private SafeFileHandle? _tails;
     private long _tailsEnd;
 
-    public ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string spoolDirectory)
+    /// <summary>A store writing into <paramref name="image"/>, compressing with <paramref name="compressor"/> when there is one.</summary>
+    public ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string spoolDirectory, ErofsCompressor? compressor)
     {
         _image = image;
         _allocator = allocator;
         _spoolDirectory = spoolDirectory;
+        _compressor = compressor;
     }
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
@@ -36,6 +40,10 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
         if (size > 0)
         {
             await ContentCopy.CopyAsync(data, size, new BlockSink(this, content), cancellationToken).ConfigureAwait(false);
+            if (_compressor is not null && content.WholeBlocks > 0 && content.IsContiguous)
+            {
+                await CompressAsync(content, _compressor, cancellationToken).ConfigureAwait(false);
+            }
         }
         lock (_lock)
         {
@@ -71,6 +79,97 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
         if (read != destination.Length)
         {
             throw new DecantException(DecantErrorKind.OutputError, $"the tail spool beside the image ended early ({read} of {destination.Length} bytes)");
+        }
+    }
+
+    /// <summary>
+    /// Compresses a file just streamed (contiguous, its blocks still in the page cache): each
+    /// cluster of its blocks (the last partial one from the spool) is compressed into fresh blocks
+    /// after it, or copied there as it is when it does not shrink by a block. When the whole file
+    /// takes fewer blocks so, the clusters move down over its plain blocks and the rest of the image
+    /// is given back; otherwise the file stays as it was streamed and the clusters are dropped.
+    /// </summary>
+    private async ValueTask CompressAsync(ErofsContent content, ErofsCompressor compressor, CancellationToken cancellationToken)
+    {
+        const int BlockSize = ErofsConstants.BlockSize;
+        long rawStart = content.Runs[0].Physical;
+        long lclusters = (content.Size + BlockSize - 1) >> ErofsConstants.BlockShift;
+        byte[] input = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
+        byte[] output = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
+        try
+        {
+            var clusters = new List<ErofsPcluster>();
+            long start = -1, blocks = 0;
+            for (long first = 0; first < lclusters; first += compressor.ClusterBlocks)
+            {
+                int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
+                int bytes = (int)Math.Min((long)count * BlockSize, content.Size - first * BlockSize);
+                int whole = (int)Math.Min(count, content.WholeBlocks - first) * BlockSize;
+                await ReadExactlyAsync(input.AsMemory(0, whole), (rawStart + first) * BlockSize, cancellationToken).ConfigureAwait(false);
+                if (bytes > whole)
+                {
+                    await ReadTailAsync(content, input.AsMemory(whole, bytes - whole), cancellationToken).ConfigureAwait(false);
+                }
+                int packed = count > 1 ? compressor.Compress(input.AsSpan(0, bytes), output.AsSpan(0, (count - 1) * BlockSize)) : 0;
+                ReadOnlyMemory<byte> stored;
+                int storedBlocks;
+                if (packed > 0)
+                {
+                    // Zero padding at the front (lz4_0padding): the decompressor finds the data's start.
+                    storedBlocks = (packed + BlockSize - 1) / BlockSize;
+                    int pad = storedBlocks * BlockSize - packed;
+                    output.AsSpan(0, packed).CopyTo(output.AsSpan(pad));
+                    output.AsSpan(0, pad).Clear();
+                    stored = output.AsMemory(0, storedBlocks * BlockSize);
+                }
+                else
+                {
+                    storedBlocks = count;
+                    input.AsSpan(bytes, count * BlockSize - bytes).Clear();
+                    stored = input.AsMemory(0, count * BlockSize);
+                }
+                long physical = _allocator.AllocateFresh(storedBlocks);
+                start = start < 0 ? physical : start;
+                clusters.Add(new ErofsPcluster(first, count, physical - start, storedBlocks, packed > 0));
+                blocks += storedBlocks;
+                await RandomAccess.WriteAsync(_image, stored, physical * BlockSize, cancellationToken).ConfigureAwait(false);
+            }
+            if (blocks >= content.WholeBlocks)
+            {
+                _allocator.TryShrink(start + blocks, start);
+                return;
+            }
+            long at = start;
+            if (_allocator.TryShrink(start + blocks, rawStart + blocks))
+            {
+                // Nothing was placed since the file: the clusters move down over its plain blocks.
+                await KernelCopy.CopyRangeAsync(_image, start * BlockSize, _image, rawStart * BlockSize, blocks * BlockSize, cancellationToken).ConfigureAwait(false);
+                at = rawStart;
+            }
+            else
+            {
+                _allocator.Release(content.Runs);
+            }
+            content.SetCompressed(clusters, at, blocks);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(input);
+            System.Buffers.ArrayPool<byte>.Shared.Return(output);
+        }
+    }
+
+    private async ValueTask ReadExactlyAsync(Memory<byte> destination, long offset, CancellationToken cancellationToken)
+    {
+        while (destination.Length > 0)
+        {
+            int read = await RandomAccess.ReadAsync(_image, destination, offset, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new DecantException(DecantErrorKind.OutputError, "the image ended before a file's blocks while compressing it");
+            }
+            destination = destination[read..];
+            offset += read;
         }
     }
 
@@ -166,6 +265,26 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
     /// <summary>1 once the blocks went back to the allocator.</summary>
     internal int Released;
 
+    /// <summary>For a compressed file: its physical clusters in order, each at a block offset from <see cref="CompressedStart"/>; otherwise null.</summary>
+    public IReadOnlyList<ErofsPcluster>? Clusters { get; private set; }
+
+    /// <summary>The first block of a compressed file's clusters.</summary>
+    public long CompressedStart { get; private set; }
+
+    /// <summary>The blocks a compressed file's clusters take.</summary>
+    public long CompressedBlocks { get; private set; }
+
+    /// <summary>Makes this a compressed file whose clusters take <paramref name="blocks"/> blocks from <paramref name="start"/>.</summary>
+    internal void SetCompressed(List<ErofsPcluster> clusters, long start, long blocks)
+    {
+        Clusters = clusters;
+        CompressedStart = start;
+        CompressedBlocks = blocks;
+        _runs.Clear();
+        _runs.Add(new DataRun(0, start, blocks));
+        TailSpoolOffset = -1;
+    }
+
     internal void AddRun(long logical, long physical, long blocks)
     {
         if (_runs.Count > 0 && _runs[^1].LogicalEnd == logical && _runs[^1].Physical + _runs[^1].Blocks == physical)
@@ -176,3 +295,10 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
         _runs.Add(new DataRun(logical, physical, blocks));
     }
 }
+
+/// <summary>
+/// One physical cluster of a compressed file: the logical clusters (blocks) it holds from
+/// <paramref name="FirstLcluster"/>, and the <paramref name="Blocks"/> it is stored in from
+/// <paramref name="Offset"/> blocks after the file's first; LZ4-compressed, or stored as it is.
+/// </summary>
+internal readonly record struct ErofsPcluster(long FirstLcluster, int Lclusters, long Offset, int Blocks, bool Compressed);

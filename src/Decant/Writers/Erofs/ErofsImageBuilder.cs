@@ -20,6 +20,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     private readonly SummaryCounter _counter = new();
     private readonly byte[] _block = new byte[ErofsConstants.BlockSize];
     private uint _incompat;
+    private bool _compressed;
 
     public IReadOnlyList<string> SkippedXattrs => _skippedXattrs;
 
@@ -43,13 +44,27 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         public List<DataRun>? ChunkRuns { get; set; }
         /// <summary>Where the record starts in the metadata area.</summary>
         public long Position { get; set; }
-        public long RecordSize => Inode.RecordSize + XattrSize + InlineLength + ChunkCount * ErofsConstants.BlockMapEntrySize;
+        /// <summary>For a compressed file, its clusters' indexes: the bytes they take after the head.</summary>
+        public long IndexBytes { get; set; }
+        public long RecordSize => Inode.RecordSize + XattrSize + InlineLength + ChunkCount * ErofsConstants.BlockMapEntrySize + IndexBytes;
         public ulong Nid => (ulong)(Position / ErofsConstants.NidUnit);
         public int HeadSize => Inode.RecordSize + XattrSize;
         public bool Fits(int inline) => HeadSize + inline <= ErofsConstants.BlockSize;
     }
 
-    public async Task<WriteSummary> BuildAsync(MergedTree tree, CancellationToken cancellationToken)
+    /// <summary>
+    /// The LZ4 configuration after the superblock (with COMPR_CFGS): its length, then the sliding
+    /// window (0: the default 64 KiB) and the largest physical cluster in blocks.
+    /// </summary>
+    private static byte[] Lz4Configuration(int maxClusterBlocks)
+    {
+        byte[] configuration = new byte[16];
+        LittleEndian.Put16(configuration, 0, 14);
+        LittleEndian.Put16(configuration, 4, maxClusterBlocks);
+        return configuration;
+    }
+
+    public async Task<WriteSummary> BuildAsync(MergedTree tree, int maxClusterBlocks, CancellationToken cancellationToken)
     {
         var plans = new List<Plan>();
         var index = new Dictionary<Inode, int>(ReferenceEqualityComparer.Instance);
@@ -103,6 +118,8 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
 
         var superblock = new ErofsSuperblock
         {
+            CompressionAlgorithms = _compressed ? (ushort)1 : (ushort)0, // bit 0: LZ4
+            Trailer = _compressed ? Lz4Configuration(maxClusterBlocks) : [],
             FeatureCompat = ErofsConstants.CompatSuperblockChecksum | ErofsConstants.CompatMtime,
             FeatureIncompat = _incompat,
             RootNid = checked((ushort)plans[0].Nid),
@@ -349,6 +366,15 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         {
             return;
         }
+        if (content.Clusters is { } clusters)
+        {
+            record.Layout = ErofsConstants.LayoutCompressedFull;
+            record.Union = (uint)content.CompressedBlocks;
+            plan.IndexBytes = ErofsClusterIndexes.Size(plan.HeadSize, BlocksFor(content.Size));
+            _incompat |= ErofsConstants.IncompatZeroPadding | ErofsConstants.IncompatCompressionConfigs;
+            _compressed = true;
+            return;
+        }
         int tail = content.TailLength;
         if (content.IsContiguous)
         {
@@ -434,7 +460,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
                     await blocks.WriteAsync(plan.DataStart, _block, cancellationToken).ConfigureAwait(false);
                 }
                 break;
-            case NodeKind.RegularFile when inode.Content is ErofsContent content:
+            case NodeKind.RegularFile when inode.Content is ErofsContent { Clusters: null } content:
                 inline = await WriteFileTailAsync(plan, content, blocks, cancellationToken).ConfigureAwait(false);
                 break;
         }
@@ -448,6 +474,16 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         await meta.PadToAsync(plan.Position, cancellationToken).ConfigureAwait(false);
         await meta.WriteAsync(head.AsMemory(0, plan.HeadSize), cancellationToken).ConfigureAwait(false);
         await meta.WriteAsync(inline, cancellationToken).ConfigureAwait(false);
+        if (inode.Content is ErofsContent { Clusters: { } clusters } compressed)
+        {
+            await meta.WriteAsync(ErofsClusterIndexes.Prologue(plan.HeadSize), cancellationToken).ConfigureAwait(false);
+            foreach (var cluster in clusters)
+            {
+                byte[] indexes = cluster.Lclusters * ErofsClusterIndexes.IndexSize <= _block.Length ? _block : new byte[cluster.Lclusters * ErofsClusterIndexes.IndexSize];
+                ErofsClusterIndexes.Encode(cluster, compressed.CompressedStart + cluster.Offset, indexes);
+                await meta.WriteAsync(indexes.AsMemory(0, cluster.Lclusters * ErofsClusterIndexes.IndexSize), cancellationToken).ConfigureAwait(false);
+            }
+        }
         if (plan.ChunkRuns is { } runs)
         {
             int runIndex = 0;

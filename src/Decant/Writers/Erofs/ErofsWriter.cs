@@ -27,7 +27,8 @@ internal sealed class ErofsWriter : IRootfsWriter
         _options = options;
         _output = output;
         _file = file;
-        _store = new ErofsContentStore(file, _allocator, output.ParentDirectory);
+        _store = new ErofsContentStore(file, _allocator, output.ParentDirectory,
+            options.Compression == ErofsCompression.None ? null : new ErofsCompressor(options.Compression, options.PhysicalClusterSize));
     }
 
     /// <summary>Checks the output path and opens the temporary image file next to it.</summary>
@@ -36,9 +37,16 @@ internal sealed class ErofsWriter : IRootfsWriter
         ArgumentNullException.ThrowIfNull(options);
         options.CheckOutput();
         string full = AtomicOutputFile.Check(options.Output, options.Force, "an EROFS output");
+        if (options.PhysicalClusterSize % ErofsConstants.BlockSize != 0 || options.PhysicalClusterSize < MinimumPhysicalClusterSize || options.PhysicalClusterSize > ErofsWriterOptions.MaxPhysicalClusterSize)
+        {
+            throw new DecantException(DecantErrorKind.Usage, $"an EROFS physical cluster of {options.PhysicalClusterSize} bytes is not a multiple of 4 KiB from {MinimumPhysicalClusterSize} to {ErofsWriterOptions.MaxPhysicalClusterSize} bytes");
+        }
         var output = AtomicOutputFile.PrepareImage(full, options.Force, options.Output, out var file);
         return new ErofsWriter(options, output, file);
     }
+
+    /// <summary>The smallest physical cluster: two blocks (a one-block cluster never shrinks by a block).</summary>
+    public const int MinimumPhysicalClusterSize = 2 * ErofsConstants.BlockSize;
 
     /// <summary>Writes each file's whole blocks straight into the image as layers stream; all-zero blocks become holes.</summary>
     public IContentStore Content => _store;
@@ -56,7 +64,7 @@ internal sealed class ErofsWriter : IRootfsWriter
             throw new InvalidOperationException("an EROFS writer commits once, before it is disposed");
         }
         var builder = new ErofsImageBuilder(_file, _allocator, _store, DeterministicUuid.Derive("decant erofs uuid\0"u8, _options.Seed));
-        var summary = await builder.BuildAsync(tree, cancellationToken).ConfigureAwait(false);
+        var summary = await builder.BuildAsync(tree, _options.PhysicalClusterSize >> ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
         SkippedXattrs = builder.SkippedXattrs;
         _store.Dispose();
         _output.Commit();
