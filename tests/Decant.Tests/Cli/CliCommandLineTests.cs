@@ -72,6 +72,9 @@ public class CliCommandLineTests
         { ["-o", "OUT/rootfs.tar", "--no-journal"], "--no-journal does not apply to a tar output" },
         { ["-o", "OUT/rootfs.tar", "--bundle"], "--bundle does not apply to a tar output" },
         { ["-o", "OUT/rootfs.ext4", "--rootless"], "--rootless does not apply to an ext4 output" },
+        { ["-o", "OUT/rootfs.ext4", "--erofs-compression", "lz4"], "--erofs-compression does not apply to an ext4 output" },
+        { ["-o", "OUT/rootfs.erofs", "--size", "1G"], "--size does not apply to an EROFS output" },
+        { ["-o", "OUT/rootfs.erofs", "--erofs-pcluster-size", "4K"], "an EROFS physical cluster of 4096 bytes is not a multiple of 4 KiB from 8192 to 1048576 bytes" },
         { ["-o", "OUT/rootfs", "--format", "tar", "--size", "1G"], "--size does not apply to a tar output" },
         { ["-o", "-", "--force"], "--force does not apply to -o -" },
     };

@@ -63,8 +63,11 @@ public sealed class ErofsWriterTests : IDisposable
         await ErofsImages.AssertSameTreeAsync(directory, mounted.Path);
     }
 
-    [Fact]
-    public async Task EveryKindAndEdgeCaseAcrossLayersMatchesTheDirectoryExport()
+    [Theory]
+    [InlineData(ErofsCompression.None)]
+    [InlineData(ErofsCompression.Lz4)]
+    [InlineData(ErofsCompression.Lz4HC)]
+    public async Task EveryKindAndEdgeCaseAcrossLayersMatchesTheDirectoryExport(ErofsCompression compression)
     {
         string deep = string.Join('/', Enumerable.Range(0, 40).Select(i => $"level-{i:D2}-{new string('d', 60)}"));
         var lower = new LayerTar()
@@ -95,6 +98,8 @@ public sealed class ErofsWriterTests : IDisposable
             .File("data/zeros-inside", Encoding.ASCII.GetString(new byte[20000]) + "tail")
             .File("data/all-zero", new byte[65_536])
             .File("data/zero-tail", [.. Bytes(8192, 9), .. new byte[100]])
+            .File("data/compressible", string.Concat(Enumerable.Range(0, 20_000).Select(i => $"line {i % 97}\n")))
+            .File("data/compressible-tail", new string('c', 3 * 65_536 + 4097))
             .File(deep + "/leaf", "deep");
         foreach (int size in (ReadOnlySpan<int>)[0, 1, 4095, 4096, 4097, 4064, 4065, 8191, 8193, 1_000_000])
         {
@@ -117,9 +122,18 @@ public sealed class ErofsWriterTests : IDisposable
             .File("data/opaque/new", "new")
             .Hardlink("data/upper-link", "data/target")
             .Whiteout("data/many/entry-00001-n");
-        await AssertImageMatchesDirectoryAsync(new ErofsWriterOptions { Output = Image() }, lower.ToArray(), upper.ToArray());
+        await AssertImageMatchesDirectoryAsync(new ErofsWriterOptions { Output = Image(), Compression = compression }, lower.ToArray(), upper.ToArray());
 
         Assert.Contains("Links: 202", await ErofsImages.DumpAsync(Image(), "/data/target"), StringComparison.Ordinal);
+        if (compression != ErofsCompression.None)
+        {
+            // Text shrinks; random bytes do not, so those files stay as they are (tails inline).
+            Assert.Contains("Layout: 1", await ErofsImages.DumpAsync(Image(), "/data/compressible"), StringComparison.Ordinal);
+            Assert.Contains("Layout: 1", await ErofsImages.DumpAsync(Image(), "/data/compressible-tail"), StringComparison.Ordinal);
+            Assert.Contains("Layout: 2", await ErofsImages.DumpAsync(Image(), "/sizes/1000000"), StringComparison.Ordinal);
+            Assert.Contains("Layout: 4", await ErofsImages.DumpAsync(Image(), "/data/zeros-inside"), StringComparison.Ordinal);
+            return;
+        }
         // The layouts: inline tails where they fit (compact: 4064 bytes; extended: 4032), plain or chunked otherwise.
         foreach (var (path, layout) in new[]
         {
@@ -154,15 +168,17 @@ public sealed class ErofsWriterTests : IDisposable
         Assert.Equal(new string('l', 5000), await File.ReadAllTextAsync(Path.Combine(mounted.Path, "x/large")));
     }
 
-    [Fact]
-    public async Task ImagesAreByteIdenticalForTheSameInputAndSeed()
+    [Theory]
+    [InlineData(ErofsCompression.None)]
+    [InlineData(ErofsCompression.Lz4HC)]
+    public async Task ImagesAreByteIdenticalForTheSameInputAndSeed(ErofsCompression compression)
     {
-        byte[] layer = new LayerTar().Dir("a").File("a/one", "1").File("a/two", new string('2', 9000)).Symlink("a/l", "one")
+        byte[] layer = new LayerTar().Dir("a").File("a/one", "1").File("a/two", new string('2', 90_000)).Symlink("a/l", "one")
             .File("a/x", "x", xattrs: new() { ["user.k"] = "v" }).File("a/y", "y", xattrs: new() { ["user.k"] = "v" }).ToArray();
         byte[] seed = SHA256.HashData("sha256:manifest"u8);
-        await ErofsImages.WriteImageAsync(new ErofsWriterOptions { Output = Image("first.erofs"), Seed = seed }, layer);
-        await ErofsImages.WriteImageAsync(new ErofsWriterOptions { Output = Image("second.erofs"), Seed = seed }, layer);
-        await ErofsImages.WriteImageAsync(new ErofsWriterOptions { Output = Image("other-seed.erofs"), Seed = [1, 2, 3] }, layer);
+        await ErofsImages.WriteImageAsync(new ErofsWriterOptions { Output = Image("first.erofs"), Seed = seed, Compression = compression }, layer);
+        await ErofsImages.WriteImageAsync(new ErofsWriterOptions { Output = Image("second.erofs"), Seed = seed, Compression = compression }, layer);
+        await ErofsImages.WriteImageAsync(new ErofsWriterOptions { Output = Image("other-seed.erofs"), Seed = [1, 2, 3], Compression = compression }, layer);
         string first = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Image("first.erofs"))));
         Assert.Equal(first, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Image("second.erofs")))));
         Assert.NotEqual(first, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Image("other-seed.erofs")))));
