@@ -245,10 +245,13 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
 /// <summary>A file's content in the image: its runs of whole data blocks (holes between them), and where its last partial block waits.</summary>
 internal sealed class ErofsContent(long size) : ContentRef(size)
 {
-    private readonly List<DataRun> _runs = [];
+    // Most files are one run: it is held here, and a list only for a file with holes (memory is per file).
+    private DataRun _first;
+    private int _runCount;
+    private List<DataRun>? _more;
 
     /// <summary>The runs of whole blocks holding data, in logical order; the blocks not in a run are zeros.</summary>
-    public IReadOnlyList<DataRun> Runs => _runs;
+    public IReadOnlyList<DataRun> Runs => _more ?? (_runCount == 0 ? [] : [_first]);
 
     /// <summary>The offset of the last partial block's bytes in the tail spool; -1 when there is none or it is all zero.</summary>
     public long TailSpoolOffset { get; set; } = -1;
@@ -260,7 +263,7 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
     public long WholeBlocks => Size >> ErofsConstants.BlockShift;
 
     /// <summary>Whether every whole block holds data, stored contiguously (so the plain layouts can hold the file).</summary>
-    public bool IsContiguous => WholeBlocks == 0 || (_runs.Count == 1 && _runs[0].Logical == 0 && _runs[0].Blocks == WholeBlocks);
+    public bool IsContiguous => WholeBlocks == 0 || (_runCount == 1 && _first.Logical == 0 && _first.Blocks == WholeBlocks);
 
     /// <summary>1 once the blocks went back to the allocator.</summary>
     internal int Released;
@@ -280,19 +283,36 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
         Clusters = clusters;
         CompressedStart = start;
         CompressedBlocks = blocks;
-        _runs.Clear();
-        _runs.Add(new DataRun(0, start, blocks));
+        (_first, _runCount, _more) = (new DataRun(0, start, blocks), 1, null);
         TailSpoolOffset = -1;
     }
 
     internal void AddRun(long logical, long physical, long blocks)
     {
-        if (_runs.Count > 0 && _runs[^1].LogicalEnd == logical && _runs[^1].Physical + _runs[^1].Blocks == physical)
+        var last = _more is null ? _first : _more[^1];
+        if (_runCount > 0 && last.LogicalEnd == logical && last.Physical + last.Blocks == physical)
         {
-            _runs[^1] = _runs[^1] with { Blocks = _runs[^1].Blocks + blocks };
+            last = last with { Blocks = last.Blocks + blocks };
+            if (_more is null)
+            {
+                _first = last;
+            }
+            else
+            {
+                _more[^1] = last;
+            }
             return;
         }
-        _runs.Add(new DataRun(logical, physical, blocks));
+        var run = new DataRun(logical, physical, blocks);
+        if (_runCount == 0)
+        {
+            _first = run;
+        }
+        else
+        {
+            (_more ??= [_first]).Add(run);
+        }
+        _runCount++;
     }
 }
 

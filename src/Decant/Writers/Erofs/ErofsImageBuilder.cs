@@ -24,14 +24,18 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
 
     public IReadOnlyList<string> SkippedXattrs => _skippedXattrs;
 
+    /// <summary>The list of no xattrs, never added to.</summary>
+    private static readonly List<ErofsXattr> NoXattrs = [];
+
     /// <summary>One inode's plan: its record, its xattrs, and where its data goes.</summary>
     private sealed class Plan(TreeNode node)
     {
         public TreeNode Node { get; } = node;
         public ErofsInodeRecord Inode { get; } = new();
-        public List<ErofsXattr> Xattrs { get; set; } = [];
-        public List<ErofsXattr> Shared { get; } = [];
-        public List<ErofsXattr> Inline { get; } = [];
+        /// <summary>The converted xattrs until they are split; then those shared and those inline (empty lists shared by every plan without xattrs).</summary>
+        public List<ErofsXattr> Xattrs { get; set; } = NoXattrs;
+        public List<ErofsXattr> Shared { get; set; } = NoXattrs;
+        public List<ErofsXattr> Inline { get; set; } = NoXattrs;
         public int XattrSize { get; set; }
         /// <summary>Bytes of data inline after the xattrs (a last partial block).</summary>
         public int InlineLength { get; set; }
@@ -199,13 +203,14 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
                 }
             }
         }
-        foreach (var plan in plans)
+        foreach (var plan in plans.Where(p => p.Xattrs.Count > 0))
         {
+            (plan.Shared, plan.Inline) = ([], []);
             foreach (var xattr in plan.Xattrs)
             {
                 (uses[xattr] > 1 && plan.Shared.Count < ErofsConstants.MaxSharedXattrs ? plan.Shared : plan.Inline).Add(xattr);
             }
-            plan.Xattrs = [];
+            plan.Xattrs = NoXattrs;
         }
         return order.Where(x => uses[x] > 1).ToList();
     }
