@@ -40,7 +40,7 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
         if (size > 0)
         {
             await ContentCopy.CopyAsync(data, size, new BlockSink(this, content), cancellationToken).ConfigureAwait(false);
-            if (_compressor is not null && content.WholeBlocks > 0 && content.IsContiguous)
+            if (_compressor is not null && content.WholeBlocks > 0 && 2 * content.DataBlocks >= content.WholeBlocks)
             {
                 await CompressAsync(content, _compressor, cancellationToken).ConfigureAwait(false);
             }
@@ -83,16 +83,18 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
     }
 
     /// <summary>
-    /// Compresses a file just streamed (contiguous, its blocks still in the page cache): each
-    /// cluster of its blocks (the last partial one from the spool) is compressed into fresh blocks
-    /// after it, or copied there as it is when it does not shrink by a block. When the whole file
-    /// takes fewer blocks so, the clusters move down over its plain blocks and the rest of the image
-    /// is given back; otherwise the file stays as it was streamed and the clusters are dropped.
+    /// Compresses a file just streamed (at least half of its blocks data, so holes of a sparse file
+    /// are not filled in; its blocks still in the page cache): each cluster of its blocks (zeros
+    /// for its holes, the last partial block from the spool) is compressed into fresh blocks after
+    /// it, or copied there as it is when it does not shrink by a block. When the whole file takes
+    /// fewer blocks so than its data blocks, the clusters move down over those and the rest of the
+    /// image is given back; otherwise the file stays as it was streamed and the clusters are dropped.
     /// </summary>
     private async ValueTask CompressAsync(ErofsContent content, ErofsCompressor compressor, CancellationToken cancellationToken)
     {
         const int BlockSize = ErofsConstants.BlockSize;
-        long rawStart = content.Runs[0].Physical;
+        var runs = content.Runs;
+        long rawStart = runs[0].Physical;
         long lclusters = (content.Size + BlockSize - 1) >> ErofsConstants.BlockShift;
         byte[] input = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
         byte[] output = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
@@ -105,7 +107,7 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
                 int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
                 int bytes = (int)Math.Min((long)count * BlockSize, content.Size - first * BlockSize);
                 int whole = (int)Math.Min(count, content.WholeBlocks - first) * BlockSize;
-                await ReadExactlyAsync(input.AsMemory(0, whole), (rawStart + first) * BlockSize, cancellationToken).ConfigureAwait(false);
+                await ReadBlocksAsync(runs, first, input.AsMemory(0, whole), cancellationToken).ConfigureAwait(false);
                 if (bytes > whole)
                 {
                     await ReadTailAsync(content, input.AsMemory(whole, bytes - whole), cancellationToken).ConfigureAwait(false);
@@ -134,13 +136,13 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
                 blocks += storedBlocks;
                 await RandomAccess.WriteAsync(_image, stored, physical * BlockSize, cancellationToken).ConfigureAwait(false);
             }
-            if (blocks >= content.WholeBlocks)
+            if (blocks >= content.DataBlocks)
             {
                 _allocator.TryShrink(start + blocks, start);
                 return;
             }
             long at = start;
-            if (_allocator.TryShrink(start + blocks, rawStart + blocks))
+            if (rawStart + content.DataBlocks == start && _allocator.TryShrink(start + blocks, rawStart + blocks))
             {
                 // Nothing was placed since the file: the clusters move down over its plain blocks.
                 await KernelCopy.CopyRangeAsync(_image, start * BlockSize, _image, rawStart * BlockSize, blocks * BlockSize, cancellationToken).ConfigureAwait(false);
@@ -156,6 +158,22 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(input);
             System.Buffers.ArrayPool<byte>.Shared.Return(output);
+        }
+    }
+
+    /// <summary>Reads a file's blocks from <paramref name="firstBlock"/> on into <paramref name="destination"/>: its runs from the image, zeros for its holes.</summary>
+    private async ValueTask ReadBlocksAsync(IReadOnlyList<DataRun> runs, long firstBlock, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        destination.Span.Clear();
+        long endBlock = firstBlock + (destination.Length >> ErofsConstants.BlockShift);
+        foreach (var run in runs)
+        {
+            long from = Math.Max(run.Logical, firstBlock), to = Math.Min(run.LogicalEnd, endBlock);
+            if (from < to)
+            {
+                var slice = destination[(int)((from - firstBlock) << ErofsConstants.BlockShift)..(int)((to - firstBlock) << ErofsConstants.BlockShift)];
+                await ReadExactlyAsync(slice, (run.Physical + (from - run.Logical)) << ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -261,6 +279,9 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
 
     /// <summary>The whole blocks before the last partial one.</summary>
     public long WholeBlocks => Size >> ErofsConstants.BlockShift;
+
+    /// <summary>How many whole blocks hold data (the rest are holes).</summary>
+    public long DataBlocks => _more?.Sum(r => r.Blocks) ?? (_runCount == 0 ? 0 : _first.Blocks);
 
     /// <summary>Whether every whole block holds data, stored contiguously (so the plain layouts can hold the file).</summary>
     public bool IsContiguous => WholeBlocks == 0 || (_runCount == 1 && _first.Logical == 0 && _first.Blocks == WholeBlocks);
