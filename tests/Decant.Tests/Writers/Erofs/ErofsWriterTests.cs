@@ -100,6 +100,7 @@ public sealed class ErofsWriterTests : IDisposable
             .File("data/zero-tail", [.. Bytes(8192, 9), .. new byte[100]])
             .File("data/compressible", string.Concat(Enumerable.Range(0, 20_000).Select(i => $"line {i % 97}\n")))
             .File("data/compressible-tail", new string('c', 3 * 65_536 + 4097))
+            .File("data/compressible-with-zero-block", [.. Encoding.ASCII.GetBytes(new string('a', 8192)), .. new byte[4096], .. Encoding.ASCII.GetBytes(new string('b', 8000))])
             .File(deep + "/leaf", "deep");
         foreach (int size in (ReadOnlySpan<int>)[0, 1, 4095, 4096, 4097, 4064, 4065, 8191, 8193, 1_000_000])
         {
@@ -131,7 +132,8 @@ public sealed class ErofsWriterTests : IDisposable
             Assert.Contains("Layout: 1", await ErofsImages.DumpAsync(Image(), "/data/compressible"), StringComparison.Ordinal);
             Assert.Contains("Layout: 1", await ErofsImages.DumpAsync(Image(), "/data/compressible-tail"), StringComparison.Ordinal);
             Assert.Contains("Layout: 2", await ErofsImages.DumpAsync(Image(), "/sizes/1000000"), StringComparison.Ordinal);
-            Assert.Contains("Layout: 4", await ErofsImages.DumpAsync(Image(), "/data/zeros-inside"), StringComparison.Ordinal);
+            Assert.Contains("Layout: 4", await ErofsImages.DumpAsync(Image(), "/data/zeros-inside"), StringComparison.Ordinal); // mostly holes: stays sparse
+            Assert.Contains("Layout: 1", await ErofsImages.DumpAsync(Image(), "/data/compressible-with-zero-block"), StringComparison.Ordinal);
             return;
         }
         // The layouts: inline tails where they fit (compact: 4064 bytes; extended: 4032), plain or chunked otherwise.
@@ -139,7 +141,7 @@ public sealed class ErofsWriterTests : IDisposable
         {
             ("/sizes/1", 2), ("/sizes/4064", 2), ("/sizes/4065", 0), ("/sizes/4096", 0), ("/sizes/4097", 2), ("/sizes/8193", 2),
             ("/sizes/extended-4032", 2), ("/sizes/extended-4033", 0), ("/data/zeros-inside", 4), ("/data/all-zero", 4), ("/data/zero-tail", 2),
-            ("/data/link-1", 2), ("/data/link-4095", 0), ("/data/many", 2),
+            ("/data/link-1", 2), ("/data/link-4095", 0), ("/data/many", 2), ("/data/compressible-with-zero-block", 4),
         })
         {
             Assert.Contains($"Layout: {layout}", await ErofsImages.DumpAsync(Image(), path), StringComparison.Ordinal);
