@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using Decant.Export;
 using Decant.Model;
 using Decant.Writers;
+using Decant.Writers.Erofs;
 using Decant.Writers.Ext4;
 using Decant.Writers.Verity;
 
@@ -14,7 +15,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var image = SharedOptions.Image();
-        var output = new Option<string>("--output", "-o") { HelpName = "PATH", Description = "Where to write: a directory, a .tar, .ext4 or .img file, or - for a tar on stdout (never a terminal); missing parent directories are created", Required = true };
+        var output = new Option<string>("--output", "-o") { HelpName = "PATH", Description = "Where to write: a directory, a .tar, .ext4, .img or .erofs file, or - for a tar on stdout (never a terminal); missing parent directories are created", Required = true };
         var format = new Option<string?>("--format") { Description = $"{string.Join(", ", OutputFormat.All.Select(f => f.Name))}; without it, from the output's name: {DescribeImpliedFormats()}" };
         format.AcceptOnlyFromAmong([.. OutputFormat.All.Select(f => f.Name)]);
         var size = new Option<ByteSize?>("--size") { HelpName = "SIZE", Description = "The image size (K/M/G/T suffixes); without it, the smallest that fits plus --free-space and --free-inodes", CustomParser = result => ByteSize.Parser(1)(result) };
@@ -24,6 +25,9 @@ internal static class ExportCommand
         var verity = new Option<bool>("--verity") { Description = "Append a dm-verity hash tree after the filesystem, as veritysetup format writes it (sha256, 4096-byte blocks, the verity superblock at the hash offset); the summary gives the root hash, hash offset and salt" };
         var veritySalt = new Option<byte[]?>("--verity-salt") { HelpName = "HEX", Description = "The dm-verity salt, in hex (at most 256 bytes; - for none); without it, derived from the image, so the same image gives the same bytes. Implies --verity", CustomParser = ParseSalt };
         var verityOut = new Option<string?>("--verity-out") { HelpName = "FILE", Description = "Also write the root hash, hash offset, salt, algorithm, block sizes and data blocks to this file as one JSON object (what veritysetup verify and open need). Implies --verity" };
+        var erofsCompression = new Option<string>("--erofs-compression") { Description = "Compress file data: none, lz4 or lz4hc (a file or cluster that does not shrink is stored as it is)", DefaultValueFactory = _ => "none" };
+        erofsCompression.AcceptOnlyFromAmong("none", "lz4", "lz4hc");
+        var erofsClusterSize = new Option<ByteSize>("--erofs-pcluster-size") { HelpName = "SIZE", Description = "With compression, how much of a file is compressed together (a multiple of 4K, 8K to 1M)", DefaultValueFactory = _ => new ByteSize(ErofsWriterOptions.DefaultPhysicalClusterSize), CustomParser = ByteSize.Parser(1) };
         var platform = SharedOptions.Platform();
         var force = new Option<bool>("--force") { Description = "Replace a non-empty output directory or an existing file; the new output is built beside it and swapped in at the end, so a failure keeps the old one" };
         var bundle = new Option<bool>("--bundle") { Description = "Write an OCI runtime bundle: OUTPUT/rootfs and OUTPUT/config.json (directory output)" };
@@ -37,23 +41,31 @@ internal static class ExportCommand
         var progress = new Option<string>("--progress") { Description = "Progress on stderr: auto (bars on a terminal, else plain), bars, plain, json (JSON lines only) or none", DefaultValueFactory = _ => "auto" };
         progress.AcceptOnlyFromAmong("auto", "bars", "plain", "json", "none");
 
-        var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar or an ext4 disk image")
+        var command = new Command("export", "Export an image's root filesystem as a directory, a flattened tar, an ext4 disk image or an EROFS image")
         {
             image, output, format, platform, force, bundle, configOut, rootless, maxUnpacked, jobs, maxInFlight, cacheDirectory, noCache, progress,
-            size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut,
+            size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut, erofsCompression, erofsClusterSize,
         };
         var registry = new RegistryOptions();
         registry.AddTo(command);
         HelpLayout.Group(command,
             ("Output options", [output, format, force, bundle, rootless, configOut]),
-            ("ext4 output options", [size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut]),
+            ("ext4 output options", [size, freeSpace, freeInodes, noJournal]),
+            ("EROFS output options", [erofsCompression, erofsClusterSize]),
+            ("dm-verity options (ext4 and EROFS)", [verity, veritySalt, verityOut]),
             ("Image options", [platform]),
             ("Registry options", registry.All),
             ("Limit options", [maxUnpacked, jobs, maxInFlight]),
             ("Cache options", [cacheDirectory, noCache]),
             ("Progress options", [progress]));
         // The options only some formats take; any other format refuses them.
-        (OutputFormat Format, Option[] Options)[] formatOnly = [(OutputFormat.Ext4, [size, freeSpace, freeInodes, noJournal, verity, veritySalt, verityOut]), (OutputFormat.Directory, [bundle, rootless])];
+        (OutputFormat[] Formats, Option[] Options)[] formatOnly =
+        [
+            ([OutputFormat.Ext4], [size, freeSpace, freeInodes, noJournal]),
+            ([OutputFormat.Ext4, OutputFormat.Erofs], [verity, veritySalt, verityOut]),
+            ([OutputFormat.Erofs], [erofsCompression, erofsClusterSize]),
+            ([OutputFormat.Directory], [bundle, rootless]),
+        ];
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressReporter.ParseMode(parse.GetValue(progress)!), "decant export", async () =>
         {
             var mode = ProgressReporter.ParseMode(parse.GetValue(progress)!);
@@ -72,13 +84,16 @@ internal static class ExportCommand
                 MaxBytesInFlight = parse.GetValue(maxInFlight).Bytes,
             };
             var resolved = options.ResolvedFormat;
-            foreach (var (only, given) in formatOnly.Where(f => f.Format != resolved).SelectMany(f => f.Options.Select(o => (f.Format, o))))
+            foreach (var (formats, given) in formatOnly.Where(f => !f.Formats.Contains(resolved)).SelectMany(f => f.Options.Select(o => (f.Formats, o))))
             {
                 if (SharedOptions.Given(parse, given))
                 {
-                    throw SharedOptions.Usage($"{given.Name} does not apply to {resolved.Description} output (it is for {only.Description} output)");
+                    throw SharedOptions.Usage($"{given.Name} does not apply to {resolved.Description} output (it is for {string.Join(" or ", formats.Select(f => f.Description))} output)");
                 }
             }
+            var verityChoice = parse.GetValue(verity) || SharedOptions.Given(parse, veritySalt) || SharedOptions.Given(parse, verityOut)
+                ? new VerityOptions { Salt = SharedOptions.Given(parse, veritySalt) ? parse.GetValue(veritySalt) : null }
+                : null;
             if (resolved == OutputFormat.Ext4)
             {
                 options = options with
@@ -89,9 +104,20 @@ internal static class ExportCommand
                         FreeSpaceBytes = parse.GetValue(freeSpace).Bytes,
                         FreeInodes = parse.GetValue(freeInodes),
                         Journal = !parse.GetValue(noJournal),
-                        Verity = parse.GetValue(verity) || SharedOptions.Given(parse, veritySalt) || SharedOptions.Given(parse, verityOut)
-                            ? new VerityOptions { Salt = SharedOptions.Given(parse, veritySalt) ? parse.GetValue(veritySalt) : null }
-                            : null,
+                        Verity = verityChoice,
+                    },
+                };
+            }
+            if (resolved == OutputFormat.Erofs)
+            {
+                long clusterSize = parse.GetValue(erofsClusterSize).Bytes;
+                options = options with
+                {
+                    FormatOptions = new ErofsWriterOptions
+                    {
+                        Compression = parse.GetValue(erofsCompression) switch { "lz4" => ErofsCompression.Lz4, "lz4hc" => ErofsCompression.Lz4HC, _ => ErofsCompression.None },
+                        PhysicalClusterSize = clusterSize <= ErofsWriterOptions.MaxPhysicalClusterSize ? (int)clusterSize : throw SharedOptions.Usage($"--erofs-pcluster-size is at most {ErofsWriterOptions.MaxPhysicalClusterSize} bytes"),
+                        Verity = verityChoice,
                     },
                 };
             }

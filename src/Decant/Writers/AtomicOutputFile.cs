@@ -68,6 +68,26 @@ internal sealed class AtomicOutputFile : IDisposable
         return new AtomicOutputFile(fullPath, force, directory, OutputParents.Create(directory));
     }
 
+    /// <summary>
+    /// Prepares an image output <see cref="Check"/> accepted and creates its temporary file for
+    /// reading and writing; on failure nothing is left behind.
+    /// </summary>
+    /// <exception cref="DecantException">The temporary file cannot be created next to <paramref name="output"/>.</exception>
+    public static AtomicOutputFile PrepareImage(string fullPath, bool force, string output, out SafeFileHandle file)
+    {
+        var prepared = Prepare(fullPath, force);
+        try
+        {
+            file = prepared.CreateFile(FileAccess.ReadWrite);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            prepared.Dispose();
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the image file next to \"{output}\": {error.Message}", error);
+        }
+        return prepared;
+    }
+
     /// <summary>Creates the temporary file (it must not exist) and opens it for asynchronous I/O; the handle is closed at commit or dispose.</summary>
     public SafeFileHandle CreateFile(FileAccess access)
     {

@@ -1,6 +1,7 @@
 using Decant.Model;
 using Decant.Semantics;
 using Decant.Writers.Directory;
+using Decant.Writers.Erofs;
 using Decant.Writers.Ext4;
 using Decant.Writers.Tar;
 
@@ -26,10 +27,13 @@ public abstract class OutputFormat
     /// <summary>A ready-to-mount ext4 filesystem image.</summary>
     public static OutputFormat Ext4 { get; } = new Ext4Format();
 
-    /// <summary>Every format Decant writes: the one place a format is registered.</summary>
-    public static IReadOnlyList<OutputFormat> All { get; } = [Directory, Tar, Ext4];
+    /// <summary>A ready-to-mount, read-only EROFS filesystem image.</summary>
+    public static OutputFormat Erofs { get; } = new ErofsFormat();
 
-    /// <summary>The format's name, as <c>--format</c> spells it (<c>dir</c>, <c>tar</c>, <c>ext4</c>).</summary>
+    /// <summary>Every format Decant writes: the one place a format is registered.</summary>
+    public static IReadOnlyList<OutputFormat> All { get; } = [Directory, Tar, Ext4, Erofs];
+
+    /// <summary>The format's name, as <c>--format</c> spells it (<c>dir</c>, <c>tar</c>, <c>ext4</c>, <c>erofs</c>).</summary>
     public abstract string Name { get; }
 
     /// <summary>How a sentence names the output, before the word "output": "a directory", "a tar", "an ext4".</summary>
@@ -101,6 +105,13 @@ public abstract class OutputFormat
         CheckOptions(options);
         return options as T ?? new T();
     }
+
+    /// <summary>
+    /// The bytes a deterministic format derives its UUID and seeds from: <paramref name="seed"/> when
+    /// the options give one, else the image's manifest digest, so the same image gives the same bytes.
+    /// </summary>
+    private protected static IReadOnlyList<byte> SeedOrDigest(IReadOnlyList<byte> seed, WriterTarget target) =>
+        seed.Count > 0 ? seed : System.Text.Encoding.UTF8.GetBytes(target.ImageDigest);
 
     /// <summary>Refuses <paramref name="options"/> of another format (a usage error); null, meaning the defaults, is fine.</summary>
     internal void CheckOptions(WriterOptions? options)

@@ -3,7 +3,7 @@ namespace Decant.Writers;
 /// <summary>
 /// Where a writer puts its output, and the options every format shares. Each format has its own
 /// derived record (<see cref="Directory.DirectoryWriterOptions"/>, <see cref="Tar.TarWriterOptions"/>,
-/// <see cref="Ext4.Ext4WriterOptions"/>) with the options only it has.
+/// <see cref="Ext4.Ext4WriterOptions"/>, <see cref="Erofs.ErofsWriterOptions"/>) with the options only it has.
 /// </summary>
 public abstract record WriterOptions
 {

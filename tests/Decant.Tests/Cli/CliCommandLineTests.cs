@@ -72,6 +72,9 @@ public class CliCommandLineTests
         { ["-o", "OUT/rootfs.tar", "--no-journal"], "--no-journal does not apply to a tar output" },
         { ["-o", "OUT/rootfs.tar", "--bundle"], "--bundle does not apply to a tar output" },
         { ["-o", "OUT/rootfs.ext4", "--rootless"], "--rootless does not apply to an ext4 output" },
+        { ["-o", "OUT/rootfs.ext4", "--erofs-compression", "lz4"], "--erofs-compression does not apply to an ext4 output" },
+        { ["-o", "OUT/rootfs.erofs", "--size", "1G"], "--size does not apply to an EROFS output" },
+        { ["-o", "OUT/rootfs.erofs", "--erofs-pcluster-size", "4K"], "an EROFS physical cluster of 4096 bytes is not a multiple of 4 KiB from 8192 to 1048576 bytes" },
         { ["-o", "OUT/rootfs", "--format", "tar", "--size", "1G"], "--size does not apply to a tar output" },
         { ["-o", "-", "--force"], "--force does not apply to -o -" },
     };
@@ -88,6 +91,7 @@ public class CliCommandLineTests
 
     [Theory]
     [InlineData("ext4", "random access")]
+    [InlineData("erofs", "random access")]
     [InlineData("dir", "a directory output needs a path")]
     public async Task StandardOutputIsRefusedForFormatsThatCannotStream(string format, string message)
     {
@@ -288,6 +292,6 @@ public class CliCommandLineTests
         Assert.Equal(0, options.ExitCode);
         Assert.Equal(["--force", "--format"], options.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         var values = await RunAsync(["[suggest:23]", "decant export --format "]);
-        Assert.Equal(["dir", "ext4", "tar"], values.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Equal(["dir", "erofs", "ext4", "tar"], values.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 }

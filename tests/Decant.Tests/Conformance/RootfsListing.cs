@@ -16,8 +16,8 @@ internal static partial class RootfsListing
 {
     /// <summary>
     /// The listing of an export's output in any registered format, read by the format's own oracle:
-    /// the directory itself, the tar, or the ext4 image mounted read-only by the kernel
-    /// (<c>lost+found</c> left out). A format without an oracle here fails the test that reaches it.
+    /// the directory itself, the tar, or the ext4 or EROFS image mounted read-only by the kernel
+    /// (<c>lost+found</c> left out; an EROFS image passes <c>fsck.erofs</c> first). A format without an oracle here fails the test that reaches it.
     /// </summary>
     public static async Task<List<string>> FromOutputAsync(Decant.Writers.OutputFormat format, string output)
     {
@@ -29,12 +29,16 @@ internal static partial class RootfsListing
         {
             return FromTar(output);
         }
-        if (format == Decant.Writers.OutputFormat.Ext4)
+        if (format == Decant.Writers.OutputFormat.Ext4 || format == Decant.Writers.OutputFormat.Erofs)
         {
             string mountPoint = Directory.CreateTempSubdirectory("decant-listing-").FullName;
             try
             {
-                await Tools.RunCheckedAsync("mount", ["-t", "ext4", "-o", "loop,ro", output, mountPoint], CancellationToken.None);
+                if (format == Decant.Writers.OutputFormat.Erofs)
+                {
+                    await Tools.RunCheckedAsync("fsck.erofs", [output], CancellationToken.None);
+                }
+                await Tools.RunCheckedAsync("mount", ["-t", format.Name, "-o", "loop,ro", output, mountPoint], CancellationToken.None);
                 try
                 {
                     return FromDirectory(mountPoint).Where(line => !line.StartsWith("d lost+found ", StringComparison.Ordinal)).ToList();

@@ -91,6 +91,28 @@ public sealed class RawNameExportTests(RealImages images) : RealImagesTest(image
         await Ext4Images.AssertSameTreeAsync(directory, mounted.Path);
     }
 
+    [Fact]
+    public async Task ErofsImagePassesFsckAndMountsAsTheDirectoryExport()
+    {
+        var (_, reference) = WriteImage();
+        string scratch = Images.NewScratchDirectory("raw-erofs");
+        string image = Path.Combine(scratch, "names.erofs");
+        await ImageExporter.ExportAsync(reference, new ExportOptions { Output = image, Format = OutputFormat.Erofs, Ownership = OwnershipMode.Preserve }, cancellationToken: Token);
+        await Writers.Erofs.ErofsImages.AssertCleanAsync(image);
+
+        string directory = Path.Combine(scratch, "rootfs");
+        await ImageExporter.ExportAsync(reference, new ExportOptions { Output = directory, Format = OutputFormat.Directory, Ownership = OwnershipMode.Preserve }, cancellationToken: Token);
+        await using var mounted = await Writers.Erofs.ErofsImages.MountAsync(image, Path.Combine(scratch, "mnt"));
+        AssertHoldsTheRawNames(await TreeSnapshot.CaptureAsync(mounted.Path, cancellationToken: Token));
+        // Lookups by name binary-search the directory's blocks: the entries must be in raw byte order.
+        for (int i = 0; i < RawNameLayers.HtreeEntries; i += 7)
+        {
+            byte[] path = [.. NameBytes.GetBytes(mounted.Path + "/"), .. NameBytes.GetBytes(RawNameLayers.HtreeEntry(i))];
+            Assert.Equal(0x8000u, TreeSnapshotNative.LStat(path).Mode & 0xF000);
+        }
+        await Writers.Erofs.ErofsImages.AssertSameTreeAsync(directory, mounted.Path);
+    }
+
     private (string Layout, string Reference) WriteImage()
     {
         string layout = Path.Combine(Images.NewScratchDirectory("raw-names"), "layout");

@@ -50,6 +50,8 @@ public class PublicApiTests
         "Decant.Tree.TreeBuilder",
         "Decant.Tree.TreeNode",
         "Decant.Writers.Directory.DirectoryWriterOptions",
+        "Decant.Writers.Erofs.ErofsCompression",
+        "Decant.Writers.Erofs.ErofsWriterOptions",
         "Decant.Writers.Ext4.Ext4WriterOptions",
         "Decant.Writers.IRootfsWriter",
         "Decant.Writers.OutputFormat",

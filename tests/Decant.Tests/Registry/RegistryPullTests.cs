@@ -28,6 +28,22 @@ public sealed class RegistryPullTests(RegistryFixture registries) : RegistryTest
         Assert.True(fromRegistry.Entries.Count > 10, $"the export of {repository} has only {fromRegistry.Entries.Count} entries");
     }
 
+    [Theory]
+    [InlineData(RegistryFixture.UmociMulti, "umoci-multi", Decant.Writers.Erofs.ErofsCompression.None)]
+    [InlineData(RegistryFixture.UmociMultiZstd, "umoci-multi-zstd", Decant.Writers.Erofs.ErofsCompression.Lz4HC)]
+    [InlineData(RegistryFixture.BuildahOpaque, "buildah-opaque", Decant.Writers.Erofs.ErofsCompression.Lz4HC)]
+    [InlineData(RegistryFixture.UmociMultiSchema2, "umoci-multi", Decant.Writers.Erofs.ErofsCompression.Lz4)]
+    public async Task RegistryErofsExportPassesFsckAndMountsAsTheLayoutExport(string repository, string layout, Decant.Writers.Erofs.ErofsCompression compression)
+    {
+        var fromLayout = await ExportAsync($"oci:{Path.Combine(Images.CorpusDirectory, layout)}:latest");
+        string image = Path.Combine(Images.NewScratchDirectory("registry-erofs"), "rootfs.erofs");
+        await ImageExporter.ExportAsync(RegistryFixture.Reference(Registries.Anonymous, repository),
+            new ExportOptions { Output = image, FormatOptions = new Decant.Writers.Erofs.ErofsWriterOptions { Compression = compression } }, cancellationToken: Token);
+        await Writers.Erofs.ErofsImages.AssertCleanAsync(image);
+        await using var mounted = await Writers.Erofs.ErofsImages.MountAsync(image, Path.Combine(Path.GetDirectoryName(image)!, "mnt"));
+        TreeSnapshotAssert.Equal(fromLayout, await TreeSnapshot.CaptureAsync(mounted.Path, cancellationToken: Token));
+    }
+
     [Fact]
     public async Task NamesWithoutTagPullLatestAndBareNamesWork()
     {

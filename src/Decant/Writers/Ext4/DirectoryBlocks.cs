@@ -1,5 +1,5 @@
 using Decant.Model;
-using static Decant.Writers.Ext4.LittleEndian;
+using static Decant.Writers.LittleEndian;
 
 namespace Decant.Writers.Ext4;
 

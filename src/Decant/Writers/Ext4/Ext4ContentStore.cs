@@ -207,14 +207,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
     {
         lock (_lock)
         {
-            foreach (var content in _written)
-            {
-                if (!content.InTree)
-                {
-                    Release(content);
-                }
-            }
-            _written.Clear();
+            ContentRelease.ReleaseAllBut(_written, keep: content => content.InTree, Release);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using Decant.Semantics;
 
 namespace Decant.Writers.Ext4;
@@ -19,12 +18,9 @@ internal sealed class Ext4Format : OutputFormat
 
     internal override ValueTask<IRootfsWriter> CreateWriterAsync(WriterOptions? options, WriterTarget target, CancellationToken cancellationToken)
     {
-        var ext4 = OptionsOrDefault<Ext4WriterOptions>(options) with { Output = target.Output, Force = target.Force };
-        if (ext4.Seed.Count == 0)
-        {
-            // Same image and options, same bytes: the UUID and hash seed come from the manifest digest.
-            ext4 = ext4 with { Seed = Encoding.UTF8.GetBytes(target.ImageDigest) };
-        }
+        var ext4 = OptionsOrDefault<Ext4WriterOptions>(options);
+        // Same image and options, same bytes: the UUID and hash seed come from the manifest digest.
+        ext4 = ext4 with { Output = target.Output, Force = target.Force, Seed = SeedOrDigest(ext4.Seed, target) };
         return ValueTask.FromResult<IRootfsWriter>(Ext4Writer.Create(ext4));
     }
 }

@@ -56,17 +56,7 @@ internal sealed class Ext4Writer : IRootfsWriter
         }
         const long GroupBytes = (long)Ext4Constants.BlockSize * Ext4Constants.BlocksPerGroup;
         long maxGroups = (Math.Max(MaxAutomaticSize, options.Size ?? 0) + GroupBytes - 1) / GroupBytes;
-        var output = AtomicOutputFile.Prepare(full, options.Force);
-        SafeFileHandle file;
-        try
-        {
-            file = output.CreateFile(FileAccess.ReadWrite);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            output.Dispose();
-            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the image file next to \"{options.Output}\": {error.Message}", error);
-        }
+        var output = AtomicOutputFile.PrepareImage(full, options.Force, options.Output, out var file);
         return new Ext4Writer(options, output, file, new GroupLayout(maxGroups));
     }
 

@@ -1,4 +1,4 @@
-using static Decant.Writers.Ext4.LittleEndian;
+using static Decant.Writers.LittleEndian;
 
 namespace Decant.Writers.Ext4;
 

@@ -356,25 +356,7 @@ internal sealed partial class ImageBuilder
         }
     }
 
-    private static int TypeBits(NodeKind kind) => kind switch
-    {
-        NodeKind.RegularFile => Ext4Constants.ModeRegular,
-        NodeKind.Directory => Ext4Constants.ModeDirectory,
-        NodeKind.Symlink => Ext4Constants.ModeSymlink,
-        NodeKind.CharDevice => Ext4Constants.ModeCharDevice,
-        NodeKind.BlockDevice => Ext4Constants.ModeBlockDevice,
-        NodeKind.Fifo => Ext4Constants.ModeFifo,
-        _ => throw new InvalidOperationException($"unexpected node kind {kind}"),
-    };
+    private static int TypeBits(NodeKind kind) => LinuxFileTypes.ModeBits(kind);
 
-    private static byte FileType(NodeKind kind) => kind switch
-    {
-        NodeKind.RegularFile => Ext4Constants.TypeRegular,
-        NodeKind.Directory => Ext4Constants.TypeDirectory,
-        NodeKind.Symlink => Ext4Constants.TypeSymlink,
-        NodeKind.CharDevice => Ext4Constants.TypeCharDevice,
-        NodeKind.BlockDevice => Ext4Constants.TypeBlockDevice,
-        NodeKind.Fifo => Ext4Constants.TypeFifo,
-        _ => throw new InvalidOperationException($"unexpected node kind {kind}"),
-    };
+    private static byte FileType(NodeKind kind) => LinuxFileTypes.DirentType(kind);
 }

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using Decant.Model;
-using static Decant.Writers.Ext4.LittleEndian;
+using static Decant.Writers.LittleEndian;
 
 namespace Decant.Writers.Ext4;
 

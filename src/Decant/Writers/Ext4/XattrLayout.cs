@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Decant.Model;
-using static Decant.Writers.Ext4.LittleEndian;
+using static Decant.Writers.LittleEndian;
 
 namespace Decant.Writers.Ext4;
 
@@ -42,7 +42,7 @@ internal static class XattrLayout
 
     private static readonly (string Prefix, byte Index)[] Prefixes =
     [
-        ("user.", 1), ("trusted.", 4), ("security.", 6), ("system.", 7),
+        ("user.", XattrNameIndexes.User), ("trusted.", XattrNameIndexes.Trusted), ("security.", XattrNameIndexes.Security), ("system.", XattrNameIndexes.System),
     ];
 
     /// <summary>Converts the tree's xattrs; names ext4 has no namespace for are returned in <paramref name="skipped"/>.</summary>
@@ -51,23 +51,17 @@ internal static class XattrLayout
         var result = new List<Ext4Xattr>(xattrs.Count);
         foreach (var (name, value) in xattrs)
         {
-            if (name == "system.posix_acl_access" || name == "system.posix_acl_default")
+            if (XattrNameIndexes.PosixAcl(name) is > 0 and var acl)
             {
-                result.Add(new Ext4Xattr(name.EndsWith("access", StringComparison.Ordinal) ? (byte)2 : (byte)3, [], PosixAcl.ToDisk(value, name)));
+                result.Add(new Ext4Xattr(acl, [], PosixAcl.ToDisk(value, name)));
                 continue;
             }
-            var match = Prefixes.FirstOrDefault(p => name.StartsWith(p.Prefix, StringComparison.Ordinal) && name.Length > p.Prefix.Length);
-            if (match.Prefix is null)
+            if (!XattrNameIndexes.TrySplit(name, Prefixes, "ext4", out byte index, out byte[] suffix))
             {
                 skipped.Add(name);
                 continue;
             }
-            byte[] suffix = NameBytes.GetBytes(name[match.Prefix.Length..]);
-            if (suffix.Length > 255)
-            {
-                throw new DecantException(DecantErrorKind.OutputError, $"xattr name \"{name}\" is longer than ext4 allows");
-            }
-            result.Add(new Ext4Xattr(match.Index, suffix, value));
+            result.Add(new Ext4Xattr(index, suffix, value));
         }
         result.Sort(Compare);
         return result;

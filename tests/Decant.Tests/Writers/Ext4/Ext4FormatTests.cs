@@ -2,6 +2,7 @@ using System.Text;
 using Decant.Layers;
 using Decant.Model;
 using Decant.Tests.Support;
+using Decant.Writers;
 using Decant.Writers.Ext4;
 
 namespace Decant.Tests.Writers.Ext4;

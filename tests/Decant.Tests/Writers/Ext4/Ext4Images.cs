@@ -31,7 +31,7 @@ internal static class Ext4Images
     /// <see cref="ImageExporter"/> (concurrent reads, the read-ahead window, the format's default
     /// xattr rules), as the CLI does.
     /// </summary>
-    private static async Task<WriteSummary> ExportAsync(OutputFormat format, WriterOptions options, IEnumerable<byte[]> layers, int jobs = ExportOptions.DefaultJobs)
+    internal static async Task<WriteSummary> ExportAsync(OutputFormat format, WriterOptions options, IEnumerable<byte[]> layers, int jobs = ExportOptions.DefaultJobs)
     {
         using var scratch = new ScratchDirectory();
         string reference = SyntheticImage.WriteLayout(scratch.Combine("image"), layers);

@@ -127,7 +127,7 @@ public sealed class Ext4ScaleTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>A read-only stream of <c>length</c> bytes, zero except for the given islands.</summary>
-    private sealed class IslandStream(long length, SortedDictionary<long, byte[]> islands) : Stream
+    internal sealed class IslandStream(long length, SortedDictionary<long, byte[]> islands) : Stream
     {
         private long _position;
 

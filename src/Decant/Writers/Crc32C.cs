@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace Decant.Writers.Ext4;
+namespace Decant.Writers;
 
 /// <summary>
-/// CRC32C as ext4 and jbd2 use it: the running value is passed in and returned without the usual
+/// CRC32C as ext4, jbd2 and EROFS use it: the running value is passed in and returned without the usual
 /// pre- and post-inversion, so <c>Append(~0u, data)</c> is the bitwise complement of the standard CRC32C.
 /// </summary>
 internal static class Crc32C

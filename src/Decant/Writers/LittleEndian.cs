@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Decant.Writers.Ext4;
+namespace Decant.Writers;
 
 /// <summary>Short little-endian stores into on-disk structures.</summary>
 internal static class LittleEndian

@@ -1,0 +1,345 @@
+using Decant.Interop;
+using Decant.Model;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Erofs;
+
+/// <summary>
+/// Writes each file's whole blocks straight into fresh blocks of the image as layers stream
+/// (all-zero blocks and holes are never written: they become holes of a chunk-based file), and its
+/// last partial block into a spool beside the image, from which commit places it inline after the
+/// inode (or in a block of its own when it does not fit). Released content gives its blocks back
+/// for what commit lays out. Thread-safe: allocation is locked and writes go to disjoint positions.
+/// </summary>
+internal sealed class ErofsContentStore : IContentStore, IDisposable
+{
+    private readonly SafeFileHandle _image;
+    private readonly ErofsBlockAllocator _allocator;
+    private readonly string _spoolDirectory;
+    private readonly ErofsCompressor? _compressor;
+    private readonly Lock _lock = new();
+    private readonly List<ErofsContent> _written = [];
+    private SafeFileHandle? _tails;
+    private long _tailsEnd;
+
+    /// <summary>A store writing into <paramref name="image"/>, compressing with <paramref name="compressor"/> when there is one.</summary>
+    public ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string spoolDirectory, ErofsCompressor? compressor)
+    {
+        _image = image;
+        _allocator = allocator;
+        _spoolDirectory = spoolDirectory;
+        _compressor = compressor;
+    }
+
+    public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        var content = new ErofsContent(size);
+        if (size > 0)
+        {
+            await ContentCopy.CopyAsync(data, size, new BlockSink(this, content), cancellationToken).ConfigureAwait(false);
+            if (_compressor is not null && content.WholeBlocks > 0 && 2 * content.DataBlocks >= content.WholeBlocks)
+            {
+                await CompressAsync(content, _compressor, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        lock (_lock)
+        {
+            _written.Add(content);
+        }
+        return content;
+    }
+
+    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
+    {
+        Release((ErofsContent)content);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Releases every content the final tree does not use, whether or not the caller released it.</summary>
+    public void ReleaseAllBut(IReadOnlySet<ContentRef> used)
+    {
+        lock (_lock)
+        {
+            ContentRelease.ReleaseAllBut(_written, keep: used.Contains, Release);
+        }
+    }
+
+    /// <summary>Reads a content's last partial block into <paramref name="destination"/> (its length), zeros when it was all zero.</summary>
+    public async ValueTask ReadTailAsync(ErofsContent content, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (content.TailSpoolOffset < 0)
+        {
+            destination.Span.Clear();
+            return;
+        }
+        int read = await RandomAccess.ReadAsync(_tails!, destination, content.TailSpoolOffset, cancellationToken).ConfigureAwait(false);
+        if (read != destination.Length)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"the tail spool beside the image ended early ({read} of {destination.Length} bytes)");
+        }
+    }
+
+    /// <summary>
+    /// Compresses a file just streamed (at least half of its blocks data, so holes of a sparse file
+    /// are not filled in; its blocks still in the page cache): each cluster of its blocks (zeros
+    /// for its holes, the last partial block from the spool) is compressed into fresh blocks after
+    /// it, or copied there as it is when it does not shrink by a block. When the whole file takes
+    /// fewer blocks so than its data blocks, the clusters move down over those and the rest of the
+    /// image is given back; otherwise the file stays as it was streamed and the clusters are dropped.
+    /// </summary>
+    private async ValueTask CompressAsync(ErofsContent content, ErofsCompressor compressor, CancellationToken cancellationToken)
+    {
+        const int BlockSize = ErofsConstants.BlockSize;
+        var runs = content.Runs;
+        long rawStart = runs[0].Physical;
+        long lclusters = (content.Size + BlockSize - 1) >> ErofsConstants.BlockShift;
+        byte[] input = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
+        byte[] output = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
+        try
+        {
+            var clusters = new List<ErofsPcluster>();
+            long start = -1, blocks = 0;
+            for (long first = 0; first < lclusters; first += compressor.ClusterBlocks)
+            {
+                int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
+                int bytes = (int)Math.Min((long)count * BlockSize, content.Size - first * BlockSize);
+                int whole = (int)Math.Min(count, content.WholeBlocks - first) * BlockSize;
+                await ReadBlocksAsync(runs, first, input.AsMemory(0, whole), cancellationToken).ConfigureAwait(false);
+                if (bytes > whole)
+                {
+                    await ReadTailAsync(content, input.AsMemory(whole, bytes - whole), cancellationToken).ConfigureAwait(false);
+                }
+                int packed = count > 1 ? compressor.Compress(input.AsSpan(0, bytes), output.AsSpan(0, (count - 1) * BlockSize)) : 0;
+                ReadOnlyMemory<byte> stored;
+                int storedBlocks;
+                if (packed > 0)
+                {
+                    // Zero padding at the front (lz4_0padding): the decompressor finds the data's start.
+                    storedBlocks = (packed + BlockSize - 1) / BlockSize;
+                    int pad = storedBlocks * BlockSize - packed;
+                    output.AsSpan(0, packed).CopyTo(output.AsSpan(pad));
+                    output.AsSpan(0, pad).Clear();
+                    stored = output.AsMemory(0, storedBlocks * BlockSize);
+                }
+                else
+                {
+                    storedBlocks = count;
+                    input.AsSpan(bytes, count * BlockSize - bytes).Clear();
+                    stored = input.AsMemory(0, count * BlockSize);
+                }
+                long physical = _allocator.AllocateFresh(storedBlocks);
+                start = start < 0 ? physical : start;
+                clusters.Add(new ErofsPcluster(first, count, physical - start, storedBlocks, packed > 0));
+                blocks += storedBlocks;
+                await RandomAccess.WriteAsync(_image, stored, physical * BlockSize, cancellationToken).ConfigureAwait(false);
+            }
+            if (blocks >= content.DataBlocks)
+            {
+                _allocator.TryShrink(start + blocks, start);
+                return;
+            }
+            long at = start;
+            if (rawStart + content.DataBlocks == start && _allocator.TryShrink(start + blocks, rawStart + blocks))
+            {
+                // Nothing was placed since the file: the clusters move down over its plain blocks.
+                await KernelCopy.CopyRangeAsync(_image, start * BlockSize, _image, rawStart * BlockSize, blocks * BlockSize, cancellationToken).ConfigureAwait(false);
+                at = rawStart;
+            }
+            else
+            {
+                _allocator.Release(content.Runs);
+            }
+            content.SetCompressed(clusters, at, blocks);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(input);
+            System.Buffers.ArrayPool<byte>.Shared.Return(output);
+        }
+    }
+
+    /// <summary>Reads a file's blocks from <paramref name="firstBlock"/> on into <paramref name="destination"/>: its runs from the image, zeros for its holes.</summary>
+    private async ValueTask ReadBlocksAsync(IReadOnlyList<DataRun> runs, long firstBlock, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        destination.Span.Clear();
+        long endBlock = firstBlock + (destination.Length >> ErofsConstants.BlockShift);
+        foreach (var run in runs)
+        {
+            long from = Math.Max(run.Logical, firstBlock), to = Math.Min(run.LogicalEnd, endBlock);
+            if (from < to)
+            {
+                var slice = destination[(int)((from - firstBlock) << ErofsConstants.BlockShift)..(int)((to - firstBlock) << ErofsConstants.BlockShift)];
+                await ReadExactlyAsync(slice, (run.Physical + (from - run.Logical)) << ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask ReadExactlyAsync(Memory<byte> destination, long offset, CancellationToken cancellationToken)
+    {
+        while (destination.Length > 0)
+        {
+            int read = await RandomAccess.ReadAsync(_image, destination, offset, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new DecantException(DecantErrorKind.OutputError, "the image ended before a file's blocks while compressing it");
+            }
+            destination = destination[read..];
+            offset += read;
+        }
+    }
+
+    /// <summary>Closes (so deletes) the tail spool.</summary>
+    public void Dispose() => _tails?.Dispose();
+
+    private void Release(ErofsContent content)
+    {
+        if (Interlocked.Exchange(ref content.Released, 1) == 0)
+        {
+            _allocator.Release(content.Runs);
+        }
+    }
+
+    /// <summary>Appends a last partial block to the spool and returns where it is.</summary>
+    private async ValueTask<long> SpoolTailAsync(ReadOnlyMemory<byte> tail, CancellationToken cancellationToken)
+    {
+        long at;
+        lock (_lock)
+        {
+            _tails ??= OpenSpool();
+            at = _tailsEnd;
+            _tailsEnd += tail.Length;
+        }
+        await RandomAccess.WriteAsync(_tails, tail, at, cancellationToken).ConfigureAwait(false);
+        return at;
+    }
+
+    private SafeFileHandle OpenSpool()
+    {
+        string path = Path.Combine(_spoolDirectory, $".decant-erofs-tails-{Guid.NewGuid():N}");
+        try
+        {
+            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the spool for files' last blocks in {_spoolDirectory}: {error.Message}", error);
+        }
+    }
+
+    /// <summary>
+    /// One file's data: each run of whole blocks that are not all zero goes into fresh blocks of the
+    /// image; the file's last partial block (when not all zero) goes to the spool.
+    /// </summary>
+    private readonly struct BlockSink(ErofsContentStore store, ErofsContent content) : IContentSink
+    {
+        public static int HoleAlignment => ErofsConstants.BlockSize;
+
+        public static int ZeroBlockSize => ErofsConstants.BlockSize;
+
+        public static bool ReadsWholeChunks => true;
+
+        public async ValueTask WriteAsync(byte[] buffer, int start, int length, long offset, CancellationToken cancellationToken)
+        {
+            int tail = offset + length == content.Size ? content.TailLength : 0;
+            int whole = length - tail;
+            if (tail > 0)
+            {
+                content.TailSpoolOffset = await store.SpoolTailAsync(buffer.AsMemory(start + whole, tail), cancellationToken).ConfigureAwait(false);
+            }
+            if (whole > 0)
+            {
+                long blocks = whole >> ErofsConstants.BlockShift;
+                long physical = store._allocator.AllocateFresh(blocks);
+                content.AddRun(offset >> ErofsConstants.BlockShift, physical, blocks);
+                await RandomAccess.WriteAsync(store._image, buffer.AsMemory(start, whole), physical << ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}
+
+/// <summary>A file's content in the image: its runs of whole data blocks (holes between them), and where its last partial block waits.</summary>
+internal sealed class ErofsContent(long size) : ContentRef(size)
+{
+    // Most files are one run: it is held here, and a list only for a file with holes (memory is per file).
+    private DataRun _first;
+    private int _runCount;
+    private List<DataRun>? _more;
+
+    /// <summary>The runs of whole blocks holding data, in logical order; the blocks not in a run are zeros.</summary>
+    public IReadOnlyList<DataRun> Runs => _more ?? (_runCount == 0 ? [] : [_first]);
+
+    /// <summary>The offset of the last partial block's bytes in the tail spool; -1 when there is none or it is all zero.</summary>
+    public long TailSpoolOffset { get; set; } = -1;
+
+    /// <summary>The length of the last partial block (0 when the size is a whole number of blocks).</summary>
+    public int TailLength => (int)(Size & (ErofsConstants.BlockSize - 1));
+
+    /// <summary>The whole blocks before the last partial one.</summary>
+    public long WholeBlocks => Size >> ErofsConstants.BlockShift;
+
+    /// <summary>How many whole blocks hold data (the rest are holes).</summary>
+    public long DataBlocks => _more?.Sum(r => r.Blocks) ?? (_runCount == 0 ? 0 : _first.Blocks);
+
+    /// <summary>Whether every whole block holds data, stored contiguously (so the plain layouts can hold the file).</summary>
+    public bool IsContiguous => WholeBlocks == 0 || (_runCount == 1 && _first.Logical == 0 && _first.Blocks == WholeBlocks);
+
+    /// <summary>1 once the blocks went back to the allocator.</summary>
+    internal int Released;
+
+    /// <summary>For a compressed file: its physical clusters in order, each at a block offset from <see cref="CompressedStart"/>; otherwise null.</summary>
+    public IReadOnlyList<ErofsPcluster>? Clusters { get; private set; }
+
+    /// <summary>The first block of a compressed file's clusters.</summary>
+    public long CompressedStart { get; private set; }
+
+    /// <summary>The blocks a compressed file's clusters take.</summary>
+    public long CompressedBlocks { get; private set; }
+
+    /// <summary>Makes this a compressed file whose clusters take <paramref name="blocks"/> blocks from <paramref name="start"/>.</summary>
+    internal void SetCompressed(List<ErofsPcluster> clusters, long start, long blocks)
+    {
+        Clusters = clusters;
+        CompressedStart = start;
+        CompressedBlocks = blocks;
+        (_first, _runCount, _more) = (new DataRun(0, start, blocks), 1, null);
+        TailSpoolOffset = -1;
+    }
+
+    internal void AddRun(long logical, long physical, long blocks)
+    {
+        var last = _more is null ? _first : _more[^1];
+        if (_runCount > 0 && last.LogicalEnd == logical && last.Physical + last.Blocks == physical)
+        {
+            last = last with { Blocks = last.Blocks + blocks };
+            if (_more is null)
+            {
+                _first = last;
+            }
+            else
+            {
+                _more[^1] = last;
+            }
+            return;
+        }
+        var run = new DataRun(logical, physical, blocks);
+        if (_runCount == 0)
+        {
+            _first = run;
+        }
+        else
+        {
+            (_more ??= [_first]).Add(run);
+        }
+        _runCount++;
+    }
+}
+
+/// <summary>
+/// One physical cluster of a compressed file: the logical clusters (blocks) it holds from
+/// <paramref name="FirstLcluster"/>, and the <paramref name="Blocks"/> it is stored in from
+/// <paramref name="Offset"/> blocks after the file's first; LZ4-compressed, or stored as it is.
+/// </summary>
+internal readonly record struct ErofsPcluster(long FirstLcluster, int Lclusters, long Offset, int Blocks, bool Compressed);

@@ -1,0 +1,555 @@
+using Decant.Interop;
+using Decant.Model;
+using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
+
+namespace Decant.Writers.Erofs;
+
+/// <summary>
+/// The commit of an <see cref="ErofsWriter"/>, and the writer's layout policy: after the streamed
+/// file data come the blocks laid out at commit (directory blocks, last blocks that do not fit
+/// inline, long symlinks: in freed runs first), then the shared xattr area, then the metadata area
+/// with every inode in the tree's walk order (so the root is nid 0). Each inode is compact when that
+/// loses nothing (its mtime is the build time, the most common mtime of the tree) and extended
+/// otherwise; a record that fits in a block never crosses one, and a file's or directory's last
+/// partial block goes inline after it when it fits. Xattrs that two or more inodes carry are shared.
+/// </summary>
+internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator allocator, ErofsContentStore store, byte[] uuid)
+{
+    private readonly List<string> _skippedXattrs = [];
+    private readonly SummaryCounter _counter = new();
+    private readonly byte[] _block = new byte[ErofsConstants.BlockSize];
+    private uint _incompat;
+    private bool _compressed;
+
+    public IReadOnlyList<string> SkippedXattrs => _skippedXattrs;
+
+    /// <summary>The list of no xattrs, never added to.</summary>
+    private static readonly List<ErofsXattr> NoXattrs = [];
+
+    /// <summary>One inode's plan: its record, its xattrs, and where its data goes.</summary>
+    private sealed class Plan(TreeNode node)
+    {
+        public TreeNode Node { get; } = node;
+        public ErofsInodeRecord Inode { get; } = new();
+        /// <summary>The converted xattrs until they are split; then those shared and those inline (empty lists shared by every plan without xattrs).</summary>
+        public List<ErofsXattr> Xattrs { get; set; } = NoXattrs;
+        public List<ErofsXattr> Shared { get; set; } = NoXattrs;
+        public List<ErofsXattr> Inline { get; set; } = NoXattrs;
+        public int XattrSize { get; set; }
+        /// <summary>Bytes of data inline after the xattrs (a last partial block).</summary>
+        public int InlineLength { get; set; }
+        /// <summary>Blocks laid out at commit for this inode (directory blocks, a last block, a symlink), from <see cref="DataStart"/>.</summary>
+        public long DataBlocks { get; set; }
+        public long DataStart { get; set; }
+        /// <summary>For a chunk-based file: the chunk size in blocks as a power of two, the chunks, and the runs they map.</summary>
+        public int ChunkBits { get; set; } = -1;
+        public long ChunkCount { get; set; }
+        public List<DataRun>? ChunkRuns { get; set; }
+        /// <summary>Where the record starts in the metadata area.</summary>
+        public long Position { get; set; }
+        /// <summary>For a compressed file, its clusters' indexes: the bytes they take after the head.</summary>
+        public long IndexBytes { get; set; }
+        public long RecordSize => Inode.RecordSize + XattrSize + InlineLength + ChunkCount * ErofsConstants.BlockMapEntrySize + IndexBytes;
+        public ulong Nid => (ulong)(Position / ErofsConstants.NidUnit);
+        public int HeadSize => Inode.RecordSize + XattrSize;
+        public bool Fits(int inline) => HeadSize + inline <= ErofsConstants.BlockSize;
+    }
+
+    /// <summary>
+    /// The LZ4 configuration after the superblock (with COMPR_CFGS): its length, then the sliding
+    /// window (0: the default 64 KiB) and the largest physical cluster in blocks.
+    /// </summary>
+    private static byte[] Lz4Configuration(int maxClusterBlocks)
+    {
+        byte[] configuration = new byte[16];
+        LittleEndian.Put16(configuration, 0, 14);
+        LittleEndian.Put16(configuration, 4, maxClusterBlocks);
+        return configuration;
+    }
+
+    public async Task<WriteSummary> BuildAsync(MergedTree tree, int maxClusterBlocks, CancellationToken cancellationToken)
+    {
+        var plans = new List<Plan>();
+        var index = new Dictionary<Inode, int>(ReferenceEqualityComparer.Instance);
+        var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
+        foreach (var step in tree.WalkSteps(withPaths: false))
+        {
+            _counter.Count(step.Node, step.IsFirstPathOfInode);
+            if (!step.IsFirstPathOfInode)
+            {
+                continue;
+            }
+            index.Add(step.Node.Inode, plans.Count);
+            plans.Add(new Plan(step.Node));
+            if (step.Node.Inode.Content is { } content)
+            {
+                used.Add(content);
+            }
+        }
+        store.ReleaseAllBut(used);
+        allocator.Seal();
+
+        var buildTime = BuildTime(plans);
+        var shared = PlanXattrs(plans);
+        for (int i = 0; i < plans.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            PlanInode(plans[i], (uint)(i + 1), buildTime);
+        }
+        foreach (var plan in plans.Where(p => p.DataBlocks > 0))
+        {
+            plan.DataStart = allocator.Allocate(plan.DataBlocks);
+        }
+        var sharedIds = LayOutSharedXattrs(shared, out long sharedBytes);
+        long xattrStart = sharedBytes == 0 ? 0 : allocator.AllocateFresh(BlocksFor(sharedBytes));
+        long metaBytes = LayOutRecords(plans);
+        long metaStart = allocator.AllocateFresh(BlocksFor(metaBytes));
+        long totalBlocks = allocator.End;
+
+        var blocks = new BlockWriter(file);
+        var meta = new SequentialImageWriter(file, metaStart << ErofsConstants.BlockShift);
+        foreach (var plan in plans)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await WriteInodeAsync(plan, plans, index, sharedIds, blocks, meta, cancellationToken).ConfigureAwait(false);
+        }
+        await meta.PadToAsync(BlocksFor(metaBytes) << ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
+        await meta.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await WriteSharedXattrsAsync(shared, sharedIds, xattrStart, cancellationToken).ConfigureAwait(false);
+        await blocks.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        var superblock = new ErofsSuperblock
+        {
+            CompressionAlgorithms = _compressed ? (ushort)1 : (ushort)0, // bit 0: LZ4
+            Trailer = _compressed ? Lz4Configuration(maxClusterBlocks) : [],
+            FeatureCompat = ErofsConstants.CompatSuperblockChecksum | ErofsConstants.CompatMtime,
+            FeatureIncompat = _incompat,
+            RootNid = checked((ushort)plans[0].Nid),
+            InodeCount = (ulong)plans.Count,
+            BuildTimeSeconds = buildTime.Seconds,
+            BuildTimeNanoseconds = buildTime.Nanoseconds,
+            Blocks = (uint)totalBlocks,
+            MetaBlockAddress = (uint)metaStart,
+            XattrBlockAddress = (uint)xattrStart,
+            Uuid = uuid,
+        };
+        await RandomAccess.WriteAsync(file, superblock.ToBlock(), 0, cancellationToken).ConfigureAwait(false);
+        RandomAccess.SetLength(file, totalBlocks << ErofsConstants.BlockShift);
+        foreach (var run in allocator.FreeRuns)
+        {
+            await HolePunch.ClearAsync(file, run.Physical << ErofsConstants.BlockShift, run.Blocks << ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
+        }
+        return _counter.ToSummary();
+    }
+
+    private static long BlocksFor(long bytes) => (bytes + ErofsConstants.BlockSize - 1) >> ErofsConstants.BlockShift;
+
+    /// <summary>
+    /// The build time compact inodes take: the tree's most common mtime (the earliest of equally
+    /// common ones; only times from 1970 on), so as many inodes as can be are compact.
+    /// </summary>
+    private static Timestamp BuildTime(List<Plan> plans)
+    {
+        var counts = new Dictionary<Timestamp, int>();
+        foreach (var plan in plans)
+        {
+            var time = plan.Node.Inode.ModificationTime;
+            if (time.Seconds >= 0)
+            {
+                counts[time] = counts.GetValueOrDefault(time) + 1;
+            }
+        }
+        return counts.Count == 0
+            ? Timestamp.Epoch
+            : counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key.Seconds).ThenBy(c => c.Key.Nanoseconds).First().Key;
+    }
+
+    /// <summary>Converts every inode's xattrs and splits them: an xattr two or more inodes carry is shared (in order of first use), the rest inline.</summary>
+    private List<ErofsXattr> PlanXattrs(List<Plan> plans)
+    {
+        var uses = new Dictionary<ErofsXattr, int>();
+        var order = new List<ErofsXattr>();
+        foreach (var plan in plans)
+        {
+            if (plan.Node.Inode.Xattrs.Count == 0)
+            {
+                continue;
+            }
+            int skippedBefore = _skippedXattrs.Count;
+            try
+            {
+                plan.Xattrs = ErofsXattrs.Convert(plan.Node.Inode.Xattrs, _skippedXattrs);
+            }
+            catch (DecantException error)
+            {
+                throw new DecantException(error.Kind, $"\"{plan.Node.Path}\": {error.Message}", error);
+            }
+            for (int i = skippedBefore; i < _skippedXattrs.Count; i++)
+            {
+                _skippedXattrs[i] = $"{plan.Node.Path}: {_skippedXattrs[i]}";
+            }
+            foreach (var xattr in plan.Xattrs)
+            {
+                if (uses.TryGetValue(xattr, out int count))
+                {
+                    uses[xattr] = count + 1;
+                }
+                else
+                {
+                    uses.Add(xattr, 1);
+                    order.Add(xattr);
+                }
+            }
+        }
+        foreach (var plan in plans.Where(p => p.Xattrs.Count > 0))
+        {
+            (plan.Shared, plan.Inline) = ([], []);
+            foreach (var xattr in plan.Xattrs)
+            {
+                (uses[xattr] > 1 && plan.Shared.Count < ErofsConstants.MaxSharedXattrs ? plan.Shared : plan.Inline).Add(xattr);
+            }
+            plan.Xattrs = NoXattrs;
+        }
+        return order.Where(x => uses[x] > 1).ToList();
+    }
+
+    /// <summary>Ids of the shared xattrs (their offsets from the area's start in 4-byte units); an entry that fits in a block never crosses one.</summary>
+    private static Dictionary<ErofsXattr, uint> LayOutSharedXattrs(List<ErofsXattr> shared, out long bytes)
+    {
+        var ids = new Dictionary<ErofsXattr, uint>(shared.Count);
+        long at = 0;
+        foreach (var xattr in shared)
+        {
+            at = PlaceRecord(at, xattr.EntrySize, alignment: 4);
+            ids.Add(xattr, checked((uint)(at / 4)));
+            at += xattr.EntrySize;
+        }
+        bytes = at;
+        return ids;
+    }
+
+    private async ValueTask WriteSharedXattrsAsync(List<ErofsXattr> shared, Dictionary<ErofsXattr, uint> ids, long start, CancellationToken cancellationToken)
+    {
+        if (shared.Count == 0)
+        {
+            return;
+        }
+        var area = new SequentialImageWriter(file, start << ErofsConstants.BlockShift);
+        byte[] entry = [];
+        foreach (var xattr in shared)
+        {
+            await area.PadToAsync(ids[xattr] * 4L, cancellationToken).ConfigureAwait(false);
+            if (entry.Length < xattr.EntrySize)
+            {
+                entry = new byte[xattr.EntrySize];
+            }
+            xattr.WriteTo(entry);
+            await area.WriteAsync(entry.AsMemory(0, xattr.EntrySize), cancellationToken).ConfigureAwait(false);
+        }
+        await area.PadToAsync((area.Position + ErofsConstants.BlockSize - 1) & ~(long)(ErofsConstants.BlockSize - 1), cancellationToken).ConfigureAwait(false);
+        await area.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Where a record of <paramref name="size"/> bytes goes at or after <paramref name="at"/>: aligned, and in one block when it fits in one, else from a block's start.</summary>
+    private static long PlaceRecord(long at, long size, int alignment)
+    {
+        at = (at + alignment - 1) & ~(long)(alignment - 1);
+        long offset = at & (ErofsConstants.BlockSize - 1);
+        if (offset != 0 && (size > ErofsConstants.BlockSize || offset + size > ErofsConstants.BlockSize))
+        {
+            at += ErofsConstants.BlockSize - offset;
+        }
+        return at;
+    }
+
+    /// <summary>Places every inode record in the metadata area in walk order; returns the area's length.</summary>
+    private static long LayOutRecords(List<Plan> plans)
+    {
+        long at = 0;
+        foreach (var plan in plans)
+        {
+            at = PlaceRecord(at, plan.RecordSize, ErofsConstants.NidUnit);
+            plan.Position = at;
+            at += plan.RecordSize;
+        }
+        return Math.Max(at, 1);
+    }
+
+    /// <summary>Fills in the inode record and decides the data layout (all but the block addresses laid out at commit).</summary>
+    private void PlanInode(Plan plan, uint number, Timestamp buildTime)
+    {
+        var node = plan.Node;
+        var inode = node.Inode;
+        var record = plan.Inode;
+        record.InodeNumber = number;
+        record.Mode = (ushort)((uint)LinuxFileTypes.ModeBits(inode.Kind) | (inode.Mode & 0xFFF));
+        record.Uid = Owner(inode.Uid, node, "user");
+        record.Gid = Owner(inode.Gid, node, "group");
+        record.ModificationTime = inode.ModificationTime;
+        long directorySize = 0;
+        byte[]? target = null;
+        switch (inode.Kind)
+        {
+            case NodeKind.Directory:
+                directorySize = DirectorySize(node, out int subdirectories);
+                record.Links = (uint)(2 + subdirectories);
+                record.Size = (ulong)directorySize;
+                break;
+            case NodeKind.Symlink:
+                target = NameBytes.GetBytes(inode.SymlinkTarget ?? "");
+                if (target.Length is 0 or >= ErofsConstants.BlockSize)
+                {
+                    throw new DecantException(DecantErrorKind.OutputError, $"\"{node.Path}\": a symlink target of {target.Length} bytes cannot be stored (1 to {ErofsConstants.BlockSize - 1})");
+                }
+                record.Links = (uint)inode.LinkCount;
+                record.Size = (ulong)target.Length;
+                break;
+            case NodeKind.CharDevice or NodeKind.BlockDevice:
+                DeviceNumbers.CheckLinux(inode, node.Path, "EROFS");
+                record.Union = ErofsInodeRecord.EncodeDevice(inode.DeviceMajor, inode.DeviceMinor);
+                record.Links = (uint)inode.LinkCount;
+                break;
+            default:
+                record.Links = (uint)inode.LinkCount;
+                record.Size = (ulong)inode.Size;
+                break;
+        }
+        record.Extended = !ErofsInodeRecord.FitsCompact(inode.ModificationTime, buildTime, record.Uid, record.Gid, record.Links, record.Size);
+        plan.XattrSize = ErofsXattrs.BodySize(plan.Shared.Count, plan.Inline);
+        record.XattrCount = ErofsXattrs.Count(plan.XattrSize, node.Path);
+        switch (inode.Kind)
+        {
+            case NodeKind.RegularFile:
+                PlanFile(plan, inode.Content as ErofsContent ?? (inode.Content is null ? null
+                    : throw new InvalidOperationException("the tree holds content that was not written by this EROFS writer's content store")));
+                break;
+            case NodeKind.Directory:
+                PlanBytes(plan, directorySize);
+                break;
+            case NodeKind.Symlink:
+                PlanBytes(plan, target!.Length);
+                break;
+            default:
+                record.Layout = ErofsConstants.LayoutFlatPlain;
+                break;
+        }
+    }
+
+    private static uint Owner(long id, TreeNode node, string what) => id is >= 0 and <= uint.MaxValue
+        ? (uint)id
+        : throw new DecantException(DecantErrorKind.OutputError, $"\"{node.Path}\": the {what} id {id} does not fit EROFS's 32 bits");
+
+    /// <summary>Content written at commit (a directory's entries, a symlink's target): whole blocks, and the last partial one inline when it fits.</summary>
+    private static void PlanBytes(Plan plan, long size)
+    {
+        int tail = (int)(size & (ErofsConstants.BlockSize - 1));
+        if (tail > 0 && plan.Fits(tail))
+        {
+            plan.Inode.Layout = ErofsConstants.LayoutFlatInline;
+            plan.InlineLength = tail;
+            plan.DataBlocks = size >> ErofsConstants.BlockShift;
+        }
+        else
+        {
+            plan.Inode.Layout = ErofsConstants.LayoutFlatPlain;
+            plan.DataBlocks = BlocksFor(size);
+        }
+    }
+
+    /// <summary>
+    /// A regular file: contiguous data stays flat (its last partial block inline when it fits, in a
+    /// block of its own laid out now when the file has no whole blocks); a file with holes, or whose
+    /// last block fits neither, is chunk-based.
+    /// </summary>
+    private void PlanFile(Plan plan, ErofsContent? content)
+    {
+        var record = plan.Inode;
+        record.Layout = ErofsConstants.LayoutFlatPlain;
+        if (content is null || content.Size == 0)
+        {
+            return;
+        }
+        if (content.Clusters is { } clusters)
+        {
+            record.Layout = ErofsConstants.LayoutCompressedFull;
+            record.Union = (uint)content.CompressedBlocks;
+            plan.IndexBytes = ErofsClusterIndexes.Size(plan.HeadSize, BlocksFor(content.Size));
+            _incompat |= ErofsConstants.IncompatZeroPadding | ErofsConstants.IncompatCompressionConfigs;
+            _compressed = true;
+            return;
+        }
+        int tail = content.TailLength;
+        if (content.IsContiguous)
+        {
+            record.Union = content.WholeBlocks > 0 ? (uint)content.Runs[0].Physical : 0;
+            if (tail == 0)
+            {
+                return;
+            }
+            if (plan.Fits(tail))
+            {
+                record.Layout = ErofsConstants.LayoutFlatInline;
+                plan.InlineLength = tail;
+                return;
+            }
+            if (content.WholeBlocks == 0)
+            {
+                plan.DataBlocks = 1;
+                return;
+            }
+        }
+        var runs = new List<DataRun>(content.Runs);
+        if (tail > 0 && content.TailSpoolOffset >= 0)
+        {
+            plan.DataBlocks = 1;
+            runs.Add(new DataRun(content.WholeBlocks, 0, 1)); // its block is laid out with the rest
+        }
+        long totalBlocks = BlocksFor(content.Size);
+        record.Layout = ErofsConstants.LayoutChunkBased;
+        plan.ChunkRuns = runs;
+        plan.ChunkBits = ErofsChunkMap.ChooseBlockBits(runs, totalBlocks);
+        plan.ChunkCount = ErofsChunkMap.ChunkCount(totalBlocks, plan.ChunkBits);
+        record.Union = (uint)plan.ChunkBits;
+        _incompat |= ErofsConstants.IncompatChunkedFile;
+    }
+
+    /// <summary>The size of a directory's entries (with <c>.</c> and <c>..</c>), and how many of its children are directories.</summary>
+    private static long DirectorySize(TreeNode node, out int subdirectories)
+    {
+        var names = SortedEntries(node);
+        subdirectories = node.UnorderedChildren.Count(c => c.Inode.IsDirectory);
+        return ErofsDirectoryBlocks.Size(names.Select(n => NameLength(n.Name, node)));
+    }
+
+    private static int NameLength(string name, TreeNode directory)
+    {
+        int length = NameBytes.GetByteCount(name);
+        return length <= ErofsConstants.MaxNameLength
+            ? length
+            : throw new DecantException(DecantErrorKind.OutputError, $"\"{(directory.Path.Length == 0 ? "" : directory.Path + "/")}{NameBytes.Escape(name)}\": the name is {length} bytes; EROFS allows {ErofsConstants.MaxNameLength}");
+    }
+
+    /// <summary>A directory's entries in name-byte order: its children, <c>.</c> (Child null) and <c>..</c>.</summary>
+    private static List<(string Name, TreeNode? Child)> SortedEntries(TreeNode node)
+    {
+        var entries = new List<(string Name, TreeNode? Child)>(node.ChildCount + 2) { (".", null), ("..", node.Parent ?? node) };
+        entries.AddRange(node.UnorderedChildren.Select(c => (c.Name, (TreeNode?)c)));
+        entries.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
+        return entries;
+    }
+
+    /// <summary>Writes an inode's data laid out at commit, then its record (inode, xattrs, inline data, block map) in the metadata area.</summary>
+    private async ValueTask WriteInodeAsync(Plan plan, List<Plan> plans, Dictionary<Inode, int> index, Dictionary<ErofsXattr, uint> sharedIds, BlockWriter blocks, SequentialImageWriter meta, CancellationToken cancellationToken)
+    {
+        var inode = plan.Node.Inode;
+        ReadOnlyMemory<byte> inline = default;
+        switch (inode.Kind)
+        {
+            case NodeKind.Directory:
+                plan.Inode.Union = plan.DataBlocks > 0 ? (uint)plan.DataStart : 0;
+                inline = await WriteDirectoryAsync(plan, plans, index, blocks, cancellationToken).ConfigureAwait(false);
+                break;
+            case NodeKind.Symlink:
+                byte[] target = NameBytes.GetBytes(inode.SymlinkTarget!);
+                if (plan.InlineLength > 0)
+                {
+                    inline = target;
+                }
+                else
+                {
+                    plan.Inode.Union = (uint)plan.DataStart;
+                    Array.Clear(_block);
+                    target.CopyTo(_block, 0);
+                    await blocks.WriteAsync(plan.DataStart, _block, cancellationToken).ConfigureAwait(false);
+                }
+                break;
+            case NodeKind.RegularFile when inode.Content is ErofsContent { Clusters: null } content:
+                inline = await WriteFileTailAsync(plan, content, blocks, cancellationToken).ConfigureAwait(false);
+                break;
+        }
+
+        byte[] head = plan.HeadSize <= _head.Length ? _head : new byte[plan.HeadSize];
+        plan.Inode.WriteTo(head);
+        if (plan.XattrSize > 0)
+        {
+            ErofsXattrs.WriteBody(head.AsSpan(plan.Inode.RecordSize), [.. plan.Shared.Select(x => sharedIds[x])], plan.Inline);
+        }
+        await meta.PadToAsync(plan.Position, cancellationToken).ConfigureAwait(false);
+        await meta.WriteAsync(head.AsMemory(0, plan.HeadSize), cancellationToken).ConfigureAwait(false);
+        await meta.WriteAsync(inline, cancellationToken).ConfigureAwait(false);
+        if (inode.Content is ErofsContent { Clusters: { } clusters } compressed)
+        {
+            await meta.WriteAsync(ErofsClusterIndexes.Prologue(plan.HeadSize), cancellationToken).ConfigureAwait(false);
+            foreach (var cluster in clusters)
+            {
+                byte[] indexes = cluster.Lclusters * ErofsClusterIndexes.IndexSize <= _block.Length ? _block : new byte[cluster.Lclusters * ErofsClusterIndexes.IndexSize];
+                ErofsClusterIndexes.Encode(cluster, compressed.CompressedStart + cluster.Offset, indexes);
+                await meta.WriteAsync(indexes.AsMemory(0, cluster.Lclusters * ErofsClusterIndexes.IndexSize), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        if (plan.ChunkRuns is { } runs)
+        {
+            int runIndex = 0;
+            const int PerBlock = ErofsConstants.BlockSize / ErofsConstants.BlockMapEntrySize;
+            for (long chunk = 0; chunk < plan.ChunkCount; chunk += PerBlock)
+            {
+                int count = (int)Math.Min(PerBlock, plan.ChunkCount - chunk);
+                ErofsChunkMap.Encode(runs, plan.ChunkBits, chunk, _block.AsSpan(0, count * ErofsConstants.BlockMapEntrySize), ref runIndex);
+                await meta.WriteAsync(_block.AsMemory(0, count * ErofsConstants.BlockMapEntrySize), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private readonly byte[] _head = new byte[ErofsConstants.BlockSize];
+    private readonly byte[] _tail = new byte[ErofsConstants.BlockSize];
+
+    /// <summary>A file's last partial block: returned to go inline, or written into its block laid out at commit.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> WriteFileTailAsync(Plan plan, ErofsContent content, BlockWriter blocks, CancellationToken cancellationToken)
+    {
+        if (plan.InlineLength > 0)
+        {
+            await store.ReadTailAsync(content, _tail.AsMemory(0, plan.InlineLength), cancellationToken).ConfigureAwait(false);
+            return _tail.AsMemory(0, plan.InlineLength);
+        }
+        if (plan.DataBlocks == 0)
+        {
+            return default;
+        }
+        Array.Clear(_tail);
+        await store.ReadTailAsync(content, _tail.AsMemory(0, content.TailLength), cancellationToken).ConfigureAwait(false);
+        await blocks.WriteAsync(plan.DataStart, _tail, cancellationToken).ConfigureAwait(false);
+        if (plan.ChunkRuns is { } runs)
+        {
+            runs[^1] = runs[^1] with { Physical = plan.DataStart };
+        }
+        else
+        {
+            plan.Inode.Union = (uint)plan.DataStart;
+        }
+        return default;
+    }
+
+    /// <summary>Writes a directory's whole blocks and returns its last partial block when it goes inline.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> WriteDirectoryAsync(Plan plan, List<Plan> plans, Dictionary<Inode, int> index, BlockWriter blocks, CancellationToken cancellationToken)
+    {
+        var node = plan.Node;
+        var entries = SortedEntries(node).Select(e => new ErofsDirent(
+            NameBytes.GetBytes(e.Name),
+            e.Child is null ? plan.Nid : plans[index[e.Child.Inode]].Nid,
+            e.Child is null ? LinuxFileTypes.DirentType(NodeKind.Directory) : LinuxFileTypes.DirentType(e.Child.Inode.Kind))).ToList();
+        long block = plan.DataStart;
+        int inlineLength = 0;
+        await ErofsDirectoryBlocks.EncodeAsync(entries, _block, async (data, last) =>
+        {
+            if (last && plan.InlineLength > 0)
+            {
+                data.CopyTo(_tail);
+                inlineLength = data.Length;
+                return;
+            }
+            await blocks.WriteAsync(block++, _block, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        return _tail.AsMemory(0, inlineLength);
+    }
+}
