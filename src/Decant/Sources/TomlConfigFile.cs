@@ -70,9 +70,12 @@ internal sealed class TomlConfigFile
         }
     }
 
-    /// <summary>The string at <paramref name="key"/> of <paramref name="table"/>, or null when it is absent.</summary>
+    /// <summary>
+    /// The string at <paramref name="key"/> of <paramref name="table"/>, or null when it is absent
+    /// or empty (the containers tools take an empty setting as unset).
+    /// </summary>
     public string? String(TomlTable table, string key, string tableName) =>
-        Value<string>(table, key, tableName, "a string");
+        Value<string>(table, key, tableName, "a string") is { Length: > 0 } value ? value : null;
 
     /// <summary>The boolean at <paramref name="key"/> of <paramref name="table"/>, or false when it is absent.</summary>
     public bool Boolean(TomlTable table, string key, string tableName) =>

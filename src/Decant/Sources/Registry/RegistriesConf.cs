@@ -66,8 +66,8 @@ internal static class RegistriesConf
 
     private static RegistryConf Registry(TomlConfigFile file, TomlTable table, string name)
     {
-        string? prefix = NonEmpty(file.String(table, "prefix", name));
-        string? location = NonEmpty(file.String(table, "location", name));
+        string? prefix = file.String(table, "prefix", name);
+        string? location = file.String(table, "location", name);
         if (prefix is null && location is null)
         {
             throw file.Error(table, null, $"{name} has neither prefix nor location");
@@ -93,7 +93,7 @@ internal static class RegistriesConf
     }
 
     private static RegistryMirrorConf Mirror(TomlConfigFile file, TomlTable table, string name) =>
-        new(NonEmpty(file.String(table, "location", name)) ?? throw file.Error(table, null, $"{name} has no location"),
+        new(file.String(table, "location", name) ?? throw file.Error(table, null, $"{name} has no location"),
             file.Boolean(table, "insecure", name));
 
     /// <summary>Whether <paramref name="prefix"/> is <c>*.</c> then a domain: dot-separated labels of letters, digits and inner hyphens.</summary>
@@ -101,6 +101,4 @@ internal static class RegistriesConf
         prefix.StartsWith(WildcardStart, StringComparison.Ordinal)
         && prefix[WildcardStart.Length..].Split('.').All(label =>
             label.Length > 0 && label[0] != '-' && label[^1] != '-' && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
-
-    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }
