@@ -2,9 +2,10 @@ namespace Decant.Cache;
 
 /// <summary>
 /// What the layer cache did in one export (an export without the cache reports the same, with
-/// nothing from the cache). Files and bytes "reflinked" share the cache's blocks; "copied" were
-/// copied from cache objects (in the kernel where it can); contents of 64 bytes or less live
-/// inside the layer's record and count as neither.
+/// nothing from the cache). Files and bytes "reflinked" share the blocks of a file on disk (a cache
+/// object, or a containers-storage layer's file); "copied" were copied from one (in the kernel where
+/// it can). Through the cache, contents of 64 bytes or less live inside the layer's record and count
+/// as neither; from a containers-storage store without a cache, every non-empty file counts.
 /// </summary>
 public sealed record CacheStatistics
 {
@@ -17,10 +18,10 @@ public sealed record CacheStatistics
     /// <summary>Layers downloaded and decompressed (and, with the cache, kept in it).</summary>
     public long LayersConverted { get; init; }
 
-    /// <summary>Files whose content the output shares with a cache object (FICLONE).</summary>
+    /// <summary>Files whose content the output shares with a cache object or a store's file (FICLONE).</summary>
     public long FilesReflinked { get; init; }
 
-    /// <summary>Files whose content was copied from a cache object into the output.</summary>
+    /// <summary>Files whose content was copied from a cache object or a store's file into the output.</summary>
     public long FilesCopied { get; init; }
 
     /// <summary>File contents that a converted layer held and the cache had already (from another layer or image): stored once.</summary>

@@ -69,10 +69,12 @@ internal sealed class ContainersStorageSource : IImageSource
                 var image = StoredImageLookup.Find(images, reference.Image, storeName);
                 string imageName = $"{storeName}{reference.Image} (image {ShortId(image.Id)})";
                 var chain = LayerChain(image, layers, imageName);
-                var files = chain.ToDictionary(
-                    layer => layer.DiffDigest!,
-                    layer => new LayerFiles(layer.Id, Path.Combine(layersDirectory, layer.Id + ".tar-split.gz"), LayerDirectory(location.GraphRoot, driver, layer.Id)),
-                    StringComparer.Ordinal);
+                // Two layers with one diff_id (two empty layers) are the same bytes: either serves both.
+                var files = new Dictionary<string, LayerFiles>(StringComparer.Ordinal);
+                foreach (var layer in chain)
+                {
+                    files.TryAdd(layer.DiffDigest!, new LayerFiles(layer.Id, Path.Combine(layersDirectory, layer.Id + ".tar-split.gz"), LayerDirectory(location.GraphRoot, driver, layer.Id)));
+                }
                 var documents = await ReadDocumentsAsync(Path.Combine(imagesDirectory, image.Id), image, chain, imageName, cancellationToken).ConfigureAwait(false);
                 return new ContainersStorageSource(imageName, layersLock, documents, files);
             }

@@ -160,11 +160,24 @@ internal static class StoredImageLookup
     private static DecantException NotFound(IReadOnlyList<StoredImage> images, string text, string storeName)
     {
         var names = images.SelectMany(image => image.Names ?? []).ToList();
-        var close = CloseMatches.Find(text, names.Concat(names.Select(Repository)).Concat(names.Select(ShortName)).Concat(names.Select(LastComponent)));
+        var close = CloseMatches.Find(text, names.SelectMany(Spellings));
         string hint = close.Count > 0
             ? $"; did you mean {string.Join(", ", close)}?"
             : images.Count == 0 ? "; the store holds no images" : $"; it holds {images.Count} image{(images.Count == 1 ? "" : "s")}: {string.Join(", ", names.Take(8))}{(names.Count > 8 ? ", …" : "")}";
         return new DecantException(DecantErrorKind.NotFound, $"{storeName}: no image \"{text}\"{hint}");
+    }
+
+    /// <summary>The ways a stored name may be written that mean it: whole, without its registry, its last component; without the tag only when it is <c>latest</c>.</summary>
+    private static IEnumerable<string> Spellings(string name)
+    {
+        foreach (string spelling in new[] { name, ShortName(name), LastComponent(name) }.Distinct(StringComparer.Ordinal))
+        {
+            yield return spelling;
+            if (spelling.EndsWith(":latest", StringComparison.Ordinal))
+            {
+                yield return spelling[..^":latest".Length];
+            }
+        }
     }
 
     /// <summary>A stored name's last path component (<c>docker.io/library/debian:12</c> → <c>debian:12</c>).</summary>

@@ -84,11 +84,19 @@ internal sealed class MetadataApplier
         {
             return inode.Xattrs;
         }
-        // Rootless: our owner record replaces any the image carried.
-        var others = inode.Xattrs.Where(x => x.Key != RootlessOwnerXattr.Name);
+        // Rootless: our owner record replaces any the image carried. A file capability is never set: an
+        // unprivileged process cannot, and one inside a user namespace would set a capability of that
+        // namespace's root (a v3 one), so the output would depend on how the export was run.
+        if (inode.Xattrs.Any(x => x.Key == FileCapabilityXattr))
+        {
+            SkippedXattrs++;
+        }
+        var others = inode.Xattrs.Where(x => x.Key is not (RootlessOwnerXattr.Name or FileCapabilityXattr));
         var owner = RootlessOwnerXattr.Encode(OwnerId(inode.Uid, display), OwnerId(inode.Gid, display));
         return owner is null ? others : others.Prepend(new(RootlessOwnerXattr.Name, owner));
     }
+
+    private const string FileCapabilityXattr = "security.capability";
 
     private void HandleXattrResult(int errno, string attribute, string display)
     {
