@@ -45,6 +45,15 @@ internal sealed unsafe class ConfinedRoot : IDisposable
     public SafeFdHandle OpenDirectoryForMetadata(string relativePath) =>
         Resolve(relativePath, LibC.O_RDONLY | LibC.O_DIRECTORY);
 
+    /// <summary>Opens a file inside the root for reading (a symlink anywhere on the way, the last component included, fails).</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle OpenFileForReading(string relativePath)
+    {
+        using var handle = Resolve(relativePath, LibC.O_RDONLY);
+        var file = new Microsoft.Win32.SafeHandles.SafeFileHandle(handle.DangerousGetHandle(), ownsHandle: true);
+        handle.SetHandleAsInvalid();
+        return file;
+    }
+
     /// <summary>How a path inside the root is shown in messages.</summary>
     public string Describe(string relativePath) =>
         relativePath.Length == 0 ? DisplayPath : DisplayPath.TrimEnd('/') + "/" + relativePath;

@@ -265,6 +265,26 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "copy_file_range", SetLastError = true)]
     public static partial nint CopyFileRange(SafeHandle source, ref long sourceOffset, SafeHandle destination, ref long destinationOffset, nuint length, uint flags);
 
+    // fcntl(2) open file description locks, and the lock types of struct flock.
+    public const int F_OFD_SETLK = 37;
+    public const short F_RDLCK = 0;
+    public const short F_WRLCK = 1;
+    public const short F_UNLCK = 2;
+
+    /// <summary>A struct flock on a 64-bit Linux (l_type, l_whence, l_start, l_len, l_pid).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FileLock
+    {
+        public short Type;
+        public short Whence;
+        public long Start;
+        public long Length;
+        public int ProcessId;
+    }
+
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int FcntlLock(SafeHandle fd, int command, ref FileLock fileLock);
+
     /// <summary>Offset of d_name in glibc's struct dirent64 (d_ino 8, d_off 8, d_reclen 2, d_type 1).</summary>
     public const int DirentNameOffset = 19;
 }

@@ -27,30 +27,3 @@ internal sealed record RegistryReference(DockerImageName Image) : ImageReference
         return new RegistryReference(DockerImageName.Parse(details[2..]));
     }
 }
-
-/// <summary>
-/// An image in the local containers-storage (podman, buildah): <c>containers-storage:NAME</c>,
-/// where NAME is an image name, an id, or skopeo's <c>[DRIVER@ROOT]NAME</c> form, kept verbatim.
-/// The source for it is not implemented yet.
-/// </summary>
-/// <param name="Name">Everything after <c>containers-storage:</c>.</param>
-internal sealed record ContainersStorageReference(string Name) : ImageReference
-{
-    /// <summary>The transport prefix, <c>containers-storage</c>.</summary>
-    public const string TransportName = "containers-storage";
-
-    /// <summary>Always <see cref="TransportName"/>.</summary>
-    public override string Transport => TransportName;
-
-    /// <summary><c>containers-storage:</c> followed by <see cref="Name"/> exactly as it was given.</summary>
-    public override string ToString() => TransportName + ":" + Name;
-
-    internal static ContainersStorageReference ParseDetails(string details)
-    {
-        if (details.Length == 0)
-        {
-            throw new DecantException(DecantErrorKind.Usage, $"\"{TransportName}:\" names no image; write {TransportName}:NAME");
-        }
-        return new ContainersStorageReference(details);
-    }
-}

@@ -16,8 +16,7 @@ internal static class ImageSources
 
     /// <summary>
     /// Opens the source a reference names and selects its image (tag, digest, index). Failures to
-    /// find or read it throw <see cref="DecantException"/>; transports that are parsed but not
-    /// implemented yet (<c>containers-storage:</c>) throw <see cref="DecantErrorKind.Usage"/>.
+    /// find or read it throw <see cref="DecantException"/>.
     /// <paramref name="options"/> matters to network transports (credentials, TLS, mirrors, timeouts).
     /// </summary>
     public static async Task<IImageSource> OpenAsync(ImageReference reference, SourceOptions options, CancellationToken cancellationToken)
@@ -31,11 +30,8 @@ internal static class ImageSources
             OciArchiveReference archive => await OciArchiveSource.OpenAsync(archive, cancellationToken).ConfigureAwait(false),
             DockerArchiveReference docker => await DockerArchiveSource.OpenAsync(docker, cancellationToken).ConfigureAwait(false),
             RegistryReference registry => await RegistrySource.OpenAsync(registry, options, cancellationToken).ConfigureAwait(false),
-            ContainersStorageReference => throw NotSupportedYet(reference),
+            ContainersStorageReference storage => await ContainersStorage.ContainersStorageSource.OpenAsync(storage, options, cancellationToken).ConfigureAwait(false),
             _ => throw new DecantException(DecantErrorKind.Usage, $"no source for the {reference.Transport} transport"),
         };
     }
-
-    private static DecantException NotSupportedYet(ImageReference reference) =>
-        new(DecantErrorKind.Usage, $"{reference}: the {reference.Transport} transport is not supported yet");
 }

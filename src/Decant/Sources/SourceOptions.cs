@@ -2,7 +2,7 @@ namespace Decant.Sources;
 
 /// <summary>
 /// How sources that reach the network (the registry transport) find credentials, decide on TLS,
-/// pick mirrors and time out. Local transports ignore it. The defaults follow podman: credentials
+/// pick mirrors and time out, and how long a containers-storage source waits for a locked store. Other local transports ignore it. The defaults follow podman: credentials
 /// from the usual auth files, TLS verified except for loopback registries, no mirrors.
 /// </summary>
 public sealed record SourceOptions
@@ -51,6 +51,12 @@ public sealed record SourceOptions
 
     /// <summary>The longest wait between retries, also the cap on a server's <c>Retry-After</c>.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a containers-storage source waits for a store that another process (podman, buildah) holds locked for writing.</summary>
+    public TimeSpan StoreLockTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Where a source says why it waits (a containers-storage store locked for writing), for the user to see; null says nothing.</summary>
+    public Action<string>? Notify { get; init; }
 
     /// <summary>
     /// Reads an environment variable (REGISTRY_AUTH_FILE, XDG_*, DOCKER_CONFIG, HOME); the process

@@ -29,8 +29,11 @@ public class ImageReferenceTests
         { "docker://quay.io/org/app:1.0", new RegistryReference(new DockerImageName("quay.io", "org/app", "1.0")), "docker://quay.io/org/app:1.0" },
         { $"docker://localhost:5000/a/b:t@sha256:{Hex}", new RegistryReference(new DockerImageName("localhost:5000", "a/b", "t", EmptyDigest)), $"docker://localhost:5000/a/b:t@sha256:{Hex}" },
         { "docker://localhost/app", new RegistryReference(new DockerImageName("localhost", "app")), "docker://localhost/app" },
-        { "containers-storage:busybox", new ContainersStorageReference("busybox"), "containers-storage:busybox" },
-        { "containers-storage:[overlay@/var/lib/containers/storage]busybox:latest", new ContainersStorageReference("[overlay@/var/lib/containers/storage]busybox:latest"), "containers-storage:[overlay@/var/lib/containers/storage]busybox:latest" },
+        { "containers-storage:busybox", new ContainersStorageReference(null, "busybox"), "containers-storage:busybox" },
+        { "containers-storage:[overlay@/var/lib/containers/storage]busybox:latest", new ContainersStorageReference(new StoreSpecifier("overlay", "/var/lib/containers/storage", null, []), "busybox:latest"), "containers-storage:[overlay@/var/lib/containers/storage]busybox:latest" },
+        { "containers-storage:[/s]app", new ContainersStorageReference(new StoreSpecifier(null, "/s", null, []), "app"), "containers-storage:[/s]app" },
+        { "containers-storage:[vfs@/s+/r:vfs.ignore_chown_errors=true,x=y]localhost/app@sha256:" + Hex, new ContainersStorageReference(new StoreSpecifier("vfs", "/s", "/r", ["vfs.ignore_chown_errors=true", "x=y"]), "localhost/app@sha256:" + Hex), "containers-storage:[vfs@/s+/r:vfs.ignore_chown_errors=true,x=y]localhost/app@sha256:" + Hex },
+        { "containers-storage:sha256:4f1c", new ContainersStorageReference(null, "sha256:4f1c"), "containers-storage:sha256:4f1c" },
     };
 
     [Theory]
@@ -58,6 +61,12 @@ public class ImageReferenceTests
     [InlineData($"docker-archive:d.tar:app@sha256:{Hex}", "not by digest")]
     [InlineData("docker-archive::app:v1", "names no file")]
     [InlineData("containers-storage:", "names no image")]
+    [InlineData("containers-storage:[/s]", "names no image")]
+    [InlineData("containers-storage:[overlay@/s app", "no closing ']'")]
+    [InlineData("containers-storage:[overlay@relative]app", "graph root \"relative\" is not an absolute path")]
+    [InlineData("containers-storage:[overlay@/s+run]app", "run root \"run\" is not an absolute path")]
+    [InlineData("containers-storage:[@/s]app", "is not a storage driver name")]
+    [InlineData("containers-storage:[]app", "has no graph root")]
     public void RejectsMalformedReferencesAsUsageErrors(string text, string expectedFragment)
     {
         var error = Assert.Throws<DecantException>(() => ImageReference.Parse(text));

@@ -118,16 +118,7 @@ internal sealed class DockerArchiveSource : IImageSource
             layerDescriptors.Add(new Descriptor { MediaType = mediaType, Digest = digest.ToString(), Size = entry.Length });
         }
 
-        var configDescriptor = new Descriptor { MediaType = MediaTypes.OciConfig, Digest = Digest.Sha256Of(configBytes).ToString(), Size = configBytes.Length };
-        var manifest = new ImageManifest { SchemaVersion = 2, MediaType = MediaTypes.OciManifest, Config = configDescriptor, Layers = layerDescriptors };
-        byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJsonContext.Default.ImageManifest);
-        var root = new Descriptor { MediaType = MediaTypes.OciManifest, Digest = Digest.Sha256Of(manifestBytes).ToString(), Size = manifestBytes.Length };
-
-        var documents = new Dictionary<string, byte[]>(StringComparer.Ordinal)
-        {
-            [configDescriptor.Digest] = configBytes,
-            [root.Digest] = manifestBytes,
-        };
+        var (root, documents) = SynthesizedManifest.Create(configBytes, layerDescriptors);
         return new DockerArchiveSource(name, archive, root, documents, layers);
     }
 
