@@ -29,7 +29,7 @@ public sealed class ContainersStorageLockingTests(ContainersStores stores) : Con
           podman "$@" build --quiet --isolation chroot -t "localhost/cstore/loop:$i" -f "$context/Containerfile" "$context" > /dev/null
           podman "$@" tag "localhost/cstore/loop:$i" "localhost/cstore/loop-alias:$i"
           podman "$@" tag localhost/cstore/test:latest localhost/cstore/test:during-the-loop
-          podman "$@" untag localhost/cstore/test:during-the-loop
+          podman "$@" untag localhost/cstore/test:latest localhost/cstore/test:during-the-loop
           podman "$@" rmi "localhost/cstore/loop:$i" "localhost/cstore/loop-alias:$i" > /dev/null
           echo "$i" > "$count"
         done
@@ -85,7 +85,8 @@ public sealed class ContainersStorageLockingTests(ContainersStores stores) : Con
 
         string output = NewOutput("cs-locked", "dir");
         using var export = ObservedProcess.Start(CliProcess.Command(["export", store.Reference(), "-o", output, "--progress", "plain"]));
-        await export.WaitForAsync("wait", TimeSpan.FromSeconds(60), Token);
+        // Well within the default timeout (60 s): the export says at once that it waits.
+        await export.WaitForAsync("wait", TimeSpan.FromSeconds(20), Token);
         string waiting = export.Output.Split('\n').First(line => line.Contains("wait", StringComparison.OrdinalIgnoreCase));
         Assert.Contains(store.GraphRoot, waiting, StringComparison.Ordinal);
         await Task.Delay(TimeSpan.FromSeconds(2), Token);
