@@ -4,7 +4,7 @@ using Decant.Sources;
 
 namespace Decant.Cli.Commands;
 
-/// <summary>The registry options (spelled as podman and skopeo spell them), shared by every command that reads an image.</summary>
+/// <summary>The registry options (spelled as podman and skopeo spell them) and the containers-storage lock wait, shared by every command that reads an image.</summary>
 internal sealed class RegistryOptions
 {
     private readonly Option<string?> _credentials = new("--creds") { HelpName = "USER[:PASSWORD]", Description = "USER[:PASSWORD] for the image's registry (never sent to mirrors); without a password, it is asked for on the terminal" };
@@ -15,10 +15,11 @@ internal sealed class RegistryOptions
     private readonly Option<string[]> _mirrors = new("--registry-mirror") { HelpName = "HOST[:PORT][/PATH]", Description = "A mirror (HOST[:PORT][/PATH]) tried before the image's registry; repeatable" };
     private readonly Option<string?> _registriesConf = new("--registries-conf") { HelpName = "FILE", Description = "A registries.conf whose [[registry]] blocks add mirrors and insecure registries" };
     private readonly Option<int> _timeout = new("--timeout") { HelpName = "SECONDS", Description = "Seconds one request may wait for a response", DefaultValueFactory = _ => (int)SourceOptions.Default.RequestTimeout.TotalSeconds };
+    private readonly Option<int> _storageLockTimeout = new("--storage-lock-timeout") { HelpName = "SECONDS", Description = "Seconds to wait for a containers-storage store that podman or buildah holds locked for writing", DefaultValueFactory = _ => (int)SourceOptions.Default.StoreLockTimeout.TotalSeconds };
     private readonly Option<int> _retries = new("--retries") { HelpName = "N", Description = "Retries of a failed request or interrupted download, with exponential backoff and jitter", DefaultValueFactory = _ => SourceOptions.DefaultMaxRetries };
 
     /// <summary>Every registry option, in the order help lists them.</summary>
-    public Option[] All => [_credentials, _passwordStdin, _authFile, _tlsVerify, _insecure, _mirrors, _registriesConf, _timeout, _retries];
+    public Option[] All => [_credentials, _passwordStdin, _authFile, _tlsVerify, _insecure, _mirrors, _registriesConf, _timeout, _retries, _storageLockTimeout];
 
     public void AddTo(Command command)
     {
@@ -49,6 +50,11 @@ internal sealed class RegistryOptions
         {
             throw SharedOptions.Usage("--retries cannot be negative");
         }
+        int storageLockTimeout = parse.GetValue(_storageLockTimeout);
+        if (storageLockTimeout < 0)
+        {
+            throw SharedOptions.Usage("--storage-lock-timeout cannot be negative");
+        }
         bool passwordStdin = parse.GetValue(_passwordStdin);
         if (passwordStdin && credentials is null)
         {
@@ -76,6 +82,8 @@ internal sealed class RegistryOptions
             RegistriesConf = parse.GetValue(_registriesConf),
             RequestTimeout = TimeSpan.FromSeconds(timeout),
             MaxRetries = retries,
+            StoreLockTimeout = TimeSpan.FromSeconds(storageLockTimeout),
+            Notify = message => CommandErrors.Warn(mode, message),
         };
     }
 }

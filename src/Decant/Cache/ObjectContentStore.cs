@@ -1,6 +1,7 @@
 using Decant.Layers;
 using Decant.Model;
 using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Cache;
 
@@ -17,17 +18,17 @@ namespace Decant.Cache;
 internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? placeInto = null, CacheCounters? counters = null, bool keepSmallContents = true) : ILayerContentStore
 {
     /// <inheritdoc/>
-    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, CancellationToken cancellationToken)
+    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken)
     {
         if (placeInto is not null && !keepAsObject)
         {
-            return (await placeInto.WriteAsync(data, size, cancellationToken).ConfigureAwait(false), null);
+            return await new DirectLayerContent(placeInto, counters is null ? null : counters.Placed).StoreAsync(data, size, keepAsObject: false, dataFile, cancellationToken).ConfigureAwait(false);
         }
         if (!keepAsObject && !keepSmallContents)
         {
             return (new RecordedInline(size), null);
         }
-        var added = await objects.AddAsync(data, size, cancellationToken).ConfigureAwait(false);
+        var added = await objects.AddAsync(data, size, dataFile, cancellationToken).ConfigureAwait(false);
         if (added.AlreadyPresent)
         {
             counters?.ObjectAlreadyPresent();
@@ -36,8 +37,9 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
         {
             counters?.ObjectAdded();
         }
+        // An object already present, or a reflink of a file on disk, has its data on disk: it is cloned in turn.
         var content = placeInto is null ? new ObjectContent(added.Digest, size)
-            : added.AlreadyPresent ? await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false)
+            : added.AlreadyPresent || added.Cloned ? await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false)
             : await PlaceJustWrittenAsync(placeInto, added.Digest, size, cancellationToken).ConfigureAwait(false);
         return (content, added.Digest);
     }

@@ -42,7 +42,8 @@ internal sealed class ObjectStore
     /// <summary>What adding one object did.</summary>
     /// <param name="Digest">The object's fs-verity digest (<c>sha256:HEX</c>).</param>
     /// <param name="AlreadyPresent">Whether the store held it already (this copy was discarded).</param>
-    public readonly record struct Added(string Digest, bool AlreadyPresent);
+    /// <param name="Cloned">Whether the object shares the blocks of the file it was given (a reflink) instead of holding a copy.</param>
+    public readonly record struct Added(string Digest, bool AlreadyPresent, bool Cloned = false);
 
     /// <summary>The path of the object with <paramref name="digest"/> (<c>sha256:HEX</c>), present or not.</summary>
     public string PathOf(string digest)
@@ -54,10 +55,16 @@ internal sealed class ObjectStore
     /// <summary>Whether the object is in the store.</summary>
     public bool Contains(string digest) => File.Exists(PathOf(digest));
 
+    /// <summary>Adds <paramref name="size"/> bytes of <paramref name="content"/> (see the overload that takes a file of the same content).</summary>
+    public Task<Added> AddAsync(Stream content, long size, CancellationToken cancellationToken) => AddAsync(content, size, sameContent: null, cancellationToken);
+
     /// <summary>
     /// Copies exactly <paramref name="size"/> bytes of <paramref name="content"/> into the store and
     /// returns their digest. All-zero blocks and a sparse source's holes are hashed, not written: the
-    /// object has holes there. The object is renamed into place only when complete.
+    /// object has holes there. The object is renamed into place only when complete. Given
+    /// <paramref name="sameContent"/>, a file whose first <paramref name="size"/> bytes (and no more)
+    /// are the same content, the object is made a reflink of it where the filesystem can, and
+    /// <paramref name="content"/> is only hashed.
     /// </summary>
     /// <remarks>
     /// Objects are not flushed to disk one by one (an fsync per file would cost more than the whole
@@ -67,7 +74,7 @@ internal sealed class ObjectStore
     /// (<see cref="LayerCache.FindAsync"/>); <c>decant cache verify</c> checks every byte.
     /// </remarks>
     /// <exception cref="DecantException">The stream ended early (<see cref="DecantErrorKind.InvalidLayer"/>), or the disk failed or filled (<see cref="DecantErrorKind.IOError"/>).</exception>
-    public async Task<Added> AddAsync(Stream content, long size, CancellationToken cancellationToken)
+    public async Task<Added> AddAsync(Stream content, long size, SafeFileHandle? sameContent, CancellationToken cancellationToken)
     {
         // An unnamed file where the filesystem has them (O_TMPFILE): one directory operation per
         // object instead of three, and nothing left behind by a crash. Else a private name in tmp/.
@@ -78,11 +85,15 @@ internal sealed class ObjectStore
             // A plain open(2), no runtime file sharing (that would add a flock per object).
             using var file = unnamed ?? Posix.CreateFileAt(SafeFdHandle.CurrentDirectory, temporary!, ObjectMode, temporary!);
             string name;
-            // At its full size first, so no write extends the file: XFS reserves blocks speculatively
-            // past the end of a file that grows, and reports the zero blocks left unwritten inside that
-            // reservation as data until writeback, so the object's holes would not be known exactly.
-            RandomAccess.SetLength(file, size);
-            var hashed = new HashedObject(file);
+            bool cloned = sameContent is not null && KernelCopy.TryClone(file, sameContent);
+            if (!cloned)
+            {
+                // At its full size first, so no write extends the file: XFS reserves blocks speculatively
+                // past the end of a file that grows, and reports the zero blocks left unwritten inside that
+                // reservation as data until writeback, so the object's holes would not be known exactly.
+                RandomAccess.SetLength(file, size);
+            }
+            var hashed = new HashedObject(file, writeData: !cloned);
             await ContentCopy.CopyAsync(content, size, new ObjectSink(hashed), cancellationToken).ConfigureAwait(false);
             name = hashed.Finish(size);
             string final = PathOf(name);
@@ -97,7 +108,7 @@ internal sealed class ObjectStore
             {
                 File.Delete(temporary);
             }
-            return new Added(name, AlreadyPresent: !published);
+            return new Added(name, AlreadyPresent: !published, Cloned: cloned && published);
         }
         catch (IOException error)
         {
@@ -169,8 +180,8 @@ internal sealed class ObjectStore
         return errno == LibC.EEXIST ? false : throw new IOException(errno == LibC.ENOSPC ? "no space left on the device" : $"linkat {final}: errno {errno}");
     }
 
-    /// <summary>An object being written: its file and the digest of the bytes up to <see cref="_hashedTo"/> (the gaps between written runs are zeros).</summary>
-    private sealed class HashedObject(SafeFileHandle file)
+    /// <summary>An object being written (or, without <paramref name="writeData"/>, cloned and only hashed): its file and the digest of the bytes up to <see cref="_hashedTo"/> (the gaps between written runs are zeros).</summary>
+    private sealed class HashedObject(SafeFileHandle file, bool writeData)
     {
         private readonly FsVerityDigest _digest = new();
         private long _hashedTo;
@@ -180,7 +191,7 @@ internal sealed class ObjectStore
             _digest.AppendZeros(offset - _hashedTo);
             _digest.Append(buffer.AsSpan(start, length));
             _hashedTo = offset + length;
-            return RandomAccess.WriteAsync(file, buffer.AsMemory(start, length), offset, cancellationToken);
+            return writeData ? RandomAccess.WriteAsync(file, buffer.AsMemory(start, length), offset, cancellationToken) : ValueTask.CompletedTask;
         }
 
         public string Finish(long size)

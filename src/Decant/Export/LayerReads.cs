@@ -54,7 +54,7 @@ internal sealed class LayerReads(
                     return await ReadAheadOfTurnAsync(deferring, number, layer, diffId, cancellationToken).ConfigureAwait(false);
                 }
                 await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
-                return await DownloadAsync(number, layer, diffId, new DirectLayerContent(store), recorder: null, cancellationToken).ConfigureAwait(false);
+                return await DownloadAsync(number, layer, diffId, new DirectLayerContent(store, counters.Placed), recorder: null, cancellationToken).ConfigureAwait(false);
             }
             return placeInOrder
                 ? await ReadThroughCacheInOrderAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false)
@@ -278,7 +278,7 @@ internal sealed class LayerReads(
         // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
         // Not for small layers: the read-ahead buffers (2 MiB a layer) would cost more than they save.
         bool decompressAhead = window.Jobs < Environment.ProcessorCount && layer.Size >= MinReadAheadLayerSize;
-        var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, contents, budget, limits, cancellationToken, decompressAhead, recorder).ConfigureAwait(false);
+        var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, contents, budget, limits, cancellationToken, decompressAhead, recorder, raw as IFileBackedStream).ConfigureAwait(false);
         counters.LayerConverted(downloaded, index.UncompressedBytes);
         tracker.SetState(number, LayerState.Read);
         return index;

@@ -285,6 +285,11 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
     public static partial int FcntlLock(SafeHandle fd, int command, ref FileLock fileLock);
 
+    public const int F_DUPFD_CLOEXEC = 1030;
+
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int FcntlDuplicate(SafeHandle fd, int command, int lowest);
+
     /// <summary>Offset of d_name in glibc's struct dirent64 (d_ino 8, d_off 8, d_reclen 2, d_type 1).</summary>
     public const int DirentNameOffset = 19;
 }

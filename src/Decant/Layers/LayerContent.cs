@@ -1,4 +1,5 @@
 using Decant.Tree;
+using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Layers;
 
@@ -12,19 +13,33 @@ internal interface ILayerContentStore
     /// Stores a regular file's content, exactly <paramref name="size"/> bytes of <paramref name="data"/>.
     /// With <paramref name="keepAsObject"/> (the layer's record keeps the file by reference) it is also
     /// kept as a cache object, whose digest is returned; otherwise the digest is null.
+    /// <paramref name="dataFile"/>, when not null, is a file whose first <paramref name="size"/> bytes
+    /// are the same content (a containers-storage layer's file): a store may take the content from it
+    /// (a reflink, or a copy in the kernel) instead of writing what it reads. Whatever the store does
+    /// not read of <paramref name="data"/> is still read by the layer's reader, for its digest.
     /// </summary>
-    ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, CancellationToken cancellationToken);
+    ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken);
 }
 
-/// <summary>Contents go straight into the writer's store (no cache): a no-cache ext4 export streams them into the image's blocks.</summary>
-internal sealed class DirectLayerContent(IContentStore store) : ILayerContentStore
+/// <summary>
+/// Contents go straight into the writer's store (no cache): a no-cache ext4 export streams them into
+/// the image's blocks. A content that is also a file on disk goes in by the store's own means where
+/// it takes files (a reflink or a kernel copy), counted in <paramref name="placed"/>.
+/// </summary>
+internal sealed class DirectLayerContent(IContentStore store, Action<bool, long>? placed = null) : ILayerContentStore
 {
     /// <inheritdoc/>
-    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, CancellationToken cancellationToken)
+    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken)
     {
         if (keepAsObject)
         {
             throw new InvalidOperationException("contents kept by reference need the layer cache's object store");
+        }
+        if (dataFile is not null && store is IFileContentStore files)
+        {
+            var content = await files.PlaceAsync(dataFile, size, cancellationToken).ConfigureAwait(false);
+            placed?.Invoke(content.Reflinked, size);
+            return (content.Content, null);
         }
         return (await store.WriteAsync(data, size, cancellationToken).ConfigureAwait(false), null);
     }

@@ -20,6 +20,7 @@ internal static class LayerIndexer
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <param name="decompressAhead">Whether to read the blob and its decompressed stream ahead on separate tasks (worth it with a free core).</param>
     /// <param name="recorder">Sees the whole uncompressed tar and where each file's data lies (the layer cache's record), or null.</param>
+    /// <param name="files">The blob's own stream when its files' data are files on disk (an uncompressed containers-storage layer), or null.</param>
     /// <exception cref="DecantException">The layer is malformed, too large, or its uncompressed digest is not <paramref name="expectedDiffId"/>.</exception>
     public static async Task<LayerIndex> IndexAsync(
         string layerDigest,
@@ -30,7 +31,8 @@ internal static class LayerIndexer
         TarReaderLimits limits,
         CancellationToken cancellationToken,
         bool decompressAhead = false,
-        ILayerRecorder? recorder = null)
+        ILayerRecorder? recorder = null,
+        IFileBackedStream? files = null)
     {
         try
         {
@@ -43,7 +45,7 @@ internal static class LayerIndexer
                 uncompressed = new ReadAheadStream(uncompressed);
             }
             await using var diffId = new DiffIdStream(uncompressed, budget, recorder);
-            var entries = await ReadEntriesAsync(new LayerTarReader(diffId, limits), store, held: null, budget, recorder, cancellationToken).ConfigureAwait(false);
+            var entries = await ReadEntriesAsync(new LayerTarReader(diffId, limits), store, held: null, budget, recorder, cancellationToken, files).ConfigureAwait(false);
             if (recorder is not null)
             {
                 await recorder.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -93,7 +95,7 @@ internal static class LayerIndexer
 
     /// <summary>Parses every entry, storing (or, from a record, placing) each regular file's content; the reader is drained to the stream's end.</summary>
     private static async Task<List<IndexedEntry>> ReadEntriesAsync(
-        LayerTarReader reader, ILayerContentStore store, IStoredContentSource? held, UnpackBudget budget, ILayerRecorder? recorder, CancellationToken cancellationToken)
+        LayerTarReader reader, ILayerContentStore store, IStoredContentSource? held, UnpackBudget budget, ILayerRecorder? recorder, CancellationToken cancellationToken, IFileBackedStream? files = null)
     {
         var entries = new List<IndexedEntry>();
         while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
@@ -113,7 +115,9 @@ internal static class LayerIndexer
                 content = held is null ? null : await held.TryPlaceAsync(start, length, header.Size, cancellationToken).ConfigureAwait(false);
                 if (content is null)
                 {
-                    (content, string? objectDigest) = await store.StoreAsync(reader.OpenData(), header.Size, byReference, cancellationToken).ConfigureAwait(false);
+                    // A file on disk holds the data (not a sparse entry's, whose stored bytes are not the content).
+                    using var dataFile = files is not null && sparseMap is null && length == header.Size && header.Size > 0 ? files.OpenDataFile(start, header.Size) : null;
+                    (content, string? objectDigest) = await store.StoreAsync(reader.OpenData(), header.Size, byReference, dataFile, cancellationToken).ConfigureAwait(false);
                     if (byReference)
                     {
                         await recorder!.EndDataAsync(objectDigest!, header.Size, cancellationToken).ConfigureAwait(false);

@@ -17,8 +17,17 @@ namespace Decant.Sources.ContainersStorage;
 /// directory by the kernel (no symlink followed, nothing outside it), and each must be a regular
 /// file of exactly the size the record says.
 /// </summary>
-internal sealed class TarSplitLayerStream : ReadOnlyStream
+/// <remarks>
+/// The stream is an <see cref="IFileBackedStream"/>: the layer's reader asks it for the file behind a
+/// regular file's data, so the writer's store or the cache can reflink it rather than write it. The
+/// last <see cref="OpenFilesKept"/> files opened stay open for that, as the reader may be a few
+/// buffers behind the stream.
+/// </remarks>
+internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
 {
+    /// <summary>How many of the files last opened stay open for <see cref="OpenDataFile"/>.</summary>
+    private const int OpenFilesKept = 256;
+
     /// <summary>The longest JSON line accepted (a segment holds headers: PAX records with large xattrs, at most a few MiB).</summary>
     private const int MaxLineLength = 64 * 1024 * 1024;
 
@@ -37,6 +46,8 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream
     private byte[] _segment = [];
     private int _segmentOffset;
     private SafeFileHandle? _file;
+    private readonly Dictionary<long, (SafeFileHandle File, long Size)> _recentFiles = [];
+    private readonly Queue<long> _recentStarts = new();
     private string _fileName = "";
     private long _fileOffset;
     private long _fileRemaining;
@@ -80,6 +91,12 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream
                 _segment.AsMemory(_segmentOffset, count).CopyTo(buffer);
                 _segmentOffset += count;
                 ArchivePosition += count;
+                if (_segmentOffset == _segment.Length)
+                {
+                    // The entry after a segment is taken now, so a file whose header the reader is about
+                    // to see is open (and known to OpenDataFile) by the time the reader asks for it.
+                    await NextEntryAsync(cancellationToken).ConfigureAwait(false);
+                }
                 return count;
             }
             if (_fileRemaining > 0)
@@ -103,7 +120,6 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream
     /// <summary>Moves to the record's next entry: a segment to produce, or a file to open; at the record's end, the stream's.</summary>
     private async ValueTask NextEntryAsync(CancellationToken cancellationToken)
     {
-        _file?.Dispose();
         _file = null;
         var line = await ReadLineAsync(cancellationToken).ConfigureAwait(false);
         if (line is null)
@@ -158,9 +174,33 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream
             throw Invalid($"{NameBytes.Escape(relative)} in the layer's directory is a {Posix.FileTypeName(status.Mode)} of {status.Size} bytes, but the layer's tar-split record says a file of {size} bytes (changed in the store?)");
         }
         _file = file;
+        lock (_recentFiles)
+        {
+            if (_recentStarts.Count == OpenFilesKept)
+            {
+                _recentFiles.Remove(_recentStarts.Dequeue(), out var evicted);
+                evicted.File.Dispose();
+            }
+            _recentFiles[ArchivePosition] = (file, size);
+            _recentStarts.Enqueue(ArchivePosition);
+        }
         _fileName = NameBytes.Escape(relative);
         _fileOffset = 0;
         _fileRemaining = size;
+    }
+
+    /// <inheritdoc/>
+    public SafeFileHandle? OpenDataFile(long start, long size)
+    {
+        lock (_recentFiles)
+        {
+            if (!_recentFiles.TryGetValue(start, out var recent) || recent.Size != size)
+            {
+                return null;
+            }
+            int fd = LibC.FcntlDuplicate(recent.File, LibC.F_DUPFD_CLOEXEC, 0);
+            return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+        }
     }
 
     private readonly record struct Entry(int Type, long Position, string? Name, long Size, byte[]? Payload);
@@ -274,7 +314,14 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream
     {
         if (disposing && _lineBuffer.Length > 0)
         {
-            _file?.Dispose();
+            lock (_recentFiles)
+            {
+                foreach (var (file, _) in _recentFiles.Values)
+                {
+                    file.Dispose();
+                }
+                _recentFiles.Clear();
+            }
             _record.Dispose();
             _layerDirectory.Dispose();
             ArrayPool<byte>.Shared.Return(_lineBuffer);
