@@ -35,6 +35,11 @@ public sealed class ContainersStorageReflinkTests(ContainersStores stores, ITest
 
         Assert.Equal(files, Long(cache, "filesReflinked") + Long(cache, "filesCopied"));
         Assert.Equal(bytes, Long(cache, "bytesReflinked") + Long(cache, "bytesCopied"));
+        string filesystem = (await Tools.RunCheckedAsync("stat", ["-f", "-c", "%T", Stores.Overlay.GraphRoot], Token)).StandardOutput.Trim();
+        if (filesystem == "ext2/ext3")
+        {
+            Assert.Equal(0, Long(cache, "filesReflinked")); // ext4 shares no blocks: every file is copied
+        }
         Assert.Equal(Stores.Overlay.Image.Layers.Count, Long(cache, "layersTotal"));
     }
 
