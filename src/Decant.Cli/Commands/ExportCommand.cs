@@ -70,6 +70,10 @@ internal static class ExportCommand
         {
             var mode = ProgressReporter.ParseMode(parse.GetValue(progress)!);
             string reference = parse.GetValue(image)!;
+            if (await UserNamespace.RunInsideIfNeededAsync(reference, cancellationToken).ConfigureAwait(false) is { } exitCode)
+            {
+                return exitCode;
+            }
             var options = new ExportOptions
             {
                 Output = parse.GetValue(output)!,
@@ -84,6 +88,11 @@ internal static class ExportCommand
                 MaxBytesInFlight = parse.GetValue(maxInFlight).Bytes,
             };
             var resolved = options.ResolvedFormat;
+            if (UserNamespace.IsReexecuted && resolved.IsDirectory && options.Ownership is null)
+            {
+                // Root here is the user outside: the files are the user's, the image's owners in the xattr.
+                options = options with { Ownership = OwnershipMode.Rootless };
+            }
             foreach (var (formats, given) in formatOnly.Where(f => !f.Formats.Contains(resolved)).SelectMany(f => f.Options.Select(o => (f.Formats, o))))
             {
                 if (SharedOptions.Given(parse, given))

@@ -19,6 +19,10 @@ internal static class InspectCommand
         command.SetAction((parse, cancellationToken) => CommandErrors.RunAsync(ProgressMode.Plain, "decant inspect", async () =>
         {
             string reference = parse.GetValue(image)!;
+            if (await UserNamespace.RunInsideIfNeededAsync(reference, cancellationToken).ConfigureAwait(false) is { } exitCode)
+            {
+                return exitCode;
+            }
             var options = await registry.ReadAsync(parse, reference, ProgressMode.Plain, cancellationToken).ConfigureAwait(false);
             var resolved = await ImageExporter.ResolveAsync(reference, options, SharedOptions.ParsePlatform(parse.GetValue(platform)), cancellationToken).ConfigureAwait(false);
             JsonOutput.Write(json => Write(json, resolved));

@@ -160,12 +160,15 @@ internal static class StoredImageLookup
     private static DecantException NotFound(IReadOnlyList<StoredImage> images, string text, string storeName)
     {
         var names = images.SelectMany(image => image.Names ?? []).ToList();
-        var close = CloseMatches.Find(text, names.Concat(names.Select(Repository)).Concat(names.Select(ShortName)));
+        var close = CloseMatches.Find(text, names.Concat(names.Select(Repository)).Concat(names.Select(ShortName)).Concat(names.Select(LastComponent)));
         string hint = close.Count > 0
             ? $"; did you mean {string.Join(", ", close)}?"
             : images.Count == 0 ? "; the store holds no images" : $"; it holds {images.Count} image{(images.Count == 1 ? "" : "s")}: {string.Join(", ", names.Take(8))}{(names.Count > 8 ? ", …" : "")}";
         return new DecantException(DecantErrorKind.NotFound, $"{storeName}: no image \"{text}\"{hint}");
     }
+
+    /// <summary>A stored name's last path component (<c>docker.io/library/debian:12</c> → <c>debian:12</c>).</summary>
+    private static string LastComponent(string name) => name[(Repository(name).LastIndexOf('/') + 1)..];
 
     /// <summary>A stored name without its registry (<c>localhost/app:1</c> → <c>app:1</c>).</summary>
     private static string ShortName(string name)
