@@ -53,6 +53,19 @@ public sealed class ContainersStorageRootlessTests(ContainersStores stores) : Co
         Assert.Equal("08feff0310feff03", decant["/data/owners/nobody-dir"].Xattrs[OwnerXattr]);
     }
 
+    /// <summary>The user's directory export is the same whether the image comes from the store or from the OCI layout skopeo copied it to.</summary>
+    [Fact]
+    public async Task DirectoryExportByTheStoresUserEqualsItsExportOfTheSameImageFromALayout()
+    {
+        var user = Stores.RootlessUser;
+        string fromStore = Path.Combine(user.Workspace, $"rootfs-{Guid.NewGuid():N}");
+        string fromLayout = Path.Combine(user.Workspace, $"rootfs-{Guid.NewGuid():N}");
+        await user.RunAsync("dotnet", [DecantDll, "export", Stores.Rootless.Reference(), "-o", fromStore, "--progress", "none", "--cache", NewCache(user)], Token);
+        await user.RunAsync("dotnet", [DecantDll, "export", $"oci:{Stores.Rootless.Image.OciLayout}:{RealImages.Tag}", "-o", fromLayout, "--progress", "none", "--cache", NewCache(user)], Token);
+
+        TreeSnapshotAssert.Equal(await SnapshotAsync(fromLayout), await SnapshotAsync(fromStore));
+    }
+
     /// <summary>The store this class reads is rootless indeed: the image's owners are sub-IDs on disk.</summary>
     [Fact]
     public async Task TheStoresFilesBelongToSubIds()
