@@ -39,6 +39,7 @@ public class PublicApiTests
         "Decant.Model.Timestamp",
         "Decant.References.ImageReference",
         "Decant.Semantics.XattrPolicy",
+        "Decant.Sources.ContainersStorage.ContainersStorageAccess",
         "Decant.Sources.IImageSource",
         "Decant.Sources.ResolvedImage",
         "Decant.Sources.SourceOptions",
