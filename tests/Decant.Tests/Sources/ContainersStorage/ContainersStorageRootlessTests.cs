@@ -23,7 +23,7 @@ public sealed class ContainersStorageRootlessTests(ContainersStores stores) : Co
     {
         var user = Stores.RootlessUser;
         string output = Path.Combine(user.Workspace, $"export-{Guid.NewGuid():N}.tar");
-        await user.RunAsync("dotnet", [DecantDll, "export", Stores.Rootless.Reference(), "-o", output, "--progress", "none", "--cache", NewCache(user)], Token);
+        await ExportAsUserAsync(Stores.Rootless.Reference(), output);
 
         var expected = Stores.Rootless.Image.RegistryTree;
         await AssertTarHoldsAsync(expected, output);
@@ -38,7 +38,7 @@ public sealed class ContainersStorageRootlessTests(ContainersStores stores) : Co
         var user = Stores.RootlessUser;
         string rootfs = Path.Combine(user.Workspace, $"rootfs-{Guid.NewGuid():N}");
         string bundle = Path.Combine(user.Workspace, $"umoci-{Guid.NewGuid():N}");
-        await user.RunAsync("dotnet", [DecantDll, "export", Stores.Rootless.Reference(), "-o", rootfs, "--progress", "none", "--cache", NewCache(user)], Token);
+        await ExportAsUserAsync(Stores.Rootless.Reference(), rootfs);
         await user.RunAsync("umoci", ["unpack", "--rootless", "--image", $"{Stores.Rootless.Image.OciLayout}:{RealImages.Tag}", bundle], Token);
 
         var decant = await SnapshotAsync(rootfs);
@@ -60,8 +60,8 @@ public sealed class ContainersStorageRootlessTests(ContainersStores stores) : Co
         var user = Stores.RootlessUser;
         string fromStore = Path.Combine(user.Workspace, $"rootfs-{Guid.NewGuid():N}");
         string fromLayout = Path.Combine(user.Workspace, $"rootfs-{Guid.NewGuid():N}");
-        await user.RunAsync("dotnet", [DecantDll, "export", Stores.Rootless.Reference(), "-o", fromStore, "--progress", "none", "--cache", NewCache(user)], Token);
-        await user.RunAsync("dotnet", [DecantDll, "export", $"oci:{Stores.Rootless.Image.OciLayout}:{RealImages.Tag}", "-o", fromLayout, "--progress", "none", "--cache", NewCache(user)], Token);
+        await ExportAsUserAsync(Stores.Rootless.Reference(), fromStore);
+        await ExportAsUserAsync($"oci:{Stores.Rootless.Image.OciLayout}:{RealImages.Tag}", fromLayout);
 
         TreeSnapshotAssert.Equal(await SnapshotAsync(fromLayout), await SnapshotAsync(fromStore));
     }
@@ -76,5 +76,10 @@ public sealed class ContainersStorageRootlessTests(ContainersStores stores) : Co
         Assert.Equal([$"data/owners/nobody-dir {uid + 65533}:{gid + 65533} 750", $"data/owners/secret {uid + 1233}:{gid + 1233} 600"], lines);
     }
 
-    private static string NewCache(UnprivilegedUser user) => Path.Combine(user.Workspace, $"cache-{Guid.NewGuid():N}");
+    /// <summary>Runs <c>decant export REFERENCE -o OUTPUT</c> as the store's user, with a new layer cache in its workspace.</summary>
+    private Task<ToolResult> ExportAsUserAsync(string reference, string output)
+    {
+        var user = Stores.RootlessUser;
+        return user.RunAsync("dotnet", [DecantDll, "export", reference, "-o", output, "--progress", "none", "--cache", Path.Combine(user.Workspace, $"cache-{Guid.NewGuid():N}")], Token);
+    }
 }
