@@ -21,20 +21,25 @@ internal sealed record RegistryEndpoint(string Registry, string Repository, bool
 
     /// <summary>
     /// The endpoints to try for <paramref name="image"/>, mirrors first: those of the most specific
-    /// matching registries.conf prefix, then <see cref="SourceOptions.Mirrors"/>, then the registry
-    /// itself (possibly relocated by registries.conf).
+    /// matching registries.conf prefix (the longest, a wildcard counting as written), then
+    /// <see cref="SourceOptions.Mirrors"/>, then the registry itself (possibly relocated by
+    /// registries.conf; a wildcard entry without a location leaves it as it is).
     /// </summary>
     public static IReadOnlyList<RegistryEndpoint> Plan(DockerImageName image, SourceOptions options, IReadOnlyList<RegistryConf> registriesConf)
     {
         string fullName = image.Registry + "/" + image.Repository;
+        // The longest prefix wins; on a tie (a wildcard and a name of the same length) the one
+        // first in ordinal order, as containers/image keeps its entries sorted by prefix.
         var conf = registriesConf
-            .Where(r => IsPrefixOf(r.Prefix, fullName))
-            .MaxBy(r => r.Prefix.Length);
+            .Where(r => r.MatchLength(fullName) >= 0)
+            .OrderByDescending(r => r.Prefix.Length)
+            .ThenBy(r => r.Prefix, StringComparer.Ordinal)
+            .FirstOrDefault();
         if (conf is { Blocked: true })
         {
             throw new DecantException(DecantErrorKind.Denied, $"{image}: registries.conf blocks pulls from \"{conf.Prefix}\"");
         }
-        string rest = conf is null ? image.Repository : fullName[conf.Prefix.Length..].TrimStart('/');
+        string rest = conf is null ? image.Repository : fullName[conf.MatchLength(fullName)..].TrimStart('/');
         var endpoints = new List<RegistryEndpoint>();
         bool mirrorsAllowed = conf is not { MirrorByDigestOnly: true } || image.Digest is not null;
         if (conf is not null && mirrorsAllowed)
@@ -42,8 +47,8 @@ internal sealed record RegistryEndpoint(string Registry, string Repository, bool
             endpoints.AddRange(conf.Mirrors.Select(m => At(m.Location, rest, m.Insecure, isMirror: true, options)));
         }
         endpoints.AddRange(options.Mirrors.Select(m => At(m, image.Repository, insecure: false, isMirror: true, options)));
-        endpoints.Add(conf is null
-            ? new RegistryEndpoint(image.Registry, image.Repository, IsInsecure(image.Registry, false, options), IsMirror: false)
+        endpoints.Add(conf is null || conf.Location.Length == 0
+            ? new RegistryEndpoint(image.Registry, image.Repository, IsInsecure(image.Registry, conf?.Insecure ?? false, options), IsMirror: false)
             : At(conf.Location, rest, conf.Insecure, isMirror: false, options));
         return endpoints;
     }
@@ -62,10 +67,6 @@ internal sealed record RegistryEndpoint(string Registry, string Repository, bool
         string fullRepository = path.Length == 0 ? repository : path + "/" + repository;
         return new RegistryEndpoint(host, fullRepository, IsInsecure(host, insecure, options), isMirror);
     }
-
-    private static bool IsPrefixOf(string prefix, string fullName) =>
-        fullName.StartsWith(prefix, StringComparison.Ordinal)
-        && (fullName.Length == prefix.Length || fullName[prefix.Length] == '/' || prefix.EndsWith('/'));
 
     private static bool IsInsecure(string registry, bool configured, SourceOptions options) =>
         configured || options.TlsVerify == false || IsLoopback(registry)
