@@ -117,7 +117,7 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
             $"{summary.Symlinks} symlinks, {summary.Hardlinks} hardlinks, {summary.Devices} devices, {summary.Fifos} fifos" +
             (summary.SkippedDevices > 0 ? $"; {summary.SkippedDevices} device nodes skipped (not root)" : "") +
             $"; layers: {cache.LayersFromCache} from the cache, {cache.LayersConverted} converted ({Format(cache.BytesDownloaded)} downloaded)" +
-            (cache.FilesReflinked + cache.FilesCopied > 0 ? $", files from the cache: {cache.FilesReflinked} reflinked ({Format(cache.BytesReflinked)}), {cache.FilesCopied} copied ({Format(cache.BytesCopied)})" : ""));
+            (cache.FilesReflinked + cache.FilesCopied > 0 ? $", files taken from files on disk: {cache.FilesReflinked} reflinked ({Format(cache.BytesReflinked)}), {cache.FilesCopied} copied ({Format(cache.BytesCopied)})" : ""));
         if (summary.Verity is { } tree)
         {
             Console.Error.WriteLine(
