@@ -50,29 +50,6 @@ export_run() {
   last=$t
 }
 
-# expect FIELD OP FIELD_OR_NUMBER: checks the cache object of the last run's JSON summary (the last
-# line on stderr), e.g. `expect layersFromCache == layersTotal`.
-expect() {
-  python3 - "$work/stderr.txt" "$@" <<'EOF'
-import json, sys
-cache = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["cache"]
-left, op, right = sys.argv[2:5]
-value = lambda name: int(name) if name.isdigit() else cache[name]
-ok = {"==": value(left) == value(right), ">": value(left) > value(right)}[op]
-if not ok:
-    sys.exit(f"expected {left} {op} {right} in the summary's cache object: {cache}")
-EOF
-}
-
-# same_output FORMAT A B: the two outputs hold the same image (ext4: byte for byte; directory: the
-# same contents, diff -r, and the same types, modes, owners, sizes and link targets).
-same_output() {
-  if [ "$1" = ext4 ]; then cmp -s "$2" "$3"; else
-    diff -r --no-dereference "$2" "$3" >/dev/null &&
-      cmp -s <(cd "$2" && find . -printf '%P %y %m %U %G %s %n %l\n' | sort) <(cd "$3" && find . -printf '%P %y %m %U %G %s %n %l\n' | sort)
-  fi || { echo "$3 differs from $2" >&2; exit 1; }
-}
-
 # median_of KEY: the median seconds of KEY's runs.
 median_of() { # shellcheck disable=SC2086
   median ${times[$1]}; }

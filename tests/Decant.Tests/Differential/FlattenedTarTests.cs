@@ -41,7 +41,7 @@ public sealed class FlattenedTarTests(RealImages images) : RealImagesTest(images
     }
 
     /// <summary>Fails listing every entry that is described differently (or only) on one side.</summary>
-    private static void AssertSameEntries(IEnumerable<TreeSnapshotEntry> directory, IEnumerable<TreeSnapshotEntry> tar)
+    internal static void AssertSameEntries(IEnumerable<TreeSnapshotEntry> directory, IEnumerable<TreeSnapshotEntry> tar)
     {
         var expected = directory.Select(Describe).ToList();
         var actual = tar.Select(Describe).ToList();

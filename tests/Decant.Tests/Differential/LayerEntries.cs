@@ -5,8 +5,8 @@ using Decant.Tests.Support;
 
 namespace Decant.Tests.Differential;
 
-/// <summary>What <see cref="LayerEntries"/> reports about one entry of a layer tar.</summary>
-internal sealed record LayerTarEntry(string Name, bool IsDirectory, IReadOnlyDictionary<string, string> Xattrs);
+/// <summary>What <see cref="LayerEntries"/> reports about one entry of a layer tar (<paramref name="Length"/>: the bytes of content it carries).</summary>
+internal sealed record LayerTarEntry(string Name, bool IsDirectory, bool IsRegularFile, long Length, IReadOnlyDictionary<string, string> Xattrs);
 
 /// <summary>Reads the entries of a real layer blob with System.Formats.Tar (independently of Decant's own tar reader).</summary>
 internal static class LayerEntries
@@ -29,7 +29,8 @@ internal static class LayerEntries
                 {
                     while (await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false) is { } entry)
                     {
-                        yield return new LayerTarEntry(entry.Name, entry.EntryType == TarEntryType.Directory, XattrsOf(entry));
+                        yield return new LayerTarEntry(entry.Name, entry.EntryType == TarEntryType.Directory,
+                            entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile, entry.Length, XattrsOf(entry));
                     }
                 }
             }

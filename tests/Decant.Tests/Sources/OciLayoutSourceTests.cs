@@ -158,12 +158,4 @@ public class OciLayoutSourceTests(UmociImages images)
         var error = await OpenFailsAsync(layout.Reference(), DecantErrorKind.InvalidManifest);
         Assert.Contains("index.json is not valid JSON", error.Message, StringComparison.Ordinal);
     }
-
-    [Theory]
-    [InlineData("containers-storage:busybox", "containers-storage")]
-    public async Task ReservedTransportsAreNotSupportedYet(string reference, string transport)
-    {
-        var error = await OpenFailsAsync(reference, DecantErrorKind.Usage);
-        Assert.Contains($"the {transport} transport is not supported yet", error.Message, StringComparison.Ordinal);
-    }
 }
