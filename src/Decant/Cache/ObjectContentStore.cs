@@ -17,12 +17,15 @@ namespace Decant.Cache;
 /// </remarks>
 internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? placeInto = null, CacheCounters? counters = null, bool keepSmallContents = true) : ILayerContentStore
 {
+    /// <summary>Where contents the record keeps inline go: straight into the writer's store (one instance, not one per file).</summary>
+    private readonly DirectLayerContent? _inline = placeInto is null ? null : new DirectLayerContent(placeInto, counters is null ? null : counters.Placed);
+
     /// <inheritdoc/>
     public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken)
     {
-        if (placeInto is not null && !keepAsObject)
+        if (_inline is not null && !keepAsObject)
         {
-            return await new DirectLayerContent(placeInto, counters is null ? null : counters.Placed).StoreAsync(data, size, keepAsObject: false, dataFile, cancellationToken).ConfigureAwait(false);
+            return await _inline.StoreAsync(data, size, keepAsObject: false, dataFile, cancellationToken).ConfigureAwait(false);
         }
         if (!keepAsObject && !keepSmallContents)
         {

@@ -153,12 +153,7 @@ internal sealed class ContainersStorageSource : IImageSource
             return [];
         }
         string what = $"{storeName}: {path}";
-        byte[] bytes;
-        var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.Asynchronous });
-        await using (file.ConfigureAwait(false))
-        {
-            bytes = await SmallJson.ReadCappedAsync(file, MaxMetadataSize, what, cancellationToken).ConfigureAwait(false);
-        }
+        byte[] bytes = await ReadFileAsync(path, MaxMetadataSize, what, cancellationToken).ConfigureAwait(false);
         return bytes.Length == 0 ? [] : SmallJson.Deserialize(bytes, typeInfo, what);
     }
 
@@ -237,10 +232,16 @@ internal sealed class ContainersStorageSource : IImageSource
         {
             return null;
         }
+        return await ReadFileAsync(path, SmallJson.MaxDocumentSize, $"{imageName}: {key}", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A store file's bytes, failing as soon as it holds more than <paramref name="cap"/>.</summary>
+    private static async Task<byte[]> ReadFileAsync(string path, int cap, string what, CancellationToken cancellationToken)
+    {
         var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.Asynchronous });
         await using (file.ConfigureAwait(false))
         {
-            return await SmallJson.ReadCappedAsync(file, SmallJson.MaxDocumentSize, $"{imageName}: {key}", cancellationToken).ConfigureAwait(false);
+            return await SmallJson.ReadCappedAsync(file, cap, what, cancellationToken).ConfigureAwait(false);
         }
     }
 }
