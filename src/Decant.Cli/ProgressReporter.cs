@@ -117,6 +117,7 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
             $"{summary.Symlinks} symlinks, {summary.Hardlinks} hardlinks, {summary.Devices} devices, {summary.Fifos} fifos" +
             (summary.SkippedDevices > 0 ? $"; {summary.SkippedDevices} device nodes skipped (not root)" : "") +
             $"; layers: {cache.LayersFromCache} from the cache, {cache.LayersConverted} converted ({Format(cache.BytesDownloaded)} downloaded)" +
+            (cache.LayersUnverified > 0 ? $", {cache.LayersUnverified} of them with the diff_id not checked" : "") +
             (cache.FilesReflinked + cache.FilesCopied > 0 ? $", files taken from files on disk: {cache.FilesReflinked} reflinked ({Format(cache.BytesReflinked)}), {cache.FilesCopied} copied ({Format(cache.BytesCopied)})" : ""));
         if (summary.Verity is { } tree)
         {
@@ -133,6 +134,7 @@ internal sealed class ProgressReporter : IProgress<ExportProgress>
         json.WriteNumber("layersTotal", cache.LayersTotal);
         json.WriteNumber("layersFromCache", cache.LayersFromCache);
         json.WriteNumber("layersConverted", cache.LayersConverted);
+        json.WriteNumber("layersUnverified", cache.LayersUnverified);
         json.WriteNumber("filesReflinked", cache.FilesReflinked);
         json.WriteNumber("filesCopied", cache.FilesCopied);
         json.WriteNumber("filesAlreadyPresent", cache.FilesAlreadyPresent);

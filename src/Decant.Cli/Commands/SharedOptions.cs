@@ -12,7 +12,7 @@ internal static class SharedOptions
 {
     public static Argument<string> Image() => new("image")
     {
-        Description = "The image: [docker://]NAME[:TAG][@DIGEST], oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]",
+        Description = "The image: [docker://]NAME[:TAG][@DIGEST], oci:DIR[:TAG|@DIGEST], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], containers-storage:[DRIVER@ROOT+RUNROOT:OPTIONS]IMAGE",
     };
 
     public static Option<string?> Platform() => new("--platform")

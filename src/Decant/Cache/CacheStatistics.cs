@@ -18,6 +18,13 @@ public sealed record CacheStatistics
     /// <summary>Layers downloaded and decompressed (and, with the cache, kept in it).</summary>
     public long LayersConverted { get; init; }
 
+    /// <summary>
+    /// Of <see cref="LayersConverted"/>, layers whose diff_id could not be checked because the source
+    /// could not serve their exact bytes (a containers-storage layer without its tar-split record,
+    /// read from its directory); never kept in the cache.
+    /// </summary>
+    public long LayersUnverified { get; init; }
+
     /// <summary>Files whose content the output shares with a cache object or a store's file (FICLONE).</summary>
     public long FilesReflinked { get; init; }
 
@@ -43,7 +50,7 @@ public sealed record CacheStatistics
 /// <summary>The counters behind <see cref="CacheStatistics"/>, added to by concurrent layer reads.</summary>
 internal sealed class CacheCounters
 {
-    private long _layersTotal, _layersFromCache, _layersConverted, _filesReflinked, _filesCopied, _filesAlreadyPresent;
+    private long _layersTotal, _layersFromCache, _layersConverted, _layersUnverified, _filesReflinked, _filesCopied, _filesAlreadyPresent;
     private long _bytesDownloaded, _bytesDecompressed, _bytesReflinked, _bytesCopied;
 
     /// <summary>Counts the image's layers.</summary>
@@ -59,6 +66,9 @@ internal sealed class CacheCounters
         Interlocked.Add(ref _bytesDownloaded, downloaded);
         Interlocked.Add(ref _bytesDecompressed, decompressed);
     }
+
+    /// <summary>Counts a converted layer whose diff_id could not be checked.</summary>
+    public void LayerUnverified() => Interlocked.Increment(ref _layersUnverified);
 
     /// <summary>
     /// At most how much disk space this export added to the cache: every converted layer's bytes,
@@ -87,6 +97,7 @@ internal sealed class CacheCounters
         LayersTotal = Volatile.Read(ref _layersTotal),
         LayersFromCache = Volatile.Read(ref _layersFromCache),
         LayersConverted = Volatile.Read(ref _layersConverted),
+        LayersUnverified = Volatile.Read(ref _layersUnverified),
         FilesReflinked = Volatile.Read(ref _filesReflinked),
         FilesCopied = Volatile.Read(ref _filesCopied),
         FilesAlreadyPresent = Volatile.Read(ref _filesAlreadyPresent),

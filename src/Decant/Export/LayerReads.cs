@@ -47,8 +47,14 @@ internal sealed class LayerReads(
         await window.WaitTurnAsync(number, cancellationToken).ConfigureAwait(false);
         try
         {
-            if (cache is null || diffId is null)
+            bool verifiable = source.CanVerify(layer);
+            if (cache is null || diffId is null || !verifiable)
             {
+                if (!verifiable && cache is not null && diffId is not null
+                    && await TryReadVerifiedFromCacheAsync(cache, number, layer, diffId, cancellationToken).ConfigureAwait(false) is { } verified)
+                {
+                    return verified;
+                }
                 if (store is IDeferringContentStore deferring && !IsTurnToPlace(number))
                 {
                     return await ReadAheadOfTurnAsync(deferring, number, layer, diffId, cancellationToken).ConfigureAwait(false);
@@ -65,6 +71,27 @@ internal sealed class LayerReads(
             _placed?[number].TrySetResult();
             FinishJob(number);
         }
+    }
+
+    /// <summary>
+    /// A layer its source cannot serve byte for byte is read from the cache when the cache holds it
+    /// (converted before from a source that could): the verified layer rather than its rebuilt copy.
+    /// Null when the cache does not hold it; the rebuilt copy is then read without the cache.
+    /// </summary>
+    private async Task<LayerIndex?> TryReadVerifiedFromCacheAsync(DecantCache cache, int number, Descriptor layer, string diffId, CancellationToken cancellationToken)
+    {
+        var use = Hold(await cache.Layers.LockAsync(diffId, LockMode.Shared, cancellationToken).ConfigureAwait(false));
+        if (await cache.Layers.FindAsync(diffId, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            // Reading a record places its contents, so it waits for its turn.
+            await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);
+            if (await TryReadCachedAsync(cache, number, layer, diffId, countAsCached: true, cancellationToken, alreadyChecked: true).ConfigureAwait(false) is { } index)
+            {
+                return index;
+            }
+        }
+        Release(use);
+        return null;
     }
 
     /// <summary>Gives layer <paramref name="number"/>'s job slot back to the window (once: a layer converted ahead of its turn gives it back before it waits to place).</summary>
@@ -188,6 +215,10 @@ internal sealed class LayerReads(
     /// <summary>Downloads the layer and keeps it in the cache as it streams: its objects (through <paramref name="objects"/>, which may also place them), then its record, published whole.</summary>
     private async Task<LayerIndex> ConvertAsync(DecantCache cache, int number, Descriptor layer, string diffId, ObjectContentStore objects, CancellationToken cancellationToken)
     {
+        if (!source.CanVerify(layer))
+        {
+            throw new InvalidOperationException($"layer {layer.Digest} cannot be verified, so it must not be kept in the cache under its digest");
+        }
         LayerIndex? index = null;
         // Held while objects exist that no record names yet, so no sweep removes them.
         using (await cache.Layers.HoldForConversionAsync(cancellationToken).ConfigureAwait(false))
@@ -264,22 +295,32 @@ internal sealed class LayerReads(
         }
     }
 
-    /// <summary>Fetches, verifies, decompresses and reads the layer's blob, its contents going to <paramref name="contents"/>.</summary>
+    /// <summary>
+    /// Fetches, verifies, decompresses and reads the layer's blob, its contents going to
+    /// <paramref name="contents"/>; a blob its source cannot serve byte for byte
+    /// (<see cref="IImageSource.CanVerify"/>) is read unverified, and counted so.
+    /// </summary>
     private async Task<LayerIndex> DownloadAsync(int number, Descriptor layer, string? diffId, ILayerContentStore contents, ILayerRecorder? recorder, CancellationToken cancellationToken)
     {
         tracker.SetState(number, LayerState.Downloading);
         long downloaded = 0;
+        bool verify = source.CanVerify(layer);
         var raw = await source.OpenBlobAsync(layer, cancellationToken).ConfigureAwait(false);
-        await using var verified = new VerifyingStream(new CountingStream(raw, bytes =>
+        Stream counted = new CountingStream(raw, bytes =>
         {
             downloaded += bytes;
             tracker.AddBytes(number, bytes);
-        }), layer);
+        });
+        await using var verified = verify ? new VerifyingStream(counted, layer) : counted;
         // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
         // Not for small layers: the read-ahead buffers (2 MiB a layer) would cost more than they save.
         bool decompressAhead = window.Jobs < Environment.ProcessorCount && layer.Size >= MinReadAheadLayerSize;
-        var index = await LayerIndexer.IndexAsync(layer.Digest, verified, diffId, contents, budget, limits, cancellationToken, decompressAhead, recorder, raw as IFileBackedStream).ConfigureAwait(false);
+        var index = await LayerIndexer.IndexAsync(layer.Digest, verified, verify ? diffId : null, contents, budget, limits, cancellationToken, decompressAhead, recorder, raw as IFileBackedStream).ConfigureAwait(false);
         counters.LayerConverted(downloaded, index.UncompressedBytes);
+        if (!verify)
+        {
+            counters.LayerUnverified();
+        }
         tracker.SetState(number, LayerState.Read);
         return index;
     }

@@ -21,4 +21,12 @@ public interface IImageSource : IAsyncDisposable
 
     /// <summary>Opens a blob (manifest, config or layer) by descriptor. The stream is not yet verified.</summary>
     ValueTask<Stream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// False for a blob the source cannot serve byte for byte, only as content equal to it (a
+    /// containers-storage layer whose tar-split record is missing, rebuilt from its files): its
+    /// digest is not checked, and it is never kept in the layer cache under that digest. True for
+    /// every blob of every other source.
+    /// </summary>
+    bool CanVerify(Descriptor descriptor) => true;
 }

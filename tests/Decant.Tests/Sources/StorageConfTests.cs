@@ -114,6 +114,17 @@ public sealed class StorageConfTests : IDisposable
     }
 
     [Fact]
+    public async Task AdditionalImageStoresComeFromTheFileThatWinsExpanded()
+    {
+        Write(AdministratorFile, "[storage]\ndriver = \"overlay\"\n[storage.options]\nadditionalimagestores = [\"/srv/ro-$UID\", \"$HOME/ro\"]\n");
+        Assert.Equal(["/srv/ro-0", Path.Combine(Home, "ro")], (await ResolveAsync(new() { ["HOME"] = Home }, 0)).AdditionalImageStores);
+        // A rootless user without a file of their own has the system's; with one, only theirs.
+        Assert.Equal([$"/srv/ro-{User}", Path.Combine(Home, "ro")], (await ResolveAsync(UserEnvironment(), User)).AdditionalImageStores);
+        Write(Path.Combine(Home, ".config", "containers", "storage.conf"), "[storage]\ngraphroot = \"/srv/user\"\n");
+        Assert.Empty((await ResolveAsync(UserEnvironment(), User)).AdditionalImageStores);
+    }
+
+    [Fact]
     public async Task AMissingContainersStorageConfIsAnError()
     {
         string missing = _scratch.Combine("missing.conf");

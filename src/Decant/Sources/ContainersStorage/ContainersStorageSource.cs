@@ -28,37 +28,68 @@ internal sealed class ContainersStorageSource : IImageSource
     private readonly SynthesizedManifest _documents;
     private readonly Dictionary<string, LayerFiles> _layers;
 
-    /// <summary>Where a layer's tar is rebuilt from.</summary>
-    private sealed record LayerFiles(string Id, string TarSplitPath, string Directory);
+    private readonly Action<string>? _notify;
 
-    private ContainersStorageSource(string name, StoreLock layersLock, SynthesizedManifest documents, Dictionary<string, LayerFiles> layers)
+    /// <summary>Where a layer's tar is rebuilt from: its tar-split record, or (an overlay layer without one) its diff directory.</summary>
+    private sealed record LayerFiles(string Id, string TarSplitPath, string Directory, bool HasTarSplit, bool IsDiff);
+
+    private ContainersStorageSource(string name, StoreLock layersLock, SynthesizedManifest documents, Dictionary<string, LayerFiles> layers, Action<string>? notify)
     {
         Name = name;
         _layersLock = layersLock;
         _documents = documents;
         _layers = layers;
+        _notify = notify;
     }
 
     public string Name { get; }
 
-    /// <summary>Opens the store a reference names (or the default one) and finds its image.</summary>
+    /// <summary>
+    /// Opens the store a reference names (or the default one) and finds its image; without a store
+    /// in the reference, an image the default store lacks is looked for in the configuration's
+    /// <c>additionalimagestores</c>, in order, as containers/storage does.
+    /// </summary>
     public static async Task<IImageSource> OpenAsync(ContainersStorageReference reference, SourceOptions options, CancellationToken cancellationToken)
     {
         var location = reference.Store is { } store
             ? new StoreLocation(store.Driver ?? "", store.GraphRoot, store.RunRoot ?? "", ConfigFile: null)
             : await StorageConf.ResolveDefaultAsync(cancellationToken).ConfigureAwait(false);
         string driver = location.Driver.Length > 0 ? location.Driver : DetectDriver(location.GraphRoot);
-        string storeName = $"{ContainersStorageReference.TransportName}:[{driver}@{location.GraphRoot}]";
+        try
+        {
+            return await OpenInStoreAsync(location.GraphRoot, driver, reference.Image, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DecantException notFound) when (notFound.Kind == DecantErrorKind.NotFound && location.AdditionalImageStores.Count > 0)
+        {
+            foreach (string additional in location.AdditionalImageStores.Where(Directory.Exists))
+            {
+                try
+                {
+                    return await OpenInStoreAsync(additional, driver, reference.Image, options, cancellationToken).ConfigureAwait(false);
+                }
+                catch (DecantException error) when (error.Kind == DecantErrorKind.NotFound)
+                {
+                    // not there either
+                }
+            }
+            throw new DecantException(DecantErrorKind.NotFound, $"{notFound.Message}; nor is it in the additional image stores {string.Join(", ", location.AdditionalImageStores)}", notFound);
+        }
+    }
+
+    /// <summary>Opens the store at <paramref name="graphRoot"/> and finds <paramref name="imageName"/> in it.</summary>
+    private static async Task<IImageSource> OpenInStoreAsync(string graphRoot, string driver, string imageName, SourceOptions options, CancellationToken cancellationToken)
+    {
+        string storeName = $"{ContainersStorageReference.TransportName}:[{driver}@{graphRoot}]";
         if (!SupportedDrivers.Contains(driver))
         {
             throw new DecantException(DecantErrorKind.Usage, $"{storeName}: the {driver} storage driver is not supported; Decant reads stores of the {string.Join(" and ", SupportedDrivers)} drivers");
         }
-        if (!Directory.Exists(location.GraphRoot))
+        if (!Directory.Exists(graphRoot))
         {
-            throw new DecantException(DecantErrorKind.NotFound, $"{storeName}: the store's directory {location.GraphRoot} does not exist");
+            throw new DecantException(DecantErrorKind.NotFound, $"{storeName}: the store's directory {graphRoot} does not exist");
         }
-        string imagesDirectory = Path.Combine(location.GraphRoot, driver + "-images");
-        string layersDirectory = Path.Combine(location.GraphRoot, driver + "-layers");
+        string imagesDirectory = Path.Combine(graphRoot, driver + "-images");
+        string layersDirectory = Path.Combine(graphRoot, driver + "-layers");
         var layersLock = await StoreLock.AcquireReadAsync(Path.Combine(layersDirectory, "layers.lock"), storeName, options.StoreLockTimeout, options.Notify, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -66,17 +97,18 @@ internal sealed class ContainersStorageSource : IImageSource
             using (await StoreLock.AcquireReadAsync(Path.Combine(imagesDirectory, "images.lock"), storeName, options.StoreLockTimeout, options.Notify, cancellationToken).ConfigureAwait(false))
             {
                 var images = await ReadListAsync(Path.Combine(imagesDirectory, "images.json"), StoreJsonContext.Default.ListStoredImage, storeName, cancellationToken).ConfigureAwait(false);
-                var image = StoredImageLookup.Find(images, reference.Image, storeName);
-                string imageName = $"{storeName}{reference.Image} (image {ShortId(image.Id)})";
-                var chain = LayerChain(image, layers, imageName);
+                var image = StoredImageLookup.Find(images, imageName, storeName);
+                string name = $"{storeName}{imageName} (image {ShortId(image.Id)})";
+                var chain = LayerChain(image, layers, name);
                 // Two layers with one diff_id (two empty layers) are the same bytes: either serves both.
                 var files = new Dictionary<string, LayerFiles>(StringComparer.Ordinal);
                 foreach (var layer in chain)
                 {
-                    files.TryAdd(layer.DiffDigest!, new LayerFiles(layer.Id, Path.Combine(layersDirectory, layer.Id + ".tar-split.gz"), LayerDirectory(location.GraphRoot, driver, layer.Id)));
+                    string tarSplit = Path.Combine(layersDirectory, layer.Id + ".tar-split.gz");
+                    files.TryAdd(layer.DiffDigest!, new LayerFiles(layer.Id, tarSplit, LayerDirectory(graphRoot, driver, layer.Id), File.Exists(tarSplit), IsDiff: driver != "vfs"));
                 }
-                var documents = await ReadDocumentsAsync(Path.Combine(imagesDirectory, image.Id), image, chain, imageName, cancellationToken).ConfigureAwait(false);
-                return new ContainersStorageSource(imageName, layersLock, documents, files);
+                var documents = await ReadDocumentsAsync(Path.Combine(imagesDirectory, image.Id), image, chain, name, cancellationToken).ConfigureAwait(false);
+                return new ContainersStorageSource(name, layersLock, documents, files, options.Notify);
             }
         }
         catch
@@ -99,14 +131,24 @@ internal sealed class ContainersStorageSource : IImageSource
         if (_layers.TryGetValue(descriptor.Digest, out var layer))
         {
             string layerName = $"{Name}: layer {ShortId(layer.Id)}";
-            if (!File.Exists(layer.TarSplitPath))
+            if (layer.HasTarSplit)
             {
-                throw new DecantException(DecantErrorKind.InvalidLayer, $"{layerName}: the store has no tar-split record ({layer.TarSplitPath}), from which the layer's exact tar is rebuilt");
+                return ValueTask.FromResult<Stream>(TarSplitLayerStream.Open(layer.TarSplitPath, layer.Directory, layerName));
             }
-            return ValueTask.FromResult<Stream>(TarSplitLayerStream.Open(layer.TarSplitPath, layer.Directory, layerName));
+            if (!layer.IsDiff)
+            {
+                // A vfs layer's directory is the whole filesystem up to it, not the layer's changes.
+                throw new DecantException(DecantErrorKind.InvalidLayer, $"{layerName}: the store has no tar-split record ({layer.TarSplitPath}), and a vfs layer cannot be recovered without one");
+            }
+            _notify?.Invoke($"{layerName}: the store has no tar-split record ({layer.TarSplitPath}); the layer is read from its directory {layer.Directory}, so its diff_id {descriptor.Digest} is not checked (and it is not kept in the layer cache)");
+            return ValueTask.FromResult<Stream>(DiffDirectoryLayerStream.Open(layer.Directory, layerName));
         }
         throw new DecantException(DecantErrorKind.NotFound, $"{Name}: no blob {descriptor.Digest}");
     }
+
+    /// <summary>A layer without its tar-split record is served as a tar of its directory: the same tree, not the same bytes.</summary>
+    public bool CanVerify(Descriptor descriptor) =>
+        !(_layers.TryGetValue((descriptor ?? throw new ArgumentNullException(nameof(descriptor))).Digest, out var layer) && !layer.HasTarSplit && layer.IsDiff);
 
     public ValueTask DisposeAsync()
     {

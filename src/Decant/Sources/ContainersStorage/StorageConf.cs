@@ -11,7 +11,11 @@ namespace Decant.Sources.ContainersStorage;
 /// <param name="GraphRoot">The store's root directory, where images and layers live.</param>
 /// <param name="RunRoot">The store's run directory (mount state, runtime locks).</param>
 /// <param name="ConfigFile">The storage.conf the settings came from, or null when none was read (all defaults).</param>
-internal sealed record StoreLocation(string Driver, string GraphRoot, string RunRoot, string? ConfigFile);
+internal sealed record StoreLocation(string Driver, string GraphRoot, string RunRoot, string? ConfigFile)
+{
+    /// <summary>Read-only stores (<c>additionalimagestores</c>) an image is looked for in when the store does not have it, in order.</summary>
+    public IReadOnlyList<string> AdditionalImageStores { get; init; } = [];
+}
 
 /// <summary>The settings of one storage.conf that Decant uses, as written (not expanded); null or empty when absent.</summary>
 /// <param name="Driver"><c>[storage] driver</c>.</param>
@@ -98,7 +102,7 @@ internal static class StorageConf
                 ChooseDriver(environment, settings.Driver, graphRoot),
                 graphRoot,
                 Expand(settings.RunRoot ?? RootRunRoot, userId, environment),
-                file);
+                file) { AdditionalImageStores = Expanded(settings.AdditionalImageStores, userId, environment) };
         }
 
         // A rootless user: the defaults come from the system's file; the user's own file overrides it whole.
@@ -113,12 +117,21 @@ internal static class StorageConf
         {
             var user = await ReadSettingsAsync(userFile, cancellationToken).ConfigureAwait(false);
             string graphRoot = Expand(user.GraphRoot ?? user.RootlessStoragePath ?? defaultGraphRoot, userId, environment);
-            return new StoreLocation(ChooseDriver(environment, user.Driver, graphRoot), graphRoot, Expand(user.RunRoot ?? defaultRunRoot, userId, environment), userFile);
+            return new StoreLocation(ChooseDriver(environment, user.Driver, graphRoot), graphRoot, Expand(user.RunRoot ?? defaultRunRoot, userId, environment), userFile)
+            {
+                AdditionalImageStores = Expanded(user.AdditionalImageStores, userId, environment),
+            };
         }
         string rootlessGraphRoot = Expand(defaultGraphRoot, userId, environment);
         string? systemDriver = RootlessDrivers.Contains(system.Driver) ? system.Driver : null;
-        return new StoreLocation(ChooseDriver(environment, systemDriver, rootlessGraphRoot), rootlessGraphRoot, Expand(defaultRunRoot, userId, environment), systemFile);
+        return new StoreLocation(ChooseDriver(environment, systemDriver, rootlessGraphRoot), rootlessGraphRoot, Expand(defaultRunRoot, userId, environment), systemFile)
+        {
+            AdditionalImageStores = Expanded(system.AdditionalImageStores, userId, environment),
+        };
     }
+
+    private static IReadOnlyList<string> Expanded(IReadOnlyList<string> paths, uint userId, Func<string, string?> environment) =>
+        paths.Count == 0 ? [] : [.. paths.Select(path => Expand(path, userId, environment))];
 
     /// <summary>Reads the settings of the storage.conf at <paramref name="path"/>.</summary>
     public static async Task<StorageSettings> ReadSettingsAsync(string path, CancellationToken cancellationToken) =>

@@ -18,16 +18,10 @@ namespace Decant.Sources.ContainersStorage;
 /// file of exactly the size the record says.
 /// </summary>
 /// <remarks>
-/// The stream is an <see cref="IFileBackedStream"/>: the layer's reader asks it for the file behind a
-/// regular file's data, so the writer's store or the cache can reflink it rather than write it. The
-/// last <see cref="OpenFilesKept"/> files opened stay open for that, as the reader may be a few
-/// buffers behind the stream.
+/// Each file's handle is served for reflinks as <see cref="StoredLayerStream"/> describes.
 /// </remarks>
-internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
+internal sealed class TarSplitLayerStream : StoredLayerStream
 {
-    /// <summary>How many of the files last opened stay open for <see cref="OpenDataFile"/>.</summary>
-    private const int OpenFilesKept = 256;
-
     /// <summary>The longest JSON line accepted (a segment holds headers: PAX records with large xattrs, at most a few MiB).</summary>
     private const int MaxLineLength = 64 * 1024 * 1024;
 
@@ -36,32 +30,18 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
 
     private readonly Stream _record;
     private readonly ConfinedRoot _layerDirectory;
-    private readonly string _layerName;
     private byte[] _lineBuffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
     private int _lineStart;
     private int _lineEnd;
     private bool _recordEnded;
     private long _nextPosition;
 
-    private byte[] _segment = [];
-    private int _segmentOffset;
-    private SafeFileHandle? _file;
-    private readonly Dictionary<long, (SafeFileHandle File, long Size)> _recentFiles = [];
-    private readonly Queue<long> _recentStarts = new();
-    private string _fileName = "";
-    private long _fileOffset;
-    private long _fileRemaining;
-    private bool _ended;
-
     private TarSplitLayerStream(Stream record, ConfinedRoot layerDirectory, string layerName)
+        : base(layerName)
     {
         _record = record;
         _layerDirectory = layerDirectory;
-        _layerName = layerName;
     }
-
-    /// <summary>The bytes produced so far: the position in the layer's tar.</summary>
-    public long ArchivePosition { get; private set; }
 
     /// <summary>Opens the record at <paramref name="tarSplitPath"/> over the files in <paramref name="layerDirectory"/>.</summary>
     public static TarSplitLayerStream Open(string tarSplitPath, string layerDirectory, string layerName)
@@ -79,52 +59,13 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
         }
     }
 
-    public override int Read(Span<byte> buffer) => throw new NotSupportedException("a store layer is read asynchronously");
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        while (buffer.Length > 0 && !_ended)
-        {
-            if (_segmentOffset < _segment.Length)
-            {
-                int count = Math.Min(buffer.Length, _segment.Length - _segmentOffset);
-                _segment.AsMemory(_segmentOffset, count).CopyTo(buffer);
-                _segmentOffset += count;
-                ArchivePosition += count;
-                if (_segmentOffset == _segment.Length)
-                {
-                    // The entry after a segment is taken now, so a file whose header the reader is about
-                    // to see is open (and known to OpenDataFile) by the time the reader asks for it.
-                    await NextEntryAsync(cancellationToken).ConfigureAwait(false);
-                }
-                return count;
-            }
-            if (_fileRemaining > 0)
-            {
-                int wanted = (int)Math.Min(buffer.Length, _fileRemaining);
-                int read = await RandomAccess.ReadAsync(_file!, buffer[..wanted], _fileOffset, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    throw Invalid($"{_fileName} ended {_fileRemaining} bytes early while it was read (changed in the store?)");
-                }
-                _fileOffset += read;
-                _fileRemaining -= read;
-                ArchivePosition += read;
-                return read;
-            }
-            await NextEntryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        return 0;
-    }
-
     /// <summary>Moves to the record's next entry: a segment to produce, or a file to open; at the record's end, the stream's.</summary>
-    private async ValueTask NextEntryAsync(CancellationToken cancellationToken)
+    protected override async ValueTask NextEntryAsync(CancellationToken cancellationToken)
     {
-        _file = null;
         var line = await ReadLineAsync(cancellationToken).ConfigureAwait(false);
         if (line is null)
         {
-            _ended = true;
+            ServeEnd();
             return;
         }
         var entry = ParseEntry(line.Value.Span);
@@ -135,8 +76,7 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
         _nextPosition++;
         if (entry.Type == SegmentType)
         {
-            _segment = entry.Payload ?? [];
-            _segmentOffset = 0;
+            ServeSegment(entry.Payload ?? []);
         }
         else if (entry.Type == FileType)
         {
@@ -173,34 +113,7 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
             file.Dispose();
             throw Invalid($"{NameBytes.Escape(relative)} in the layer's directory is a {Posix.FileTypeName(status.Mode)} of {status.Size} bytes, but the layer's tar-split record says a file of {size} bytes (changed in the store?)");
         }
-        _file = file;
-        lock (_recentFiles)
-        {
-            if (_recentStarts.Count == OpenFilesKept)
-            {
-                _recentFiles.Remove(_recentStarts.Dequeue(), out var evicted);
-                evicted.File.Dispose();
-            }
-            _recentFiles[ArchivePosition] = (file, size);
-            _recentStarts.Enqueue(ArchivePosition);
-        }
-        _fileName = NameBytes.Escape(relative);
-        _fileOffset = 0;
-        _fileRemaining = size;
-    }
-
-    /// <inheritdoc/>
-    public SafeFileHandle? OpenDataFile(long start, long size)
-    {
-        lock (_recentFiles)
-        {
-            if (!_recentFiles.TryGetValue(start, out var recent) || recent.Size != size)
-            {
-                return null;
-            }
-            int fd = LibC.FcntlDuplicate(recent.File, LibC.F_DUPFD_CLOEXEC, 0);
-            return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
-        }
+        ServeFile(file, size, NameBytes.Escape(relative));
     }
 
     private readonly record struct Entry(int Type, long Position, string? Name, long Size, byte[]? Payload);
@@ -308,26 +221,12 @@ internal sealed class TarSplitLayerStream : ReadOnlyStream, IFileBackedStream
         _lineEnd += read;
     }
 
-    private DecantException Invalid(string what) => new(DecantErrorKind.InvalidLayer, $"{_layerName}: {what}");
-
-    protected override void Dispose(bool disposing)
+    protected override void ReleaseResources()
     {
-        if (disposing && _lineBuffer.Length > 0)
-        {
-            lock (_recentFiles)
-            {
-                foreach (var (file, _) in _recentFiles.Values)
-                {
-                    file.Dispose();
-                }
-                _recentFiles.Clear();
-            }
-            _record.Dispose();
-            _layerDirectory.Dispose();
-            ArrayPool<byte>.Shared.Return(_lineBuffer);
-            _lineBuffer = [];
-        }
-        base.Dispose(disposing);
+        _record.Dispose();
+        _layerDirectory.Dispose();
+        ArrayPool<byte>.Shared.Return(_lineBuffer);
+        _lineBuffer = [];
     }
 
     public override async ValueTask DisposeAsync()

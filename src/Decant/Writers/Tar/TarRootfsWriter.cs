@@ -1,4 +1,5 @@
 using System.Globalization;
+using Decant.Blobs;
 using Decant.Model;
 using Decant.Tree;
 

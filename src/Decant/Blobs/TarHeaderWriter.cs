@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Unicode;
 using Decant.Model;
 
-namespace Decant.Writers.Tar;
+namespace Decant.Blobs;
 
 /// <summary>What one output tar entry says about itself.</summary>
 internal readonly record struct TarRecord(
