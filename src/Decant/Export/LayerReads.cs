@@ -315,7 +315,7 @@ internal sealed class LayerReads(
         // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
         // Not for small layers: the read-ahead buffers (2 MiB a layer) would cost more than they save.
         bool decompressAhead = window.Jobs < Environment.ProcessorCount && layer.Size >= MinReadAheadLayerSize;
-        var index = await LayerIndexer.IndexAsync(layer.Digest, verified, verify ? diffId : null, contents, budget, limits, cancellationToken, decompressAhead, recorder, raw as IFileBackedStream).ConfigureAwait(false);
+        var index = await LayerIndexer.IndexAsync(layer.Digest, verified, verify ? diffId : null, contents, budget, limits, cancellationToken, decompressAhead, recorder, raw as IFileBackedStream, blobDigestChecked: verify).ConfigureAwait(false);
         counters.LayerConverted(downloaded, index.UncompressedBytes);
         if (!verify)
         {

@@ -21,6 +21,7 @@ internal static class LayerIndexer
     /// <param name="decompressAhead">Whether to read the blob and its decompressed stream ahead on separate tasks (worth it with a free core).</param>
     /// <param name="recorder">Sees the whole uncompressed tar and where each file's data lies (the layer cache's record), or null.</param>
     /// <param name="files">The blob's own stream when its files' data are files on disk (an uncompressed containers-storage layer), or null.</param>
+    /// <param name="blobDigestChecked">Whether <paramref name="verifiedBlob"/> is checked against <paramref name="layerDigest"/> as it is read: an uncompressed blob's diff_id is then that digest, and it is not hashed again.</param>
     /// <exception cref="DecantException">The layer is malformed, too large, or its uncompressed digest is not <paramref name="expectedDiffId"/>.</exception>
     public static async Task<LayerIndex> IndexAsync(
         string layerDigest,
@@ -32,19 +33,22 @@ internal static class LayerIndexer
         CancellationToken cancellationToken,
         bool decompressAhead = false,
         ILayerRecorder? recorder = null,
-        IFileBackedStream? files = null)
+        IFileBackedStream? files = null,
+        bool blobDigestChecked = false)
     {
         try
         {
             // With a free core: fetching and digest-checking the blob, decompressing it, and hashing,
             // parsing and writing its entries each run on their own task, a few chunks apart.
             Stream compressed = decompressAhead ? new ReadAheadStream(verifiedBlob) : verifiedBlob;
-            Stream uncompressed = await Decompression.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
+            var decompressed = await Decompression.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
+            Stream uncompressed = decompressed;
             if (decompressAhead)
             {
                 uncompressed = new ReadAheadStream(uncompressed);
             }
-            await using var diffId = new DiffIdStream(uncompressed, budget, recorder);
+            string? knownDiffId = blobDigestChecked && decompressed.Compression == LayerCompression.None && layerDigest.StartsWith("sha256:", StringComparison.Ordinal) ? layerDigest : null;
+            await using var diffId = new DiffIdStream(uncompressed, budget, recorder, knownDiffId);
             var entries = await ReadEntriesAsync(new LayerTarReader(diffId, limits), store, held: null, budget, recorder, cancellationToken, files).ConfigureAwait(false);
             if (recorder is not null)
             {
