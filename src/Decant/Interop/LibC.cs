@@ -218,6 +218,13 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fallocate", SetLastError = true)]
     public static partial int Fallocate(SafeHandle fd, int mode, long offset, long length);
 
+    /// <summary>posix_fadvise(2)'s advice that the range will be read soon: the kernel starts reading it into the page cache.</summary>
+    public const int POSIX_FADV_WILLNEED = 3;
+
+    /// <summary>posix_fadvise(2); returns the errno (0 on success) rather than setting it.</summary>
+    [LibraryImport(Library, EntryPoint = "posix_fadvise")]
+    public static partial int PosixFadvise(SafeHandle fd, long offset, long length, int advice);
+
     public const int SEEK_DATA = 3, SEEK_HOLE = 4;
     public const int ENXIO = 6;
 

@@ -31,7 +31,7 @@ internal sealed class DiffDirectoryLayerStream : StoredLayerStream
     private readonly ConfinedRoot _root;
     private readonly Stack<Level> _levels = new();
     private readonly Dictionary<(uint Major, uint Minor, ulong Inode), string> _firstLinks = [];
-    private (SafeFileHandle File, long Size, string Name)? _pendingFile;
+    private (SafeFileHandle File, long Size, string Name)? _openedFile;
     private long _pendingPadding;
 
     /// <summary>A directory being walked: its descriptor, its path in the layer (with a trailing slash, empty for the root), its sorted names and the next one.</summary>
@@ -72,19 +72,13 @@ internal sealed class DiffDirectoryLayerStream : StoredLayerStream
         }
     }
 
+    /// <summary>Takes the headers of the next entries (with the padding of the last file before them), up to and with the next file whose data follows.</summary>
     protected override async ValueTask NextEntryAsync(CancellationToken cancellationToken)
     {
-        if (_pendingFile is { } file)
-        {
-            _pendingFile = null;
-            _pendingPadding = file.Size;
-            ServeFile(file.File, file.Size, file.Name);
-            return;
-        }
         using var segment = new MemoryStream();
         await TarHeaderWriter.WritePaddingAsync(segment, _pendingPadding, cancellationToken).ConfigureAwait(false);
         _pendingPadding = 0;
-        while (segment.Length < SegmentSize && _pendingFile is null)
+        while (segment.Length < SegmentSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (NextName() is not var (level, name))
@@ -95,6 +89,14 @@ internal sealed class DiffDirectoryLayerStream : StoredLayerStream
                 return;
             }
             await WriteEntryAsync(segment, level, name, cancellationToken).ConfigureAwait(false);
+            if (_openedFile is { } file)
+            {
+                _openedFile = null;
+                ServeSegment(segment.ToArray());
+                ServeFile(file.File, file.Size, file.Name);
+                _pendingPadding = file.Size;
+                return;
+            }
         }
         ServeSegment(segment.ToArray());
     }
@@ -170,7 +172,7 @@ internal sealed class DiffDirectoryLayerStream : StoredLayerStream
                 await TarHeaderWriter.WriteAsync(segment, Record(path, '0', (long)status.Size), cancellationToken).ConfigureAwait(false);
                 if (status.Size > 0)
                 {
-                    _pendingFile = (OpenRegularFile(level.Directory, name, status, display), (long)status.Size, NameBytes.Escape(path));
+                    _openedFile = (OpenRegularFile(level.Directory, name, status, display), (long)status.Size, NameBytes.Escape(path));
                 }
                 break;
             case LibC.S_IFLNK:
@@ -254,7 +256,7 @@ internal sealed class DiffDirectoryLayerStream : StoredLayerStream
 
     protected override void ReleaseResources()
     {
-        _pendingFile?.File.Dispose();
+        _openedFile?.File.Dispose();
         while (_levels.TryPop(out var level))
         {
             level.Dispose();

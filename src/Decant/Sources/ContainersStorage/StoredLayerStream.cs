@@ -14,25 +14,40 @@ namespace Decant.Sources.ContainersStorage;
 /// <remarks>
 /// The stream is an <see cref="IFileBackedStream"/>: the layer's reader asks it for the file behind a
 /// regular file's data, so the writer's store or the cache can reflink it rather than write it. The
-/// last <see cref="OpenFilesKept"/> files served stay open for that, as the reader may be a few
-/// buffers behind the stream; the entry after a run of tar bytes is taken as soon as the run is
-/// produced, so a file whose header the reader is about to see is already known.
+/// last <see cref="OpenFilesKept"/> files taken stay open for that, as the reader may be a few
+/// buffers behind the stream. Entries are taken ahead of the reader, up to
+/// <see cref="FilesAhead"/> files or <see cref="BytesAhead"/> bytes of their data, and the kernel is
+/// told each file will be read (<c>POSIX_FADV_WILLNEED</c>), so a cold store is read with many
+/// requests in flight rather than one file at a time.
 /// </remarks>
 internal abstract class StoredLayerStream : ReadOnlyStream, IFileBackedStream
 {
-    /// <summary>How many of the files last served stay open for <see cref="OpenDataFile"/>.</summary>
+    /// <summary>How many of the files last taken stay open for <see cref="OpenDataFile"/>.</summary>
     private const int OpenFilesKept = 256;
+
+    /// <summary>At most this many files are taken ahead of the one being read.</summary>
+    private const int FilesAhead = 64;
+
+    /// <summary>At most this much file data is taken (and asked of the kernel) ahead of the reader.</summary>
+    private const long BytesAhead = 16 << 20;
+
+    /// <summary>A file's read-ahead request covers at most this much of it; sequential read-ahead does the rest.</summary>
+    private const long AdviseLimit = 4 << 20;
 
     private readonly Dictionary<long, (SafeFileHandle File, long Size)> _recentFiles = [];
     private readonly Queue<long> _recentStarts = new();
-    private byte[] _segment = [];
+    private readonly Queue<Run> _ahead = new();
+    private long _aheadPosition;
+    private long _aheadFileBytes;
+    private int _aheadFiles;
+    private bool _endTaken;
+    private Run _current = new([], null, 0, "");
     private int _segmentOffset;
-    private SafeFileHandle? _file;
-    private string _fileName = "";
     private long _fileOffset;
-    private long _fileRemaining;
-    private bool _ended;
     private bool _disposed;
+
+    /// <summary>One run of the tar: its own bytes, or the first <c>Size</c> bytes of a file.</summary>
+    private sealed record Run(byte[] Segment, SafeFileHandle? File, long Size, string Name);
 
     protected StoredLayerStream(string layerName) => LayerName = layerName;
 
@@ -43,22 +58,25 @@ internal abstract class StoredLayerStream : ReadOnlyStream, IFileBackedStream
     public long ArchivePosition { get; private set; }
 
     /// <summary>
-    /// Takes the layer's next entry: calls <see cref="ServeSegment"/>, <see cref="ServeFile"/> or
-    /// <see cref="ServeEnd"/> (or nothing, for an entry that produces no bytes).
+    /// Takes the layer's next entry: calls <see cref="ServeSegment"/>, <see cref="ServeFile"/> (any
+    /// number of times, in the tar's order) or <see cref="ServeEnd"/>, or nothing for an entry that
+    /// produces no bytes.
     /// </summary>
     protected abstract ValueTask NextEntryAsync(CancellationToken cancellationToken);
 
     /// <summary>The tar's own bytes come next.</summary>
     protected void ServeSegment(byte[] bytes)
     {
-        _segment = bytes;
-        _segmentOffset = 0;
+        if (bytes.Length > 0)
+        {
+            _ahead.Enqueue(new Run(bytes, null, bytes.Length, ""));
+            _aheadPosition += bytes.Length;
+        }
     }
 
     /// <summary>The first <paramref name="size"/> bytes of <paramref name="file"/> come next (the stream owns the handle from now on).</summary>
     protected void ServeFile(SafeFileHandle file, long size, string displayName)
     {
-        _file = file;
         lock (_recentFiles)
         {
             if (_recentStarts.Count == OpenFilesKept)
@@ -66,16 +84,19 @@ internal abstract class StoredLayerStream : ReadOnlyStream, IFileBackedStream
                 _recentFiles.Remove(_recentStarts.Dequeue(), out var evicted);
                 evicted.File.Dispose();
             }
-            _recentFiles[ArchivePosition] = (file, size);
-            _recentStarts.Enqueue(ArchivePosition);
+            _recentFiles[_aheadPosition] = (file, size);
+            _recentStarts.Enqueue(_aheadPosition);
         }
-        _fileName = displayName;
-        _fileOffset = 0;
-        _fileRemaining = size;
+        // Advice only: a kernel that ignores it still reads the file when asked.
+        _ = LibC.PosixFadvise(file, 0, Math.Min(size, AdviseLimit), LibC.POSIX_FADV_WILLNEED);
+        _ahead.Enqueue(new Run([], file, size, displayName));
+        _aheadPosition += size;
+        _aheadFileBytes += size;
+        _aheadFiles++;
     }
 
     /// <summary>Nothing comes after the bytes served so far.</summary>
-    protected void ServeEnd() => _ended = true;
+    protected void ServeEnd() => _endTaken = true;
 
     public override int Read(Span<byte> buffer) => throw new NotSupportedException("a store layer is read asynchronously");
 
@@ -83,46 +104,55 @@ internal abstract class StoredLayerStream : ReadOnlyStream, IFileBackedStream
     {
         while (buffer.Length > 0)
         {
-            if (_segmentOffset < _segment.Length)
+            if (_segmentOffset < _current.Segment.Length)
             {
-                int count = Math.Min(buffer.Length, _segment.Length - _segmentOffset);
-                _segment.AsMemory(_segmentOffset, count).CopyTo(buffer);
+                int count = Math.Min(buffer.Length, _current.Segment.Length - _segmentOffset);
+                _current.Segment.AsMemory(_segmentOffset, count).CopyTo(buffer);
                 _segmentOffset += count;
                 ArchivePosition += count;
-                if (_segmentOffset == _segment.Length && !_ended)
+                if (_segmentOffset == _current.Segment.Length)
                 {
-                    await TakeNextEntryAsync(cancellationToken).ConfigureAwait(false);
+                    // The reader is about to parse the header it just got: the file behind it must be known by then.
+                    await TakeAheadAsync(cancellationToken).ConfigureAwait(false);
                 }
                 return count;
             }
-            if (_fileRemaining > 0)
+            if (_current.File is { } file && _fileOffset < _current.Size)
             {
-                int wanted = (int)Math.Min(buffer.Length, _fileRemaining);
-                int read = await RandomAccess.ReadAsync(_file!, buffer[..wanted], _fileOffset, cancellationToken).ConfigureAwait(false);
+                int wanted = (int)Math.Min(buffer.Length, _current.Size - _fileOffset);
+                int read = await RandomAccess.ReadAsync(file, buffer[..wanted], _fileOffset, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    throw Invalid($"{_fileName} ended {_fileRemaining} bytes early while it was read (changed in the store?)");
+                    throw Invalid($"{_current.Name} ended {_current.Size - _fileOffset} bytes early while it was read (changed in the store?)");
                 }
                 _fileOffset += read;
-                _fileRemaining -= read;
                 ArchivePosition += read;
                 return read;
             }
-            if (_ended)
+            await TakeAheadAsync(cancellationToken).ConfigureAwait(false);
+            if (!_ahead.TryDequeue(out var next))
             {
                 return 0;
             }
-            await TakeNextEntryAsync(cancellationToken).ConfigureAwait(false);
+            if (next.File is not null)
+            {
+                _aheadFileBytes -= next.Size;
+                _aheadFiles--;
+            }
+            _current = next;
+            _segmentOffset = 0;
+            _fileOffset = 0;
         }
         return 0;
     }
 
-    private ValueTask TakeNextEntryAsync(CancellationToken cancellationToken)
+    /// <summary>Takes entries until the look-ahead is full (at least one run queued, unless the layer has ended).</summary>
+    private async ValueTask TakeAheadAsync(CancellationToken cancellationToken)
     {
-        _file = null;
-        _segment = [];
-        _segmentOffset = 0;
-        return NextEntryAsync(cancellationToken);
+        while (!_endTaken && (_ahead.Count == 0 || (_aheadFiles < FilesAhead && _aheadFileBytes < BytesAhead)))
+        {
+            await NextEntryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc/>
