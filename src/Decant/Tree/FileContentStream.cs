@@ -4,12 +4,12 @@ using Microsoft.Win32.SafeHandles;
 namespace Decant.Tree;
 
 /// <summary>
-/// The first <c>size</c> bytes of a file (a cache object) as a read-only stream that knows where
-/// the file's holes are, so a store skips them at no cost instead of reading their zeros (except in
-/// a file of at most <see cref="KernelCopy.SmallFileLimit"/> bytes: asking costs more than reading
-/// it). The handle stays the caller's.
+/// The <c>size</c> bytes of a file at <c>offset</c> (a cache object; a content in a spool) as a
+/// read-only stream that knows where the file's holes are, so a store skips them at no cost instead
+/// of reading their zeros (except in a content of at most <see cref="KernelCopy.SmallFileLimit"/>
+/// bytes: asking costs more than reading it). The handle stays the caller's.
 /// </summary>
-internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.ReadOnlyStream, IHoleSkippingStream
+internal sealed class FileContentStream(SafeFileHandle file, long size, long offset = 0) : Blobs.ReadOnlyStream, IHoleSkippingStream
 {
     private long _position;
 
@@ -19,7 +19,7 @@ internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.
     /// <inheritdoc/>
     public override int Read(Span<byte> buffer)
     {
-        int read = RandomAccess.Read(file, buffer[..Want(buffer.Length)], _position);
+        int read = RandomAccess.Read(file, buffer[..Want(buffer.Length)], offset + _position);
         _position += read;
         return read;
     }
@@ -27,7 +27,7 @@ internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.
     /// <inheritdoc/>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int read = await RandomAccess.ReadAsync(file, buffer[..Want(buffer.Length)], _position, cancellationToken).ConfigureAwait(false);
+        int read = await RandomAccess.ReadAsync(file, buffer[..Want(buffer.Length)], offset + _position, cancellationToken).ConfigureAwait(false);
         _position += read;
         return read;
     }
@@ -39,11 +39,11 @@ internal sealed class FileContentStream(SafeFileHandle file, long size) : Blobs.
         {
             return 0;
         }
-        long data = LibC.Lseek(file, _position, LibC.SEEK_DATA);
+        long data = LibC.Lseek(file, offset + _position, LibC.SEEK_DATA);
         // No data after the position (ENXIO): the rest is a hole. An error otherwise: read it as it is.
         long holeEnd = data < 0
             ? (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == LibC.ENXIO ? size : _position)
-            : Math.Min(data, size);
+            : Math.Min(data - offset, size);
         long skip = holeEnd == size ? size - _position : (holeEnd - _position) / alignment * alignment;
         _position += skip;
         return skip;

@@ -11,8 +11,10 @@ namespace Decant.Writers.Erofs;
 /// last partial block into a spool beside the image, from which commit places it inline after the
 /// inode (or in a block of its own when it does not fit). Released content gives its blocks back
 /// for what commit lays out. Thread-safe: allocation is locked and writes go to disjoint positions.
+/// A layer read ahead of its turn is spooled beside the image (<see cref="SpooledLayerContents"/>)
+/// and filled in in its turn, so the image is the same bytes however many layers are read at once.
 /// </summary>
-internal sealed class ErofsContentStore : IContentStore, IDisposable
+internal sealed class ErofsContentStore : IReservingContentStore, IDeferringContentStore, IDisposable
 {
     private readonly SafeFileHandle _image;
     private readonly ErofsBlockAllocator _allocator;
@@ -32,11 +34,29 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
         _compressor = compressor;
     }
 
+    /// <inheritdoc/>
+    public IDeferredContents Defer() => new SpooledLayerContents(this, _spoolDirectory);
+
+    /// <inheritdoc/>
+    public ContentRef Reserve(long size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        return new ErofsContent(size);
+    }
+
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
+        var content = Reserve(size);
+        await FillAsync(content, data, cancellationToken).ConfigureAwait(false);
+        return content;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask FillAsync(ContentRef reserved, Stream data, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(data);
-        ArgumentOutOfRangeException.ThrowIfNegative(size);
-        var content = new ErofsContent(size);
+        var content = (ErofsContent)reserved;
+        long size = content.Size;
         if (size > 0)
         {
             await ContentCopy.CopyAsync(data, size, new BlockSink(this, content), cancellationToken).ConfigureAwait(false);
@@ -49,7 +69,6 @@ internal sealed class ErofsContentStore : IContentStore, IDisposable
         {
             _written.Add(content);
         }
-        return content;
     }
 
     public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)

@@ -1,5 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
+using Decant.Export;
+using Decant.References;
+using Decant.Sources;
 using Decant.Tests.Support;
 using Decant.Tests.Writers.Ext4;
 using Decant.Writers;
@@ -168,6 +171,37 @@ public sealed class ErofsWriterTests : IDisposable
             Assert.Equal(expected.ToDictionary(x => x.Key, x => Convert.ToHexStringLower(Encoding.UTF8.GetBytes(x.Value))), tree[path].Xattrs);
         }
         Assert.Equal(new string('l', 5000), await File.ReadAllTextAsync(Path.Combine(mounted.Path, "x/large")));
+    }
+
+    [Theory]
+    [InlineData(ErofsCompression.None)]
+    [InlineData(ErofsCompression.Lz4HC)]
+    public async Task LayersReadAheadOfTheirTurnGiveTheSameBytesAsOneAtATime(ErofsCompression compression)
+    {
+        // A layer read while the one below it still is waits in a spool and is filled into the image in its turn.
+        byte[] withZeroBlocks = [.. Bytes(10_000, 1), .. new byte[3 * 4096], .. Bytes(70_000, 2)];
+        var compressible = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("compressible text ", 20_000)));
+        var layers = new List<byte[]>
+        {
+            new LayerTar().Dir("data").File("data/small", "s").File("data/big", Bytes(3_000_000, 3)).File("data/empty", "").File("data/text", compressible).ToArray(),
+            new LayerTar().File("data/zeros", withZeroBlocks).File("data/twice", Bytes(200_000, 4)).File("data/twice", Bytes(50_000, 5))
+                .Hardlink("data/link", "data/zeros").File("data/ending-in-zeros", [.. Bytes(5_000, 6), .. new byte[8192]]).ToArray(),
+            new LayerTar().Whiteout("data/big").File("data/replaced", Bytes(300_000, 7)).File("data/all-zero", new byte[65_536]).File("data/more-text", compressible).ToArray(),
+            new LayerTar().File("data/replaced", "short now").Dir("data/more").File("data/more/tail", Bytes(5_000, 8)).ToArray(),
+        };
+        byte[] seed = SHA256.HashData("sha256:read-ahead"u8);
+        var oneAtATime = new ErofsWriterOptions { Output = Image("one.erofs"), Seed = seed, Compression = compression };
+        await Ext4Images.ExportAsync(OutputFormat.Erofs, oneAtATime, layers, jobs: 1);
+
+        var readAhead = new ExportOptions
+            {
+                Output = Image("ahead.erofs"), Jobs = 2, Ownership = OwnershipMode.Preserve,
+                FormatOptions = new ErofsWriterOptions { Seed = seed, Compression = compression },
+            };
+        await ReadAheadExport.ExportAsync(layers, _scratch.Combine("read-ahead-image"), readAhead);
+        await ErofsImages.AssertCleanAsync(Image("ahead.erofs"));
+        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("ahead.erofs"))), "the image differs with a layer read ahead");
+        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("ahead.erofs"))!, ".decant-spool-*"));
     }
 
     [Theory]
