@@ -21,11 +21,11 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
     private readonly DirectLayerContent? _inline = placeInto is null ? null : new DirectLayerContent(placeInto, counters is null ? null : counters.Placed);
 
     /// <inheritdoc/>
-    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken)
+    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         if (_inline is not null && !keepAsObject)
         {
-            return await _inline.StoreAsync(data, size, keepAsObject: false, dataFile, cancellationToken).ConfigureAwait(false);
+            return await _inline.StoreAsync(data, size, keepAsObject: false, dataFile, hint, cancellationToken).ConfigureAwait(false);
         }
         if (!keepAsObject && !keepSmallContents)
         {
@@ -42,8 +42,8 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
         }
         // An object already present, or a reflink of a file on disk, has its data on disk: it is cloned in turn.
         var content = placeInto is null ? new ObjectContent(added.Digest, size)
-            : added.AlreadyPresent || added.Cloned ? await PlaceAsync(added.Digest, size, cancellationToken).ConfigureAwait(false)
-            : await PlaceJustWrittenAsync(placeInto, added.Digest, size, cancellationToken).ConfigureAwait(false);
+            : added.AlreadyPresent || added.Cloned ? await PlaceAsync(added.Digest, size, hint, cancellationToken).ConfigureAwait(false)
+            : await PlaceJustWrittenAsync(placeInto, added.Digest, size, hint, cancellationToken).ConfigureAwait(false);
         return (content, added.Digest);
     }
 
@@ -52,25 +52,25 @@ internal sealed class ObjectContentStore(ObjectStore objects, IContentStore? pla
     /// the writer's store as a stream. Cloning it would make XFS write the object to disk first,
     /// synchronously (a reflink needs the source's data on disk), and a kernel copy clones where it can.
     /// </summary>
-    private async ValueTask<ContentRef> PlaceJustWrittenAsync(IContentStore store, string digest, long size, CancellationToken cancellationToken)
+    private async ValueTask<ContentRef> PlaceJustWrittenAsync(IContentStore store, string digest, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         using var handle = SplitStream.OpenObject(objects, digest, size);
         await using var stream = new FileContentStream(handle, size);
-        var content = await store.WriteAsync(stream, size, cancellationToken).ConfigureAwait(false);
+        var content = await store.WriteAsync(stream, size, hint, cancellationToken).ConfigureAwait(false);
         counters?.Placed(reflinked: false, size);
         return content;
     }
 
-    /// <summary>Places the object <paramref name="digest"/> of <paramref name="size"/> bytes into the writer's store.</summary>
+    /// <summary>Places the object <paramref name="digest"/> of <paramref name="size"/> bytes into the writer's store (with the file's metadata <paramref name="hint"/>, when not null).</summary>
     /// <exception cref="DecantException">The object is missing or of another size (the cache is damaged).</exception>
-    public async ValueTask<ContentRef> PlaceAsync(string digest, long size, CancellationToken cancellationToken)
+    public async ValueTask<ContentRef> PlaceAsync(string digest, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         var store = placeInto ?? throw new InvalidOperationException("there is no writer's store to place contents into");
         using var handle = SplitStream.OpenObject(objects, digest, size);
         PlacedContent placed;
         try
         {
-            placed = await store.PlaceAsync(handle, size, cancellationToken).ConfigureAwait(false);
+            placed = await store.PlaceAsync(handle, size, hint, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException error)
         {

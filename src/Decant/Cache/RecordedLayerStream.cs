@@ -91,14 +91,14 @@ internal sealed class RecordedLayerStream : Blobs.ReadOnlyStream, ISkippableStre
     }
 
     /// <inheritdoc/>
-    public async ValueTask<ContentRef?> TryPlaceAsync(long start, long storedLength, long size, CancellationToken cancellationToken)
+    public async ValueTask<ContentRef?> TryPlaceAsync(long start, long storedLength, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         if (ArchivePosition != start || !await EnsureChunkAsync(cancellationToken).ConfigureAwait(false)
             || _chunk.Kind != SplitStream.ChunkKind.Object || _left != _chunk.Length || _chunk.Length != storedLength || _chunk.ObjectSize != size)
         {
             return null;
         }
-        return await _placer.PlaceAsync(_chunk.Digest!, size, cancellationToken).ConfigureAwait(false);
+        return await _placer.PlaceAsync(_chunk.Digest!, size, hint, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>

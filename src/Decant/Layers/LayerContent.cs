@@ -17,8 +17,9 @@ internal interface ILayerContentStore
     /// are the same content (a containers-storage layer's file): a store may take the content from it
     /// (a reflink, or a copy in the kernel) instead of writing what it reads. Whatever the store does
     /// not read of <paramref name="data"/> is still read by the layer's reader, for its digest.
+    /// <paramref name="hint"/>, when not null, is the file's metadata, for a writer's store that takes it.
     /// </summary>
-    ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken);
+    ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, FileMetadataHint? hint, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -29,7 +30,7 @@ internal interface ILayerContentStore
 internal sealed class DirectLayerContent(IContentStore store, Action<bool, long>? placed = null) : ILayerContentStore
 {
     /// <inheritdoc/>
-    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, CancellationToken cancellationToken)
+    public async ValueTask<(ContentRef Content, string? ObjectDigest)> StoreAsync(Stream data, long size, bool keepAsObject, SafeFileHandle? dataFile, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         if (keepAsObject)
         {
@@ -37,11 +38,11 @@ internal sealed class DirectLayerContent(IContentStore store, Action<bool, long>
         }
         if (dataFile is not null && store is IFileContentStore files)
         {
-            var content = await files.PlaceAsync(dataFile, size, cancellationToken).ConfigureAwait(false);
+            var content = await files.PlaceAsync(dataFile, size, hint, cancellationToken).ConfigureAwait(false);
             placed?.Invoke(content.Reflinked, size);
             return (content.Content, null);
         }
-        return (await store.WriteAsync(data, size, cancellationToken).ConfigureAwait(false), null);
+        return (await store.WriteAsync(data, size, hint, cancellationToken).ConfigureAwait(false), null);
     }
 }
 
@@ -53,10 +54,11 @@ internal interface IStoredContentSource
 {
     /// <summary>
     /// When the <paramref name="storedLength"/> bytes of archive data at <paramref name="start"/> are
-    /// a held content of <paramref name="size"/> bytes, places it into the writer's store and returns
-    /// the store's handle; null when the data is in the stream itself (read it as usual).
+    /// a held content of <paramref name="size"/> bytes, places it into the writer's store (with
+    /// <paramref name="hint"/>, the file's metadata, when not null) and returns the store's handle;
+    /// null when the data is in the stream itself (read it as usual).
     /// </summary>
-    ValueTask<ContentRef?> TryPlaceAsync(long start, long storedLength, long size, CancellationToken cancellationToken);
+    ValueTask<ContentRef?> TryPlaceAsync(long start, long storedLength, long size, FileMetadataHint? hint, CancellationToken cancellationToken);
 }
 
 /// <summary>A stream that can pass over bytes without producing them (a cache record over an object's bytes).</summary>

@@ -116,12 +116,16 @@ internal static class LayerIndexer
                 // A sparse file's holes unpack to bytes the stream never carries: a 3 KB layer can
                 // claim 16 TiB. They count against the limit before any output is written.
                 ChargeHoles(budget, reader.CurrentHoleBytes, header);
-                content = held is null ? null : await held.TryPlaceAsync(start, length, header.Size, cancellationToken).ConfigureAwait(false);
+                // An entry without xattrs gives its file's whole metadata now, for a store that applies it as it writes.
+                var hint = header.Xattrs.Count == 0
+                    ? new FileMetadataHint(header.Mode & 0xFFF, header.Uid, header.Gid, header.ModificationTime, header.AccessTime ?? header.ModificationTime)
+                    : null;
+                content = held is null ? null : await held.TryPlaceAsync(start, length, header.Size, hint, cancellationToken).ConfigureAwait(false);
                 if (content is null)
                 {
                     // A file on disk holds the data (not a sparse entry's, whose stored bytes are not the content).
                     using var dataFile = files is not null && sparseMap is null && length == header.Size && header.Size > 0 ? files.OpenDataFile(start, header.Size) : null;
-                    (content, string? objectDigest) = await store.StoreAsync(reader.OpenData(), header.Size, byReference, dataFile, cancellationToken).ConfigureAwait(false);
+                    (content, string? objectDigest) = await store.StoreAsync(reader.OpenData(), header.Size, byReference, dataFile, hint, cancellationToken).ConfigureAwait(false);
                     if (byReference)
                     {
                         await recorder!.EndDataAsync(objectDigest!, header.Size, cancellationToken).ConfigureAwait(false);

@@ -65,13 +65,34 @@ internal interface IDeferredContents : IContentStore, IDisposable
 internal readonly record struct PlacedContent(ContentRef Content, bool Reflinked);
 
 /// <summary>
+/// The owner, mode and times of the regular file a content is stored for, as its layer entry gives
+/// them (an entry without xattrs), known when the content is stored. A store may give its copy of the
+/// content these at once (the directory writer's staged file, which commit then only renames into
+/// place); the writer still checks them against the merged tree's inode.
+/// </summary>
+internal sealed record FileMetadataHint(uint Mode, long Uid, long Gid, Model.Timestamp ModificationTime, Model.Timestamp AccessTime)
+{
+    /// <summary>Whether <paramref name="inode"/> has exactly this metadata and no xattrs: nothing is left to apply to a file given it.</summary>
+    public bool Covers(Inode inode) =>
+        inode.Xattrs.Count == 0 && (inode.Mode & 0xFFF) == Mode && inode.Uid == Uid && inode.Gid == Gid
+        && inode.ModificationTime == ModificationTime && inode.AccessTime == AccessTime;
+}
+
+/// <summary>A content store that can give a stored content its file's metadata as it writes it (<see cref="FileMetadataHint"/>).</summary>
+internal interface IHintedContentStore
+{
+    /// <summary>Writes a content as <see cref="IContentStore.WriteAsync"/> does, and gives it <paramref name="hint"/>'s metadata.</summary>
+    ValueTask<ContentRef> WriteAsync(Stream data, long size, FileMetadataHint hint, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// A content store that takes content from a file by handle (a cache object), so it can reflink it
 /// or copy it in the kernel instead of reading it through a stream.
 /// </summary>
 internal interface IFileContentStore
 {
-    /// <summary>Places the first <paramref name="size"/> bytes of <paramref name="source"/> (which stays the caller's) into the store.</summary>
-    ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken);
+    /// <summary>Places the first <paramref name="size"/> bytes of <paramref name="source"/> (which stays the caller's) into the store; a store that takes hints gives the content <paramref name="hint"/>'s metadata.</summary>
+    ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken);
 }
 
 /// <summary>Placing content from files into any store.</summary>
@@ -82,13 +103,19 @@ internal static class ContentPlacement
     /// <paramref name="store"/>: by the store's own means where it has them, else through a stream
     /// over the file (its holes skipped, not read).
     /// </summary>
-    public static async ValueTask<PlacedContent> PlaceAsync(this IContentStore store, SafeFileHandle source, long size, CancellationToken cancellationToken)
+    public static async ValueTask<PlacedContent> PlaceAsync(this IContentStore store, SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         if (store is IFileContentStore direct)
         {
-            return await direct.PlaceAsync(source, size, cancellationToken).ConfigureAwait(false);
+            return await direct.PlaceAsync(source, size, hint, cancellationToken).ConfigureAwait(false);
         }
         await using var content = new FileContentStream(source, size);
-        return new PlacedContent(await store.WriteAsync(content, size, cancellationToken).ConfigureAwait(false), Reflinked: false);
+        return new PlacedContent(await store.WriteAsync(content, size, hint, cancellationToken).ConfigureAwait(false), Reflinked: false);
     }
+
+    /// <summary>Writes a content into <paramref name="store"/>, giving it <paramref name="hint"/>'s metadata where the store takes hints.</summary>
+    public static ValueTask<ContentRef> WriteAsync(this IContentStore store, Stream data, long size, FileMetadataHint? hint, CancellationToken cancellationToken) =>
+        hint is not null && store is IHintedContentStore hinted
+            ? hinted.WriteAsync(data, size, hint, cancellationToken)
+            : store.WriteAsync(data, size, cancellationToken);
 }

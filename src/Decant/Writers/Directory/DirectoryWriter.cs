@@ -38,7 +38,7 @@ internal sealed class DirectoryWriter : IRootfsWriter
         var target = OutputTarget.Prepare(options.Output, options.Force, cancellationToken);
         try
         {
-            var store = StagingContentStore.Create(target.Root);
+            var store = StagingContentStore.Create(target.Root, options.Ownership);
             return Task.FromResult(new DirectoryWriter(target, store, options.Ownership));
         }
         catch
@@ -141,7 +141,7 @@ internal sealed class DirectoryWriter : IRootfsWriter
             using var directory = root.OpenDirectoryForMetadata(node.Path);
             metadata.ApplyToDescriptor(directory, node.Inode, root.Describe(node.Path));
         }
-        SkippedXattrs = skippedXattrs + metadata.SkippedXattrs;
+        SkippedXattrs = skippedXattrs + metadata.SkippedXattrs + _store.SkippedXattrs;
         return materializer.Summary with { SkippedXattrs = SkippedXattrs };
     }
 

@@ -35,7 +35,7 @@ internal sealed class MetadataApplier
     public long SkippedXattrs { get; private set; }
 
     /// <summary>Applies metadata to an open regular file or directory.</summary>
-    public unsafe void ApplyToDescriptor(SafeFdHandle file, Inode inode, string display)
+    public unsafe void ApplyToDescriptor(System.Runtime.InteropServices.SafeHandle file, Inode inode, string display)
     {
         if (_ownership == OwnershipMode.Preserve)
         {

@@ -9,9 +9,11 @@ namespace Decant.Writers.Directory;
 /// <summary>
 /// The directory writer's content store: each file's bytes go to their own file in a private
 /// staging directory inside the target (same filesystem), so commit only renames them into place.
-/// Runs of zero blocks are not written, which leaves holes. Safe for concurrent writers.
+/// Runs of zero blocks are not written, which leaves holes. A content stored with its file's
+/// metadata (<see cref="FileMetadataHint"/>) gets its owner, mode and times at once, through the
+/// descriptor it was written by, so commit only renames it into place. Safe for concurrent writers.
 /// </summary>
-internal sealed class StagingContentStore : IContentStore, IFileContentStore, IDisposable
+internal sealed class StagingContentStore : IContentStore, IHintedContentStore, IFileContentStore, IDisposable
 {
     /// <summary>How much is read from a layer stream and handed to the kernel at once, at the most.</summary>
     public const int BufferSize = ContentCopy.ChunkSize;
@@ -23,15 +25,21 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
     private const uint StagingDirectoryMode = 0x1C0; // 0700
 
     private readonly ConfinedRoot _root;
+    private readonly OwnershipMode _ownership;
     private long _counter;
+    private long _skippedXattrs;
     private volatile bool _cannotReflink;
 
-    private StagingContentStore(ConfinedRoot root, string directoryName, SafeFdHandle directory)
+    private StagingContentStore(ConfinedRoot root, string directoryName, SafeFdHandle directory, OwnershipMode ownership)
     {
         _root = root;
         DirectoryName = directoryName;
         Directory = directory;
+        _ownership = ownership;
     }
+
+    /// <summary>Attributes left out of files given their metadata while staged (see <see cref="MetadataApplier"/>).</summary>
+    public long SkippedXattrs => Interlocked.Read(ref _skippedXattrs);
 
     /// <summary>The staging directory's name inside the target.</summary>
     public string DirectoryName { get; }
@@ -39,14 +47,21 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
     /// <summary>The staging directory, the source directory of every rename at commit.</summary>
     public SafeFdHandle Directory { get; }
 
-    public static StagingContentStore Create(ConfinedRoot root)
+    public static StagingContentStore Create(ConfinedRoot root, OwnershipMode ownership)
     {
         var name = ".decant-staging-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         Posix.MkdirAt(root.Handle, name, StagingDirectoryMode, root.Describe(name));
-        return new StagingContentStore(root, name, root.OpenDirectory(name));
+        return new StagingContentStore(root, name, root.OpenDirectory(name), ownership);
     }
 
-    public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken) =>
+        WriteStagedAsync(data, size, hint: null, cancellationToken);
+
+    /// <inheritdoc/>
+    public ValueTask<ContentRef> WriteAsync(Stream data, long size, FileMetadataHint hint, CancellationToken cancellationToken) =>
+        WriteStagedAsync(data, size, hint, cancellationToken);
+
+    private async ValueTask<ContentRef> WriteStagedAsync(Stream data, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
@@ -62,8 +77,9 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
                     // The tail is a hole (or the whole file is): set the length without writing zeros.
                     Posix.Ftruncate(file, size, display);
                 }
+                Apply(file, hint, display);
             }
-            return new StagedContent(this, name, size);
+            return new StagedContent(this, name, size, hint);
         }
         catch
         {
@@ -76,7 +92,7 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
     /// Stages a file that shares the source's blocks (FICLONE) where the filesystem can, and is a
     /// kernel copy of its data ranges elsewhere: never a hardlink, since the tree is writable.
     /// </summary>
-    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
+    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         var name = Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
         var display = Describe(name);
@@ -97,8 +113,9 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
                     await KernelCopy.CopyDataAsync(source, size, file, 0, cancellationToken).ConfigureAwait(false);
                     Posix.Ftruncate(file, size, display);
                 }
+                Apply(file, hint, display);
             }
-            return new PlacedContent(new StagedContent(this, name, size), reflinked);
+            return new PlacedContent(new StagedContent(this, name, size, hint), reflinked);
         }
         catch (IOException error)
         {
@@ -110,6 +127,18 @@ internal sealed class StagingContentStore : IContentStore, IFileContentStore, ID
             _ = Posix.TryUnlinkAt(Directory, name, 0);
             throw;
         }
+    }
+
+    /// <summary>Gives a staged file (its content complete) the metadata of <paramref name="hint"/>, when there is one.</summary>
+    private void Apply(SafeFileHandle file, FileMetadataHint? hint, string display)
+    {
+        if (hint is null)
+        {
+            return;
+        }
+        var metadata = new MetadataApplier(_ownership);
+        metadata.ApplyToDescriptor(file, new Inode { Kind = NodeKind.RegularFile, Mode = hint.Mode, Uid = hint.Uid, Gid = hint.Gid, ModificationTime = hint.ModificationTime, AccessTime = hint.AccessTime }, display);
+        Interlocked.Add(ref _skippedXattrs, metadata.SkippedXattrs);
     }
 
     public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
@@ -170,12 +199,16 @@ internal sealed class StagedContent : ContentRef
     private const int Released = 2;
     private int _state;
 
-    public StagedContent(StagingContentStore store, string fileName, long size)
+    public StagedContent(StagingContentStore store, string fileName, long size, FileMetadataHint? applied)
         : base(size)
     {
         Store = store;
         FileName = fileName;
+        Applied = applied;
     }
+
+    /// <summary>The metadata the staged file was given (null: none, it is applied at commit).</summary>
+    public FileMetadataHint? Applied { get; }
 
     public StagingContentStore Store { get; }
 

@@ -81,7 +81,11 @@ internal sealed class TreeMaterializer : IDisposable
                 _counter.Count(node, firstPathOfInode: true);
                 return;
             case NodeKind.RegularFile:
-                CreateRegularFile(parent, node, path, display);
+                if (CreateRegularFile(parent, node, path, display))
+                {
+                    _counter.Count(node, firstPathOfInode: true);
+                    return; // finished: staged with its metadata
+                }
                 break;
             case NodeKind.Symlink:
                 Posix.SymlinkAt(inode.SymlinkTarget ?? throw MissingSymlinkTarget(display), parent, node.Name, display);
@@ -106,16 +110,18 @@ internal sealed class TreeMaterializer : IDisposable
         OtherInodes.Add(node);
     }
 
-    private void CreateRegularFile(SafeFdHandle parent, TreeNode node, string path, string display)
+    /// <summary>Creates a regular file (renamed from staging); says whether it is finished, its metadata given while it was staged.</summary>
+    private bool CreateRegularFile(SafeFdHandle parent, TreeNode node, string path, string display)
     {
         var content = node.Inode.Content;
         if (content is null)
         {
             Posix.CreateFileAt(parent, node.Name, NewFileMode, display).Dispose();
-            return;
+            return false;
         }
         var staged = _store.Claim(content, path);
         Posix.RenameNoReplace(_store.Directory, staged.FileName, parent, node.Name, display);
+        return staged.Applied?.Covers(node.Inode) == true;
     }
 
     private void CreateHardlink(TreeNode node, string path, TreeNode first, string firstPath, string display)

@@ -101,6 +101,9 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
         }
     }
 
+    /// <summary>How much input is compressed at once, cluster by cluster on every core.</summary>
+    private const int BatchBytes = 1 << 20;
+
     /// <summary>
     /// Compresses a file just streamed (at least half of its blocks data, so holes of a sparse file
     /// are not filled in; its blocks still in the page cache): each cluster of its blocks (zeros
@@ -108,6 +111,8 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
     /// it, or copied there as it is when it does not shrink by a block. When the whole file takes
     /// fewer blocks so than its data blocks, the clusters move down over those and the rest of the
     /// image is given back; otherwise the file stays as it was streamed and the clusters are dropped.
+    /// Clusters are compressed a batch at a time, the batch's clusters in parallel (each is compressed
+    /// on its own), and placed in order, so the image is the same bytes on any number of cores.
     /// </summary>
     private async ValueTask CompressAsync(ErofsContent content, ErofsCompressor compressor, CancellationToken cancellationToken)
     {
@@ -115,45 +120,45 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
         var runs = content.Runs;
         long rawStart = runs[0].Physical;
         long lclusters = (content.Size + BlockSize - 1) >> ErofsConstants.BlockShift;
-        byte[] input = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
-        byte[] output = System.Buffers.ArrayPool<byte>.Shared.Rent(compressor.ClusterSize);
+        int clusterSize = compressor.ClusterSize;
+        int batch = (int)Math.Clamp(Math.Min(BatchBytes / clusterSize, (lclusters + compressor.ClusterBlocks - 1) / compressor.ClusterBlocks), 1, 64);
+        byte[] input = System.Buffers.ArrayPool<byte>.Shared.Rent(batch * clusterSize);
+        byte[] output = System.Buffers.ArrayPool<byte>.Shared.Rent(batch * clusterSize);
+        var packed = new int[batch];
         try
         {
             var clusters = new List<ErofsPcluster>();
             long start = -1, blocks = 0;
-            for (long first = 0; first < lclusters; first += compressor.ClusterBlocks)
+            for (long batchFirst = 0; batchFirst < lclusters; batchFirst += (long)batch * compressor.ClusterBlocks)
             {
-                int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
-                int bytes = (int)Math.Min((long)count * BlockSize, content.Size - first * BlockSize);
-                int whole = (int)Math.Min(count, content.WholeBlocks - first) * BlockSize;
-                await ReadBlocksAsync(runs, first, input.AsMemory(0, whole), cancellationToken).ConfigureAwait(false);
-                if (bytes > whole)
+                int inBatch = (int)Math.Min(batch, (lclusters - batchFirst + compressor.ClusterBlocks - 1) / compressor.ClusterBlocks);
+                for (int k = 0; k < inBatch; k++)
                 {
-                    await ReadTailAsync(content, input.AsMemory(whole, bytes - whole), cancellationToken).ConfigureAwait(false);
+                    long first = batchFirst + (long)k * compressor.ClusterBlocks;
+                    int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
+                    int bytes = (int)Math.Min((long)count * BlockSize, content.Size - first * BlockSize);
+                    int whole = (int)Math.Max(0, Math.Min(count, content.WholeBlocks - first)) * BlockSize;
+                    var cluster = input.AsMemory(k * clusterSize, clusterSize);
+                    await ReadBlocksAsync(runs, first, cluster[..whole], cancellationToken).ConfigureAwait(false);
+                    if (bytes > whole)
+                    {
+                        await ReadTailAsync(content, cluster[whole..bytes], cancellationToken).ConfigureAwait(false);
+                    }
+                    cluster.Span[bytes..(count * BlockSize)].Clear();
                 }
-                int packed = count > 1 ? compressor.Compress(input.AsSpan(0, bytes), output.AsSpan(0, (count - 1) * BlockSize)) : 0;
-                ReadOnlyMemory<byte> stored;
-                int storedBlocks;
-                if (packed > 0)
+                CompressBatch(compressor, content.Size, lclusters, batchFirst, inBatch, input, output, packed);
+                for (int k = 0; k < inBatch; k++)
                 {
-                    // Zero padding at the front (lz4_0padding): the decompressor finds the data's start.
-                    storedBlocks = (packed + BlockSize - 1) / BlockSize;
-                    int pad = storedBlocks * BlockSize - packed;
-                    output.AsSpan(0, packed).CopyTo(output.AsSpan(pad));
-                    output.AsSpan(0, pad).Clear();
-                    stored = output.AsMemory(0, storedBlocks * BlockSize);
+                    long first = batchFirst + (long)k * compressor.ClusterBlocks;
+                    int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
+                    var stored = StoredCluster(packed[k], count, input.AsMemory(k * clusterSize, clusterSize), output.AsMemory(k * clusterSize, clusterSize));
+                    int storedBlocks = stored.Length / BlockSize;
+                    long physical = _allocator.AllocateFresh(storedBlocks);
+                    start = start < 0 ? physical : start;
+                    clusters.Add(new ErofsPcluster(first, count, physical - start, storedBlocks, packed[k] > 0));
+                    blocks += storedBlocks;
+                    await RandomAccess.WriteAsync(_image, stored, physical * BlockSize, cancellationToken).ConfigureAwait(false);
                 }
-                else
-                {
-                    storedBlocks = count;
-                    input.AsSpan(bytes, count * BlockSize - bytes).Clear();
-                    stored = input.AsMemory(0, count * BlockSize);
-                }
-                long physical = _allocator.AllocateFresh(storedBlocks);
-                start = start < 0 ? physical : start;
-                clusters.Add(new ErofsPcluster(first, count, physical - start, storedBlocks, packed > 0));
-                blocks += storedBlocks;
-                await RandomAccess.WriteAsync(_image, stored, physical * BlockSize, cancellationToken).ConfigureAwait(false);
             }
             if (blocks >= content.DataBlocks)
             {
@@ -178,6 +183,48 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
             System.Buffers.ArrayPool<byte>.Shared.Return(input);
             System.Buffers.ArrayPool<byte>.Shared.Return(output);
         }
+    }
+
+    /// <summary>Compresses the batch's clusters (each into its own slot of <paramref name="output"/>), on every core when there are several; a cluster of one block is never compressed.</summary>
+    private static void CompressBatch(ErofsCompressor compressor, long size, long lclusters, long batchFirst, int inBatch, byte[] input, byte[] output, int[] packed)
+    {
+        int clusterSize = compressor.ClusterSize;
+        void One(int k)
+        {
+            long first = batchFirst + (long)k * compressor.ClusterBlocks;
+            int count = (int)Math.Min(compressor.ClusterBlocks, lclusters - first);
+            int bytes = (int)Math.Min((long)count * ErofsConstants.BlockSize, size - first * ErofsConstants.BlockSize);
+            packed[k] = count > 1
+                ? compressor.Compress(input.AsSpan(k * clusterSize, bytes), output.AsSpan(k * clusterSize, (count - 1) * ErofsConstants.BlockSize))
+                : 0;
+        }
+        if (inBatch == 1)
+        {
+            One(0);
+        }
+        else
+        {
+            Parallel.For(0, inBatch, One);
+        }
+    }
+
+    /// <summary>
+    /// The blocks a cluster is stored as: its compressed bytes with zero padding at the front
+    /// (lz4_0padding: the decompressor finds the data's start), or its blocks as they are when it did not shrink.
+    /// </summary>
+    private static Memory<byte> StoredCluster(int packed, int count, Memory<byte> input, Memory<byte> output)
+    {
+        const int BlockSize = ErofsConstants.BlockSize;
+        if (packed == 0)
+        {
+            return input[..(count * BlockSize)];
+        }
+        int storedBlocks = (packed + BlockSize - 1) / BlockSize;
+        int pad = storedBlocks * BlockSize - packed;
+        var span = output.Span;
+        span[..packed].CopyTo(span[pad..]);
+        span[..pad].Clear();
+        return output[..(storedBlocks * BlockSize)];
     }
 
     /// <summary>Reads a file's blocks from <paramref name="firstBlock"/> on into <paramref name="destination"/>: its runs from the image, zeros for its holes.</summary>

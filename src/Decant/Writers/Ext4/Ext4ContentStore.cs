@@ -148,7 +148,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
     /// byte for byte, then shares the object's blocks (FICLONERANGE) where the filesystem can, or is
     /// copied in the kernel. A small object, or one whose holes cannot be known exactly, is read like a stream.
     /// </summary>
-    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
+    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         var ranges = size <= KernelCopy.SmallFileLimit ? null : FileDataRanges.TryFindBlocks(source, size, Ext4Constants.BlockSize);
         if (ranges is null)

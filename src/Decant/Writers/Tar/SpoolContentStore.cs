@@ -32,7 +32,7 @@ internal sealed class SpoolContentStore : IContentStore, IFileContentStore, IDis
     }
 
     /// <summary>Copies the source's data ranges into a region of the spool in the kernel (which may share blocks where the filesystem can); holes stay holes.</summary>
-    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, CancellationToken cancellationToken)
+    public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
         long offset = Reserve(size);
         await KernelCopy.CopyDataAsync(source, size, _file, offset, cancellationToken).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using Decant.Model;
 using Decant.Tests.Interop;
 using Decant.Tests.Support;
 using Decant.Tree;
+using Decant.Writers;
 using Decant.Writers.Directory;
 
 namespace Decant.Tests.Writers.Directory;
@@ -16,7 +17,7 @@ public sealed class StagingContentStoreTests : IDisposable
     public StagingContentStoreTests()
     {
         _root = ConfinedRoot.Open(_scratch.Path);
-        _store = StagingContentStore.Create(_root);
+        _store = StagingContentStore.Create(_root, OwnershipMode.Preserve);
     }
 
     public void Dispose()

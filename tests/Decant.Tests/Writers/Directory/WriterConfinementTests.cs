@@ -101,5 +101,5 @@ public sealed class WriterConfinementTests : IDisposable
         AssertOutsideUntouched();
     }
 
-    private static StagingContentStore CreateStore(ConfinedRoot root) => StagingContentStore.Create(root);
+    private static StagingContentStore CreateStore(ConfinedRoot root) => StagingContentStore.Create(root, OwnershipMode.Preserve);
 }
