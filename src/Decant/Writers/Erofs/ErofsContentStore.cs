@@ -105,6 +105,15 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
     private const int BatchBytes = 1 << 20;
 
     /// <summary>
+    /// The compression buffers: a pool of its own that keeps a few. The shared pool keeps arrays per
+    /// core and per thread that returns one, and with 1 MiB batches that held over 15 MiB.
+    /// </summary>
+    private static readonly System.Buffers.ArrayPool<byte> CompressionBuffers = System.Buffers.ArrayPool<byte>.Create(BatchBytes, maxArraysPerBucket: 4);
+
+    /// <summary>One compression per core at most: more threads would only add their compressors' memory.</summary>
+    private static readonly ParallelOptions Parallelism = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
+
+    /// <summary>
     /// Compresses a file just streamed (at least half of its blocks data, so holes of a sparse file
     /// are not filled in; its blocks still in the page cache): each cluster of its blocks (zeros
     /// for its holes, the last partial block from the spool) is compressed into fresh blocks after
@@ -122,8 +131,8 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
         long lclusters = (content.Size + BlockSize - 1) >> ErofsConstants.BlockShift;
         int clusterSize = compressor.ClusterSize;
         int batch = (int)Math.Clamp(Math.Min(BatchBytes / clusterSize, (lclusters + compressor.ClusterBlocks - 1) / compressor.ClusterBlocks), 1, 64);
-        byte[] input = System.Buffers.ArrayPool<byte>.Shared.Rent(batch * clusterSize);
-        byte[] output = System.Buffers.ArrayPool<byte>.Shared.Rent(batch * clusterSize);
+        byte[] input = CompressionBuffers.Rent(batch * clusterSize);
+        byte[] output = CompressionBuffers.Rent(batch * clusterSize);
         var packed = new int[batch];
         try
         {
@@ -180,8 +189,8 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(input);
-            System.Buffers.ArrayPool<byte>.Shared.Return(output);
+            CompressionBuffers.Return(input);
+            CompressionBuffers.Return(output);
         }
     }
 
@@ -204,7 +213,7 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
         }
         else
         {
-            Parallel.For(0, inBatch, One);
+            Parallel.For(0, inBatch, Parallelism, One);
         }
     }
 
