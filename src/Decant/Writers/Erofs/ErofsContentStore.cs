@@ -8,68 +8,102 @@ namespace Decant.Writers.Erofs;
 /// <summary>
 /// Writes each file's whole blocks straight into fresh blocks of the image as layers stream
 /// (all-zero blocks and holes are never written: they become holes of a chunk-based file), and its
-/// last partial block into a spool beside the image, from which commit places it inline after the
-/// inode (or in a block of its own when it does not fit). Released content gives its blocks back
-/// for what commit lays out. Thread-safe: allocation is locked and writes go to disjoint positions.
-/// A layer read ahead of its turn is spooled beside the image (<see cref="SpooledLayerContents"/>)
-/// and filled in in its turn, so the image is the same bytes however many layers are read at once.
+/// last partial block into the tail spool (<see cref="ErofsTailSpool"/>), from which commit places
+/// it inline after the inode (or in a block of its own when it does not fit). Released content
+/// gives its blocks back for what commit lays out. Thread-safe: allocation is locked and writes go
+/// to disjoint positions. A layer read ahead of its turn is written into a spool of its own
+/// (<see cref="SpooledStoreContents{TStore}"/>) and moved in in its turn, so the image is the same bytes
+/// however many layers are read at once.
 /// </summary>
-internal sealed class ErofsContentStore : IReservingContentStore, IDeferringContentStore, IDisposable
+internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStore>, IDeferringContentStore, IDisposable
 {
     private readonly SafeFileHandle _image;
     private readonly ErofsBlockAllocator _allocator;
-    private readonly string _spoolDirectory;
+    private readonly string? _spoolDirectory;
     private readonly ErofsCompressor? _compressor;
-    private readonly Lock _lock = new();
-    private readonly List<ErofsContent> _written = [];
-    private SafeFileHandle? _tails;
-    private long _tailsEnd;
+    private readonly ErofsTailSpool _tails;
+    private readonly RangeCloner _cloner;
+    private readonly WrittenContents<ErofsContent> _written = new();
 
-    /// <summary>A store writing into <paramref name="image"/>, compressing with <paramref name="compressor"/> when there is one.</summary>
+    /// <summary>A store writing into <paramref name="image"/>, compressing with <paramref name="compressor"/> when there is one; its spools go in <paramref name="spoolDirectory"/>.</summary>
     public ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string spoolDirectory, ErofsCompressor? compressor)
+        : this(image, allocator, spoolDirectory, compressor, new ErofsTailSpool(spoolDirectory))
+    {
+    }
+
+    private ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string? spoolDirectory, ErofsCompressor? compressor, ErofsTailSpool tails)
     {
         _image = image;
         _allocator = allocator;
         _spoolDirectory = spoolDirectory;
         _compressor = compressor;
+        _tails = tails;
+        _cloner = new RangeCloner(image);
     }
 
     /// <inheritdoc/>
-    public IDeferredContents Defer() => new SpooledLayerContents(this, _spoolDirectory);
+    public IDeferredContents Defer() =>
+        new SpooledStoreContents<ErofsContentStore>(this, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
 
-    /// <inheritdoc/>
-    public ContentRef Reserve(long size)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(size);
-        return new ErofsContent(size);
-    }
+    /// <summary>
+    /// A store writing a layer read ahead of its turn into <paramref name="spool"/> (its blocks from
+    /// the start, never compressed), its tails into this store's tail spool.
+    /// </summary>
+    public ErofsContentStore SpoolStore(SafeFileHandle spool) => new(spool, new ErofsBlockAllocator(), spoolDirectory: null, compressor: null, _tails);
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
-        var content = Reserve(size);
-        await FillAsync(content, data, cancellationToken).ConfigureAwait(false);
-        return content;
-    }
-
-    /// <inheritdoc/>
-    public async ValueTask FillAsync(ContentRef reserved, Stream data, CancellationToken cancellationToken)
-    {
         ArgumentNullException.ThrowIfNull(data);
-        var content = (ErofsContent)reserved;
-        long size = content.Size;
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        var content = new ErofsContent(size);
         if (size > 0)
         {
             await ContentCopy.CopyAsync(data, size, new BlockSink(this, content), cancellationToken).ConfigureAwait(false);
-            if (_compressor is not null && content.WholeBlocks > 0 && 2 * content.DataBlocks >= content.WholeBlocks)
-            {
-                await CompressAsync(content, _compressor, cancellationToken).ConfigureAwait(false);
-            }
+            await CompressIfWorthAsync(content, cancellationToken).ConfigureAwait(false);
         }
-        lock (_lock)
+        _written.Add(content);
+        return content;
+    }
+
+
+    /// <summary>
+    /// Places the contents a spool store (<see cref="SpoolStore"/>) wrote into the image, in order:
+    /// each run of their blocks is allocated as streaming would have allocated it and compressed
+    /// as streaming would have compressed it, so the image is the same byte for byte; the blocks
+    /// are shared or copied in the kernel, consecutive runs in one call.
+    /// </summary>
+    public async ValueTask PlaceSpooledAsync(SafeFileHandle spool, ErofsContentStore spoolStore, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spoolStore);
+        var contents = spoolStore._written.TakeAll();
+        var copy = _cloner.Batch(spool, ErofsConstants.BlockSize);
+        foreach (var content in contents)
         {
+            var spooled = content.Runs;
+            content.ClearRuns();
+            foreach (var run in spooled)
+            {
+                long physical = _allocator.AllocateFresh(run.Blocks);
+                content.AddRun(run.Logical, physical, run.Blocks);
+                await copy.AddAsync(run.Physical, physical, run.Blocks, cancellationToken).ConfigureAwait(false);
+            }
+            if (WorthCompressing(content))
+            {
+                // Compression reads the file's blocks back from the image.
+                await copy.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await CompressAsync(content, _compressor!, cancellationToken).ConfigureAwait(false);
+            }
             _written.Add(content);
         }
+        await copy.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Whether a file just written is to be compressed: at least half of its whole blocks hold data, so the holes of a sparse file are not filled in.</summary>
+    private bool WorthCompressing(ErofsContent content) =>
+        _compressor is not null && content.WholeBlocks > 0 && 2 * content.DataBlocks >= content.WholeBlocks;
+
+    private ValueTask CompressIfWorthAsync(ErofsContent content, CancellationToken cancellationToken) =>
+        WorthCompressing(content) ? CompressAsync(content, _compressor!, cancellationToken) : ValueTask.CompletedTask;
 
     public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
     {
@@ -80,25 +114,18 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
     /// <summary>Releases every content the final tree does not use, whether or not the caller released it.</summary>
     public void ReleaseAllBut(IReadOnlySet<ContentRef> used)
     {
-        lock (_lock)
-        {
-            ContentRelease.ReleaseAllBut(_written, keep: used.Contains, Release);
-        }
+        _written.ReleaseAllBut(keep: used.Contains, Release);
     }
 
     /// <summary>Reads a content's last partial block into <paramref name="destination"/> (its length), zeros when it was all zero.</summary>
-    public async ValueTask ReadTailAsync(ErofsContent content, Memory<byte> destination, CancellationToken cancellationToken)
+    public ValueTask ReadTailAsync(ErofsContent content, Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (content.TailSpoolOffset < 0)
         {
             destination.Span.Clear();
-            return;
+            return ValueTask.CompletedTask;
         }
-        int read = await RandomAccess.ReadAsync(_tails!, destination, content.TailSpoolOffset, cancellationToken).ConfigureAwait(false);
-        if (read != destination.Length)
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"the tail spool beside the image ended early ({read} of {destination.Length} bytes)");
-        }
+        return _tails.ReadAsync(content.TailSpoolOffset, destination, cancellationToken);
     }
 
     /// <summary>How much input is compressed at once, cluster by cluster on every core.</summary>
@@ -267,40 +294,13 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
     }
 
     /// <summary>Closes (so deletes) the tail spool.</summary>
-    public void Dispose() => _tails?.Dispose();
+    public void Dispose() => _tails.Dispose();
 
     private void Release(ErofsContent content)
     {
         if (Interlocked.Exchange(ref content.Released, 1) == 0)
         {
             _allocator.Release(content.Runs);
-        }
-    }
-
-    /// <summary>Appends a last partial block to the spool and returns where it is.</summary>
-    private async ValueTask<long> SpoolTailAsync(ReadOnlyMemory<byte> tail, CancellationToken cancellationToken)
-    {
-        long at;
-        lock (_lock)
-        {
-            _tails ??= OpenSpool();
-            at = _tailsEnd;
-            _tailsEnd += tail.Length;
-        }
-        await RandomAccess.WriteAsync(_tails, tail, at, cancellationToken).ConfigureAwait(false);
-        return at;
-    }
-
-    private SafeFileHandle OpenSpool()
-    {
-        string path = Path.Combine(_spoolDirectory, $".decant-erofs-tails-{Guid.NewGuid():N}");
-        try
-        {
-            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the spool for files' last blocks in {_spoolDirectory}: {error.Message}", error);
         }
     }
 
@@ -322,7 +322,7 @@ internal sealed class ErofsContentStore : IReservingContentStore, IDeferringCont
             int whole = length - tail;
             if (tail > 0)
             {
-                content.TailSpoolOffset = await store.SpoolTailAsync(buffer.AsMemory(start + whole, tail), cancellationToken).ConfigureAwait(false);
+                content.TailSpoolOffset = await store._tails.AppendAsync(buffer.AsMemory(start + whole, tail), cancellationToken).ConfigureAwait(false);
             }
             if (whole > 0)
             {
@@ -382,6 +382,9 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
         (_first, _runCount, _more) = (new DataRun(0, start, blocks), 1, null);
         TailSpoolOffset = -1;
     }
+
+    /// <summary>Forgets the runs (before they are added again where the blocks moved).</summary>
+    internal void ClearRuns() => (_first, _runCount, _more) = (default, 0, null);
 
     internal void AddRun(long logical, long physical, long blocks)
     {

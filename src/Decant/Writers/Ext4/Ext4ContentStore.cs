@@ -11,48 +11,43 @@ namespace Decant.Writers.Ext4;
 /// <see cref="BlockAllocator"/>. Released content gives its blocks back for metadata at commit.
 /// Thread-safe: allocation is locked and writes go to disjoint positions.
 /// </summary>
-internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDeferringContentStore
+internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>, IFileContentStore, IDeferringContentStore
 {
     private readonly SafeFileHandle _image;
     private readonly BlockAllocator _allocator;
     private readonly string? _spoolDirectory;
-    private readonly Lock _lock = new();
-    private readonly List<Ext4Content> _written = [];
-    private volatile bool _cannotReflink;
+    private readonly WrittenContents<Ext4Content> _written = new();
+    private readonly RangeCloner _cloner;
 
     /// <summary>A store writing into <paramref name="image"/>; layers read ahead of their turn are spooled in <paramref name="spoolDirectory"/> (null: this store is such a spool).</summary>
     public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator, string? spoolDirectory)
     {
         _image = image;
+        _cloner = new RangeCloner(image);
         _allocator = allocator;
         _spoolDirectory = spoolDirectory;
     }
 
     /// <inheritdoc/>
     public IDeferredContents Defer() =>
-        new DeferredExt4Contents(this, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
+        new SpooledStoreContents<Ext4ContentStore>(this, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
 
-    /// <summary>The contents written so far, in the order they were written (one writer at a time), handed over once.</summary>
-    internal List<Ext4Content> TakeWritten()
-    {
-        lock (_lock)
-        {
-            var written = new List<Ext4Content>(_written);
-            _written.Clear();
-            return written;
-        }
-    }
+    /// <inheritdoc/>
+    // The spool's blocks start at 0 and skip no zones: no filesystem is laid out in it.
+    public Ext4ContentStore SpoolStore(SafeFileHandle spool) => new(spool, new BlockAllocator(new GroupLayout(maxGroups: 0)), spoolDirectory: null);
 
     /// <summary>
-    /// Places contents written into a spool (a store over <paramref name="spool"/>) into the image,
+    /// Places the contents a spool store (<see cref="SpoolStore"/> over <paramref name="spool"/>) wrote into the image,
     /// in order: each run of their blocks is allocated as streaming would have allocated it, so the
     /// image is the same byte for byte, then the blocks are cloned or copied over, consecutive runs
     /// in one call.
     /// </summary>
-    internal async ValueTask PlaceSpooledAsync(SafeFileHandle spool, IReadOnlyList<Ext4Content> contents, CancellationToken cancellationToken)
+    public async ValueTask PlaceSpooledAsync(SafeFileHandle spool, Ext4ContentStore spoolStore, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(spoolStore);
+        var contents = spoolStore._written.TakeAll();
         var runs = new List<BlockRun>();
-        var copy = new PendingCopy(this, spool);
+        var copy = _cloner.Batch(spool, Ext4Constants.BlockSize);
         foreach (var content in contents)
         {
             var extents = new List<FileExtent>(content.Extents.Count);
@@ -67,54 +62,9 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
                 }
             }
             content.MoveTo(extents);
-            lock (_lock)
-            {
-                _written.Add(content);
-            }
+            _written.Add(content);
         }
         await copy.FlushAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Blocks to move from a spool into the image, gathered while they stay consecutive on both sides.</summary>
-    private sealed class PendingCopy(Ext4ContentStore store, SafeFileHandle spool)
-    {
-        private const long MaxBlocks = 16384; // 64 MiB a call
-        private long _from, _to, _blocks;
-
-        public async ValueTask AddAsync(long from, long to, long blocks, CancellationToken cancellationToken)
-        {
-            if (_blocks > 0 && (from != _from + _blocks || to != _to + _blocks || _blocks + blocks > MaxBlocks))
-            {
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            if (_blocks == 0)
-            {
-                (_from, _to) = (from, to);
-            }
-            _blocks += blocks;
-        }
-
-        public async ValueTask FlushAsync(CancellationToken cancellationToken)
-        {
-            if (_blocks > 0)
-            {
-                await store.CloneOrCopyAsync(spool, _from * Ext4Constants.BlockSize, _to * Ext4Constants.BlockSize, _blocks * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
-                _blocks = 0;
-            }
-        }
-    }
-
-    /// <summary>Whole blocks from another file into the image: shared (FICLONERANGE) where the filesystem can, else copied in the kernel. Says whether they were shared.</summary>
-    private async ValueTask<bool> CloneOrCopyAsync(SafeFileHandle source, long from, long at, long bytes, CancellationToken cancellationToken)
-    {
-        if (!_cannotReflink && KernelCopy.TryCloneRange(source, from, _image, at, bytes))
-        {
-            return true;
-        }
-        // Whether two filesystems share blocks does not change from range to range: asked once.
-        _cannotReflink = true;
-        await KernelCopy.CopyRangeAsync(source, from, _image, at, bytes, cancellationToken).ConfigureAwait(false);
-        return false;
     }
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
@@ -126,19 +76,13 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
         {
             // Empty files are common (a 100 000-file directory of them is a test case): no blocks, no lists.
             var empty = new Ext4Content(0, []);
-            lock (_lock)
-            {
-                _written.Add(empty);
-            }
+            _written.Add(empty);
             return empty;
         }
         var extents = new List<FileExtent>();
         await ContentCopy.CopyAsync(data, size, new BlockSink(_image, _allocator, extents, []), cancellationToken).ConfigureAwait(false);
         var content = new Ext4Content(size, extents);
-        lock (_lock)
-        {
-            _written.Add(content);
-        }
+        _written.Add(content);
         return content;
     }
 
@@ -170,7 +114,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
                 long bytes = Math.Min(run.Length * Ext4Constants.BlockSize, left);
                 long whole = bytes & ~(long)(Ext4Constants.BlockSize - 1);
                 long at = run.Start * Ext4Constants.BlockSize;
-                if (whole > 0 && await CloneOrCopyAsync(source, from, at, whole, cancellationToken).ConfigureAwait(false))
+                if (whole > 0 && await _cloner.CloneOrCopyAsync(source, from, at, whole, cancellationToken).ConfigureAwait(false))
                 {
                     cloned = true;
                 }
@@ -188,10 +132,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
             }
         }
         var content = new Ext4Content(size, extents);
-        lock (_lock)
-        {
-            _written.Add(content);
-        }
+        _written.Add(content);
         // Reflinked: every whole block shares the object's (a last partial block is always copied).
         return new PlacedContent(content, cloned && !copied);
     }
@@ -205,10 +146,7 @@ internal sealed class Ext4ContentStore : IContentStore, IFileContentStore, IDefe
     /// <summary>Releases every content the final tree does not use (not marked <see cref="Ext4Content.InTree"/>), whether or not the caller released it.</summary>
     public void ReleaseNotInTree()
     {
-        lock (_lock)
-        {
-            ContentRelease.ReleaseAllBut(_written, keep: content => content.InTree, Release);
-        }
+        _written.ReleaseAllBut(keep: content => content.InTree, Release);
     }
 
     private static void CheckSize(long size)
