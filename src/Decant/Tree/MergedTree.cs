@@ -52,6 +52,12 @@ public sealed class Inode
     /// <summary>How many paths in the tree lead to this inode.</summary>
     public int LinkCount { get; internal set; }
 
+    /// <summary>
+    /// The inode's number in the walk of the image writer committing the tree (one writer at a time),
+    /// so that a writer needs no map from inodes to what it lays out for them; -1 until one sets it.
+    /// </summary>
+    internal int WalkOrdinal { get; set; } = -1;
+
     /// <summary>Whether <see cref="Kind"/> is <see cref="NodeKind.Directory"/>.</summary>
     public bool IsDirectory => Kind == NodeKind.Directory;
 }

@@ -111,11 +111,8 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Releases every content the final tree does not use, whether or not the caller released it.</summary>
-    public void ReleaseAllBut(IReadOnlySet<ContentRef> used)
-    {
-        _written.ReleaseAllBut(keep: used.Contains, Release);
-    }
+    /// <summary>Releases every content the final tree does not use (not marked <see cref="ErofsContent.InTree"/>), whether or not the caller released it.</summary>
+    public void ReleaseNotInTree() => _written.ReleaseAllBut(keep: content => content.InTree, Release);
 
     /// <summary>Reads a content's last partial block into <paramref name="destination"/> (its length), zeros when it was all zero.</summary>
     public ValueTask ReadTailAsync(ErofsContent content, Memory<byte> destination, CancellationToken cancellationToken)
@@ -363,6 +360,9 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
 
     /// <summary>1 once the blocks went back to the allocator.</summary>
     internal int Released;
+
+    /// <summary>Set at commit on every content the merged tree still holds; the others give their blocks back.</summary>
+    internal bool InTree;
 
     /// <summary>For a compressed file: its physical clusters in order, each at a block offset from <see cref="CompressedStart"/>; otherwise null.</summary>
     public IReadOnlyList<ErofsPcluster>? Clusters { get; private set; }

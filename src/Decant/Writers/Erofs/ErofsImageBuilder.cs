@@ -27,13 +27,16 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     /// <summary>The list of no xattrs, never added to.</summary>
     private static readonly List<ErofsXattr> NoXattrs = [];
 
-    /// <summary>One inode's plan: its record, its xattrs, and where its data goes.</summary>
+    /// <summary>
+    /// One inode's plan: its record, its xattrs, and where its data goes. A plan is made for each
+    /// inode twice, once to lay the image out and once to write it, and not kept: what commit keeps
+    /// per inode is only its record's position and the first block laid out for it.
+    /// </summary>
     private sealed class Plan(TreeNode node)
     {
         public TreeNode Node { get; } = node;
         public ErofsInodeRecord Inode { get; } = new();
-        /// <summary>The converted xattrs until they are split; then those shared and those inline (empty lists shared by every plan without xattrs).</summary>
-        public List<ErofsXattr> Xattrs { get; set; } = NoXattrs;
+        /// <summary>The xattrs shared and those inline (empty lists shared by every plan without xattrs).</summary>
         public List<ErofsXattr> Shared { get; set; } = NoXattrs;
         public List<ErofsXattr> Inline { get; set; } = NoXattrs;
         public int XattrSize { get; set; }
@@ -56,6 +59,9 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         public bool Fits(int inline) => HeadSize + inline <= ErofsConstants.BlockSize;
     }
 
+    /// <summary>What every plan is made from: the build time, and how many inodes carry each xattr.</summary>
+    private sealed record PlanContext(Timestamp BuildTime, Dictionary<ErofsXattr, int> XattrUses);
+
     /// <summary>
     /// The LZ4 configuration after the superblock (with COMPR_CFGS): its length, then the sliding
     /// window (0: the default 64 KiB) and the largest physical cluster in blocks.
@@ -70,9 +76,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
 
     public async Task<WriteSummary> BuildAsync(MergedTree tree, int maxClusterBlocks, CancellationToken cancellationToken)
     {
-        var plans = new List<Plan>();
-        var index = new Dictionary<Inode, int>(ReferenceEqualityComparer.Instance);
-        var used = new HashSet<ContentRef>(ReferenceEqualityComparer.Instance);
+        var nodes = new List<TreeNode>();
         foreach (var step in tree.WalkSteps(withPaths: false))
         {
             _counter.Count(step.Node, step.IsFirstPathOfInode);
@@ -80,39 +84,51 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             {
                 continue;
             }
-            index.Add(step.Node.Inode, plans.Count);
-            plans.Add(new Plan(step.Node));
-            if (step.Node.Inode.Content is { } content)
+            step.Node.Inode.WalkOrdinal = nodes.Count;
+            nodes.Add(step.Node);
+            switch (step.Node.Inode.Content)
             {
-                used.Add(content);
+                case ErofsContent content:
+                    content.InTree = true;
+                    break;
+                case { }:
+                    throw new InvalidOperationException("the tree holds content that was not written by this EROFS writer's content store");
             }
         }
-        store.ReleaseAllBut(used);
+        store.ReleaseNotInTree();
         allocator.Seal();
 
-        var buildTime = BuildTime(plans);
-        var shared = PlanXattrs(plans);
-        for (int i = 0; i < plans.Count; i++)
+        var context = new PlanContext(BuildTime(nodes), CountXattrs(nodes, out var shared));
+        // Laid out inode by inode in walk order: where each record goes, and the blocks each needs.
+        var positions = new long[nodes.Count];
+        var dataStarts = new uint[nodes.Count];
+        long metaBytes = 0;
+        for (int i = 0; i < nodes.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            PlanInode(plans[i], (uint)(i + 1), buildTime);
+            var plan = MakePlan(nodes[i], i, context);
+            if (plan.DataBlocks > 0)
+            {
+                dataStarts[i] = (uint)allocator.Allocate(plan.DataBlocks);
+            }
+            positions[i] = metaBytes = PlaceRecord(metaBytes, plan.RecordSize, ErofsConstants.NidUnit);
+            metaBytes += plan.RecordSize;
         }
-        foreach (var plan in plans.Where(p => p.DataBlocks > 0))
-        {
-            plan.DataStart = allocator.Allocate(plan.DataBlocks);
-        }
+        metaBytes = Math.Max(metaBytes, 1);
         var sharedIds = LayOutSharedXattrs(shared, out long sharedBytes);
         long xattrStart = sharedBytes == 0 ? 0 : allocator.AllocateFresh(BlocksFor(sharedBytes));
-        long metaBytes = LayOutRecords(plans);
         long metaStart = allocator.AllocateFresh(BlocksFor(metaBytes));
         long totalBlocks = allocator.End;
 
         var blocks = new BlockWriter(file);
         var meta = new SequentialImageWriter(file, metaStart << ErofsConstants.BlockShift);
-        foreach (var plan in plans)
+        for (int i = 0; i < nodes.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await WriteInodeAsync(plan, plans, index, sharedIds, blocks, meta, cancellationToken).ConfigureAwait(false);
+            var plan = MakePlan(nodes[i], i, context);
+            plan.Position = positions[i];
+            plan.DataStart = dataStarts[i];
+            await WriteInodeAsync(plan, positions, sharedIds, blocks, meta, cancellationToken).ConfigureAwait(false);
         }
         await meta.PadToAsync(BlocksFor(metaBytes) << ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
         await meta.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -125,10 +141,10 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             Trailer = _compressed ? Lz4Configuration(maxClusterBlocks) : [],
             FeatureCompat = ErofsConstants.CompatSuperblockChecksum | ErofsConstants.CompatMtime,
             FeatureIncompat = _incompat,
-            RootNid = checked((ushort)plans[0].Nid),
-            InodeCount = (ulong)plans.Count,
-            BuildTimeSeconds = buildTime.Seconds,
-            BuildTimeNanoseconds = buildTime.Nanoseconds,
+            RootNid = checked((ushort)(positions[0] / ErofsConstants.NidUnit)),
+            InodeCount = (ulong)nodes.Count,
+            BuildTimeSeconds = context.BuildTime.Seconds,
+            BuildTimeNanoseconds = context.BuildTime.Nanoseconds,
             Blocks = (uint)totalBlocks,
             MetaBlockAddress = (uint)metaStart,
             XattrBlockAddress = (uint)xattrStart,
@@ -149,12 +165,12 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     /// The build time compact inodes take: the tree's most common mtime (the earliest of equally
     /// common ones; only times from 1970 on), so as many inodes as can be are compact.
     /// </summary>
-    private static Timestamp BuildTime(List<Plan> plans)
+    private static Timestamp BuildTime(List<TreeNode> nodes)
     {
         var counts = new Dictionary<Timestamp, int>();
-        foreach (var plan in plans)
+        foreach (var node in nodes)
         {
-            var time = plan.Node.Inode.ModificationTime;
+            var time = node.Inode.ModificationTime;
             if (time.Seconds >= 0)
             {
                 counts[time] = counts.GetValueOrDefault(time) + 1;
@@ -165,31 +181,18 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             : counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key.Seconds).ThenBy(c => c.Key.Nanoseconds).First().Key;
     }
 
-    /// <summary>Converts every inode's xattrs and splits them: an xattr two or more inodes carry is shared (in order of first use), the rest inline.</summary>
-    private List<ErofsXattr> PlanXattrs(List<Plan> plans)
+    /// <summary>
+    /// Converts every inode's xattrs (noting those EROFS cannot hold) and counts how many inodes carry
+    /// each; <paramref name="shared"/> gets those two or more carry, in order of first use.
+    /// </summary>
+    private Dictionary<ErofsXattr, int> CountXattrs(List<TreeNode> nodes, out List<ErofsXattr> shared)
     {
         var uses = new Dictionary<ErofsXattr, int>();
         var order = new List<ErofsXattr>();
-        foreach (var plan in plans)
+        foreach (var node in nodes)
         {
-            if (plan.Node.Inode.Xattrs.Count == 0)
-            {
-                continue;
-            }
             int skippedBefore = _skippedXattrs.Count;
-            try
-            {
-                plan.Xattrs = ErofsXattrs.Convert(plan.Node.Inode.Xattrs, _skippedXattrs);
-            }
-            catch (DecantException error)
-            {
-                throw new DecantException(error.Kind, $"\"{plan.Node.Path}\": {error.Message}", error);
-            }
-            for (int i = skippedBefore; i < _skippedXattrs.Count; i++)
-            {
-                _skippedXattrs[i] = $"{plan.Node.Path}: {_skippedXattrs[i]}";
-            }
-            foreach (var xattr in plan.Xattrs)
+            foreach (var xattr in ConvertXattrs(node, _skippedXattrs))
             {
                 if (uses.TryGetValue(xattr, out int count))
                 {
@@ -201,17 +204,47 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
                     order.Add(xattr);
                 }
             }
+            for (int i = skippedBefore; i < _skippedXattrs.Count; i++)
+            {
+                _skippedXattrs[i] = $"{node.Path}: {_skippedXattrs[i]}";
+            }
         }
-        foreach (var plan in plans.Where(p => p.Xattrs.Count > 0))
+        shared = order.Where(x => uses[x] > 1).ToList();
+        return uses;
+    }
+
+    /// <summary>An inode's xattrs as EROFS holds them; those it cannot are named in <paramref name="skipped"/>.</summary>
+    private static List<ErofsXattr> ConvertXattrs(TreeNode node, List<string> skipped)
+    {
+        if (node.Inode.Xattrs.Count == 0)
+        {
+            return NoXattrs;
+        }
+        try
+        {
+            return ErofsXattrs.Convert(node.Inode.Xattrs, skipped);
+        }
+        catch (DecantException error)
+        {
+            throw new DecantException(error.Kind, $"\"{node.Path}\": {error.Message}", error);
+        }
+    }
+
+    /// <summary>An inode's plan: its xattrs split (one two or more inodes carry is shared, up to the most an inode may share), its record filled in and its data layout decided.</summary>
+    private Plan MakePlan(TreeNode node, int ordinal, PlanContext context)
+    {
+        var plan = new Plan(node);
+        var xattrs = ConvertXattrs(node, []);
+        if (xattrs.Count > 0)
         {
             (plan.Shared, plan.Inline) = ([], []);
-            foreach (var xattr in plan.Xattrs)
+            foreach (var xattr in xattrs)
             {
-                (uses[xattr] > 1 && plan.Shared.Count < ErofsConstants.MaxSharedXattrs ? plan.Shared : plan.Inline).Add(xattr);
+                (context.XattrUses[xattr] > 1 && plan.Shared.Count < ErofsConstants.MaxSharedXattrs ? plan.Shared : plan.Inline).Add(xattr);
             }
-            plan.Xattrs = NoXattrs;
         }
-        return order.Where(x => uses[x] > 1).ToList();
+        PlanInode(plan, (uint)(ordinal + 1), context.BuildTime);
+        return plan;
     }
 
     /// <summary>Ids of the shared xattrs (their offsets from the area's start in 4-byte units); an entry that fits in a block never crosses one.</summary>
@@ -263,19 +296,6 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         return at;
     }
 
-    /// <summary>Places every inode record in the metadata area in walk order; returns the area's length.</summary>
-    private static long LayOutRecords(List<Plan> plans)
-    {
-        long at = 0;
-        foreach (var plan in plans)
-        {
-            at = PlaceRecord(at, plan.RecordSize, ErofsConstants.NidUnit);
-            plan.Position = at;
-            at += plan.RecordSize;
-        }
-        return Math.Max(at, 1);
-    }
-
     /// <summary>Fills in the inode record and decides the data layout (all but the block addresses laid out at commit).</summary>
     private void PlanInode(Plan plan, uint number, Timestamp buildTime)
     {
@@ -321,8 +341,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         switch (inode.Kind)
         {
             case NodeKind.RegularFile:
-                PlanFile(plan, inode.Content as ErofsContent ?? (inode.Content is null ? null
-                    : throw new InvalidOperationException("the tree holds content that was not written by this EROFS writer's content store")));
+                PlanFile(plan, inode.Content as ErofsContent);
                 break;
             case NodeKind.Directory:
                 PlanBytes(plan, directorySize);
@@ -440,7 +459,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     }
 
     /// <summary>Writes an inode's data laid out at commit, then its record (inode, xattrs, inline data, block map) in the metadata area.</summary>
-    private async ValueTask WriteInodeAsync(Plan plan, List<Plan> plans, Dictionary<Inode, int> index, Dictionary<ErofsXattr, uint> sharedIds, BlockWriter blocks, SequentialImageWriter meta, CancellationToken cancellationToken)
+    private async ValueTask WriteInodeAsync(Plan plan, long[] positions, Dictionary<ErofsXattr, uint> sharedIds, BlockWriter blocks, SequentialImageWriter meta, CancellationToken cancellationToken)
     {
         var inode = plan.Node.Inode;
         ReadOnlyMemory<byte> inline = default;
@@ -448,7 +467,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         {
             case NodeKind.Directory:
                 plan.Inode.Union = plan.DataBlocks > 0 ? (uint)plan.DataStart : 0;
-                inline = await WriteDirectoryAsync(plan, plans, index, blocks, cancellationToken).ConfigureAwait(false);
+                inline = await WriteDirectoryAsync(plan, positions, blocks, cancellationToken).ConfigureAwait(false);
                 break;
             case NodeKind.Symlink:
                 byte[] target = NameBytes.GetBytes(inode.SymlinkTarget!);
@@ -531,12 +550,12 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     }
 
     /// <summary>Writes a directory's whole blocks and returns its last partial block when it goes inline.</summary>
-    private async ValueTask<ReadOnlyMemory<byte>> WriteDirectoryAsync(Plan plan, List<Plan> plans, Dictionary<Inode, int> index, BlockWriter blocks, CancellationToken cancellationToken)
+    private async ValueTask<ReadOnlyMemory<byte>> WriteDirectoryAsync(Plan plan, long[] positions, BlockWriter blocks, CancellationToken cancellationToken)
     {
         var node = plan.Node;
         var entries = SortedEntries(node).Select(e => new ErofsDirent(
             NameBytes.GetBytes(e.Name),
-            e.Child is null ? plan.Nid : plans[index[e.Child.Inode]].Nid,
+            e.Child is null ? plan.Nid : (ulong)(positions[e.Child.Inode.WalkOrdinal] / ErofsConstants.NidUnit),
             e.Child is null ? LinuxFileTypes.DirentType(NodeKind.Directory) : LinuxFileTypes.DirentType(e.Child.Inode.Kind))).ToList();
         long block = plan.DataStart;
         int inlineLength = 0;
