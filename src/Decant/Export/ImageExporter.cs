@@ -67,6 +67,10 @@ public static class ImageExporter
                 options.Cache?.BeforeExport();
                 var (tree, uncompressed) = await ReadAndApplyLayersAsync(source, image, writer.Content, options, counters, tracker, cancellationToken).ConfigureAwait(false);
                 tracker.SetStage(ExportStage.Writing);
+                // The last layer's read and apply may have finished synchronously inside one another's
+                // completions, all still on this stack and each holding the last layer's index: leave
+                // them, so that index is garbage before the commit lays out the image.
+                await Task.Yield();
                 MemoryGovernor.BetweenPhases();
                 var summary = await writer.CommitAsync(tree, cancellationToken).ConfigureAwait(false);
                 if (bundle is not null)

@@ -114,16 +114,8 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
     /// <summary>Releases every content the final tree does not use (not marked <see cref="ErofsContent.InTree"/>), whether or not the caller released it.</summary>
     public void ReleaseNotInTree() => _written.ReleaseAllBut(keep: content => content.InTree, Release);
 
-    /// <summary>Reads a content's last partial block into <paramref name="destination"/> (its length), zeros when it was all zero.</summary>
-    public ValueTask ReadTailAsync(ErofsContent content, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        if (content.TailSpoolOffset < 0)
-        {
-            destination.Span.Clear();
-            return ValueTask.CompletedTask;
-        }
-        return _tails.ReadAsync(content.TailSpoolOffset, destination, cancellationToken);
-    }
+    /// <summary>What commit reads the files' last partial blocks with, in the tree's order.</summary>
+    public ITailReader OpenTailReader() => _tails.OpenReader();
 
     /// <summary>How much input is compressed at once, cluster by cluster on every core.</summary>
     private const int BatchBytes = 1 << 20;
@@ -175,7 +167,7 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
                     await ReadBlocksAsync(runs, first, cluster[..whole], cancellationToken).ConfigureAwait(false);
                     if (bytes > whole)
                     {
-                        await ReadTailAsync(content, cluster[whole..bytes], cancellationToken).ConfigureAwait(false);
+                        await content.ReadTailAsync(_tails, cluster[whole..bytes], cancellationToken).ConfigureAwait(false);
                     }
                     cluster.Span[bytes..(count * BlockSize)].Clear();
                 }
@@ -345,6 +337,17 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
 
     /// <summary>The offset of the last partial block's bytes in the tail spool; -1 when there is none or it is all zero.</summary>
     public long TailSpoolOffset { get; set; } = -1;
+
+    /// <summary>Reads the last partial block into <paramref name="destination"/> (its length) from where it waits, zeros when it was all zero.</summary>
+    public ValueTask ReadTailAsync(ITailReader tails, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (TailSpoolOffset < 0)
+        {
+            destination.Span.Clear();
+            return ValueTask.CompletedTask;
+        }
+        return tails.ReadAsync(TailSpoolOffset, destination, cancellationToken);
+    }
 
     /// <summary>The length of the last partial block (0 when the size is a whole number of blocks).</summary>
     public int TailLength => (int)(Size & (ErofsConstants.BlockSize - 1));

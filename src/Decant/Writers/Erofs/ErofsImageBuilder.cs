@@ -19,6 +19,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     private readonly List<string> _skippedXattrs = [];
     private readonly SummaryCounter _counter = new();
     private readonly byte[] _block = new byte[ErofsConstants.BlockSize];
+    private readonly ITailReader _tails = store.OpenTailReader();
     private uint _incompat;
     private bool _compressed;
 
@@ -528,7 +529,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     {
         if (plan.InlineLength > 0)
         {
-            await store.ReadTailAsync(content, _tail.AsMemory(0, plan.InlineLength), cancellationToken).ConfigureAwait(false);
+            await content.ReadTailAsync(_tails, _tail.AsMemory(0, plan.InlineLength), cancellationToken).ConfigureAwait(false);
             return _tail.AsMemory(0, plan.InlineLength);
         }
         if (plan.DataBlocks == 0)
@@ -536,7 +537,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             return default;
         }
         Array.Clear(_tail);
-        await store.ReadTailAsync(content, _tail.AsMemory(0, content.TailLength), cancellationToken).ConfigureAwait(false);
+        await content.ReadTailAsync(_tails, _tail.AsMemory(0, content.TailLength), cancellationToken).ConfigureAwait(false);
         await blocks.WriteAsync(plan.DataStart, _tail, cancellationToken).ConfigureAwait(false);
         if (plan.ChunkRuns is { } runs)
         {
