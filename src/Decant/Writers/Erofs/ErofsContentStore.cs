@@ -121,10 +121,12 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
     private const int BatchBytes = 1 << 20;
 
     /// <summary>
-    /// The compression buffers: a pool of its own that keeps a few. The shared pool keeps arrays per
-    /// core and per thread that returns one, and with 1 MiB batches that held over 15 MiB.
+    /// The compression buffers: a pool of its own that keeps two (the input and output of the one file
+    /// compressed at a time), always of one size, a batch (a cluster may not be larger). The shared
+    /// pool keeps arrays per core and per thread that returns one, and with 1 MiB batches that held
+    /// over 15 MiB; buffers sized to each file filled a bucket of every size.
     /// </summary>
-    private static readonly System.Buffers.ArrayPool<byte> CompressionBuffers = System.Buffers.ArrayPool<byte>.Create(BatchBytes, maxArraysPerBucket: 4);
+    private static readonly System.Buffers.ArrayPool<byte> CompressionBuffers = System.Buffers.ArrayPool<byte>.Create(BatchBytes, maxArraysPerBucket: 2);
 
     /// <summary>One compression per core at most: more threads would only add their compressors' memory.</summary>
     private static readonly ParallelOptions Parallelism = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
@@ -147,8 +149,8 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
         long lclusters = (content.Size + BlockSize - 1) >> ErofsConstants.BlockShift;
         int clusterSize = compressor.ClusterSize;
         int batch = (int)Math.Clamp(Math.Min(BatchBytes / clusterSize, (lclusters + compressor.ClusterBlocks - 1) / compressor.ClusterBlocks), 1, 64);
-        byte[] input = CompressionBuffers.Rent(batch * clusterSize);
-        byte[] output = CompressionBuffers.Rent(batch * clusterSize);
+        byte[] input = CompressionBuffers.Rent(BatchBytes);
+        byte[] output = CompressionBuffers.Rent(BatchBytes);
         var packed = new int[batch];
         try
         {
