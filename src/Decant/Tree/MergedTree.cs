@@ -53,7 +53,7 @@ public sealed class Inode
     public int LinkCount { get; internal set; }
 
     /// <summary>
-    /// The inode's number in the walk of the image writer committing the tree (one writer at a time),
+    /// The number the image writer committing the tree (one writer at a time) gives this inode in its walk,
     /// so that a writer needs no map from inodes to what it lays out for them; -1 until one sets it.
     /// </summary>
     internal int WalkOrdinal { get; set; } = -1;

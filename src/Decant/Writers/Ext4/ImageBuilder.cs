@@ -28,7 +28,6 @@ internal sealed partial class ImageBuilder
     private readonly List<string> _skippedXattrs = [];
     /// <summary>Inode records by number (index 0 and the unused reserved inodes are null).</summary>
     private readonly List<InodeRecord?> _inodes = [];
-    private readonly Dictionary<Inode, uint> _numbers = new(ReferenceEqualityComparer.Instance);
     private long _time;
     private readonly SummaryCounter _counter = new();
 
@@ -91,24 +90,23 @@ internal sealed partial class ImageBuilder
 
     private uint InodeCount => (uint)(_inodes.Count - 1);
 
-    /// <summary>Numbers every inode in walk order of its first path (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there.</summary>
+    /// <summary>Numbers every inode in walk order of its first path (parents first, siblings in ordinal order): root 2, lost+found 11, the rest from there; each number is kept in <see cref="Inode.WalkOrdinal"/>.</summary>
     private void NumberInodes(List<TreeNode> firstPaths, bool addLostAndFound)
     {
         // Sized once: growing them would leave a trail of large garbage arrays behind.
         _inodes.Capacity = Ext4Constants.FirstInode + firstPaths.Count;
-        _numbers.EnsureCapacity(firstPaths.Count);
         for (int i = 0; i < Ext4Constants.FirstInode; i++)
         {
             _inodes.Add(null);
         }
-        _numbers.Add(firstPaths[0].Inode, Ext4Constants.RootInode);
+        firstPaths[0].Inode.WalkOrdinal = (int)Ext4Constants.RootInode;
         if (addLostAndFound)
         {
             _inodes.Add(null); // 11, filled in by AddLostAndFoundAsync
         }
         for (int i = 1; i < firstPaths.Count; i++)
         {
-            _numbers.Add(firstPaths[i].Inode, (uint)_inodes.Count);
+            firstPaths[i].Inode.WalkOrdinal = _inodes.Count;
             _inodes.Add(null);
         }
         if ((ulong)_inodes.Count + (ulong)_options.FreeInodes > uint.MaxValue)
@@ -117,11 +115,14 @@ internal sealed partial class ImageBuilder
         }
     }
 
+    /// <summary>An inode's number, given by <see cref="NumberInodes"/>.</summary>
+    private static uint Number(Inode inode) => (uint)inode.WalkOrdinal;
+
     /// <summary>Writes the inode whose first path is <paramref name="node"/>.</summary>
     private async ValueTask AddNodeAsync(TreeNode node, bool addLostAndFound, CancellationToken cancellationToken)
     {
         var inode = node.Inode;
-        uint number = _numbers[inode];
+        uint number = Number(inode);
         var record = NewRecord(inode);
         _inodes[(int)number] = record;
         switch (inode.Kind)
@@ -194,7 +195,7 @@ internal sealed partial class ImageBuilder
                 tooLong = tooLong is null || NameBytes.Compare(child.Name, tooLong.Name) < 0 ? child : tooLong;
                 continue;
             }
-            entries.Add(new DirectoryEntry(name, _numbers[child.Inode], FileType(child.Inode.Kind)));
+            entries.Add(new DirectoryEntry(name, Number(child.Inode), FileType(child.Inode.Kind)));
             if (child.Inode.IsDirectory)
             {
                 subdirectories++;
@@ -207,7 +208,7 @@ internal sealed partial class ImageBuilder
         }
         // Names are unique in a directory, so this order is the same whatever order the children came in.
         entries.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
-        uint parent = node.Parent is null ? Ext4Constants.RootInode : _numbers[node.Parent.Inode];
+        uint parent = node.Parent is null ? Ext4Constants.RootInode : Number(node.Parent.Inode);
         var blocks = DirectoryBlocks.Build(number, parent, entries, _hash, Crc32C.InodeSeed(_seed, number), out bool indexed);
         await WriteDirectoryBlocksAsync(record, blocks, indexed, number, cancellationToken).ConfigureAwait(false);
         record.Links = 2 + subdirectories > Ext4Constants.MaxLinks ? 1 : 2 + subdirectories;
