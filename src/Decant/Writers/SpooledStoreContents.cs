@@ -1,3 +1,4 @@
+using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
 
@@ -23,17 +24,20 @@ internal interface ISpoolingContentStore<TStore> : IContentStore
 /// file beside the image (deleted when closed), so zero blocks and holes are found exactly as in the
 /// image. In the layer's turn they move into the image in the order written
 /// (<see cref="ISpoolingContentStore{TStore}.PlaceSpooledAsync"/>): blocks are cloned where the
-/// filesystem can, else copied in the kernel, in long runs.
+/// filesystem can, else copied in the kernel, in long runs. A content released meanwhile is released
+/// in the image's store only after the layer's contents are placed, as it would have been had the
+/// layer been read in its turn, so the image is the same bytes.
 /// </summary>
-internal sealed class SpooledStoreContents<TStore> : DeferredLayerContents
+internal sealed class SpooledStoreContents<TStore> : IDeferredContents
     where TStore : ISpoolingContentStore<TStore>
 {
     private readonly TStore _image;
     private readonly SafeFileHandle _spool;
     private readonly TStore _spooled;
+    private readonly List<ContentRef> _released = [];
+    private bool _placed;
 
     public SpooledStoreContents(TStore image, string directory)
-        : base(image)
     {
         _image = image;
         _spool = CreateSpool(directory);
@@ -41,16 +45,56 @@ internal sealed class SpooledStoreContents<TStore> : DeferredLayerContents
     }
 
     /// <inheritdoc/>
-    public override ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
-        EnsureNotPlaced();
+        if (_placed)
+        {
+            throw new InvalidOperationException("the layer's contents were placed already");
+        }
         return _spooled.WriteAsync(data, size, cancellationToken);
     }
 
     /// <inheritdoc/>
-    protected override ValueTask PlaceContentsAsync(CancellationToken cancellationToken) =>
-        _image.PlaceSpooledAsync(_spool, _spooled, cancellationToken);
+    public ValueTask ReleaseAsync(ContentRef content, CancellationToken cancellationToken)
+    {
+        if (_placed)
+        {
+            return _image.ReleaseAsync(content, cancellationToken);
+        }
+        _released.Add(content);
+        return ValueTask.CompletedTask;
+    }
 
     /// <inheritdoc/>
-    public override void Dispose() => _spool.Dispose();
+    public async ValueTask PlaceAsync(CancellationToken cancellationToken)
+    {
+        if (_placed)
+        {
+            throw new InvalidOperationException("a layer's contents are placed once");
+        }
+        _placed = true;
+        await _image.PlaceSpooledAsync(_spool, _spooled, cancellationToken).ConfigureAwait(false);
+        foreach (var content in _released)
+        {
+            await _image.ReleaseAsync(content, cancellationToken).ConfigureAwait(false);
+        }
+        _released.Clear();
+    }
+
+    /// <summary>Closes (so deletes) the spool.</summary>
+    public void Dispose() => _spool.Dispose();
+
+    /// <summary>A new spool file in <paramref name="directory"/>, deleted when closed.</summary>
+    private static SafeFileHandle CreateSpool(string directory)
+    {
+        string path = Path.Combine(directory, $".decant-spool-{Guid.NewGuid():N}");
+        try
+        {
+            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new DecantException(DecantErrorKind.OutputError, $"cannot create a spool for a layer read ahead in {directory}: {error.Message}", error);
+        }
+    }
 }

@@ -65,7 +65,6 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
         return content;
     }
 
-
     /// <summary>
     /// Places the contents a spool store (<see cref="SpoolStore"/>) wrote into the image, in order:
     /// each run of their blocks is allocated as streaming would have allocated it and compressed

@@ -125,17 +125,14 @@ internal sealed class ErofsTailSpool(string directory) : ITailReader, IDisposabl
         /// <summary>Reads the tail appended at <paramref name="offset"/> into <paramref name="destination"/> (its length).</summary>
         public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
         {
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(destination.Length, WindowSize);
             int window = Find(offset, destination.Length);
             if (window < 0)
             {
                 window = LeastRecentlyUsed();
-                var buffer = _buffers[window] ??= new byte[Math.Max(WindowSize, destination.Length)];
-                if (buffer.Length < destination.Length)
-                {
-                    buffer = _buffers[window] = new byte[destination.Length];
-                }
+                var buffer = _buffers[window] ??= new byte[WindowSize];
                 _starts[window] = offset;
-                _lengths[window] = 0;
+                _lengths[window] = 0; // invalid until the read below succeeds
                 _lengths[window] = await spool.ReadSomeAsync(offset, buffer, cancellationToken).ConfigureAwait(false);
                 EnsureRead(_lengths[window], destination.Length);
             }
