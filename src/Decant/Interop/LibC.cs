@@ -144,6 +144,13 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(SafeHandle fd);
 
+    /// <summary>sched_setscheduler(2)'s policy for a thread that runs only when a core would otherwise be idle.</summary>
+    public const int SCHED_IDLE = 5;
+
+    /// <summary>sched_setscheduler(2); <paramref name="pid"/> 0 is the calling thread, <paramref name="priority"/> its struct sched_param.</summary>
+    [LibraryImport(Library, EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int pid, int policy, int* priority);
+
     [LibraryImport(Library, EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(NameMarshaller))]
     public static partial int OpenAt(SafeHandle dirfd, string path, int flags, uint mode);
 

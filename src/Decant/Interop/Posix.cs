@@ -18,6 +18,16 @@ internal static unsafe class Posix
         new(kind, operation, path, errno);
 
     /// <summary>openat(2) returning an owned descriptor, or the errno when it fails.</summary>
+    /// <summary>
+    /// Makes the calling thread run only when a core would otherwise be idle (SCHED_IDLE), for the
+    /// rest of its life: an unprivileged thread cannot come back. False when the kernel refuses.
+    /// </summary>
+    public static bool TryRunCallingThreadWhenIdle()
+    {
+        int priority = 0;
+        return LibC.SchedSetScheduler(0, LibC.SCHED_IDLE, &priority) == 0;
+    }
+
     public static SafeFdHandle? TryOpenAt(SafeHandle dir, string name, int flags, uint mode, out int errno)
     {
         var fd = LibC.OpenAt(dir, name, flags | LibC.O_CLOEXEC, mode);

@@ -40,7 +40,7 @@ internal sealed class SpooledStoreContents<TStore> : IDeferredContents
     public SpooledStoreContents(TStore image, string directory)
     {
         _image = image;
-        _spool = CreateSpool(directory);
+        _spool = SpoolFile.Create(directory, "spool", "a layer read ahead");
         _spooled = image.SpoolStore(_spool);
     }
 
@@ -83,18 +83,4 @@ internal sealed class SpooledStoreContents<TStore> : IDeferredContents
 
     /// <summary>Closes (so deletes) the spool.</summary>
     public void Dispose() => _spool.Dispose();
-
-    /// <summary>A new spool file in <paramref name="directory"/>, deleted when closed.</summary>
-    private static SafeFileHandle CreateSpool(string directory)
-    {
-        string path = Path.Combine(directory, $".decant-spool-{Guid.NewGuid():N}");
-        try
-        {
-            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"cannot create a spool for a layer read ahead in {directory}: {error.Message}", error);
-        }
-    }
 }

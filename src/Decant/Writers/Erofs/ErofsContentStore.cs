@@ -2,6 +2,7 @@ using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
+using Decant.Writers.Verity;
 
 namespace Decant.Writers.Erofs;
 
@@ -24,20 +25,26 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
     private readonly ErofsTailSpool _tails;
     private readonly RangeCloner _cloner;
     private readonly WrittenContents<ErofsContent> _written = new();
+    private readonly VerityDataDigests? _finalBlocks;
 
-    /// <summary>A store writing into <paramref name="image"/>, compressing with <paramref name="compressor"/> when there is one; its spools go in <paramref name="spoolDirectory"/>.</summary>
-    public ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string spoolDirectory, ErofsCompressor? compressor)
-        : this(image, allocator, spoolDirectory, compressor, new ErofsTailSpool(spoolDirectory))
+    /// <summary>
+    /// A store writing into <paramref name="image"/>, compressing with <paramref name="compressor"/>
+    /// when there is one; its spools go in <paramref name="spoolDirectory"/>; each file's blocks, once
+    /// final, are handed to <paramref name="finalBlocks"/> when there is one.
+    /// </summary>
+    public ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string spoolDirectory, ErofsCompressor? compressor, VerityDataDigests? finalBlocks)
+        : this(image, allocator, spoolDirectory, compressor, new ErofsTailSpool(spoolDirectory), finalBlocks)
     {
     }
 
-    private ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string? spoolDirectory, ErofsCompressor? compressor, ErofsTailSpool tails)
+    private ErofsContentStore(SafeFileHandle image, ErofsBlockAllocator allocator, string? spoolDirectory, ErofsCompressor? compressor, ErofsTailSpool tails, VerityDataDigests? finalBlocks)
     {
         _image = image;
         _allocator = allocator;
         _spoolDirectory = spoolDirectory;
         _compressor = compressor;
         _tails = tails;
+        _finalBlocks = finalBlocks;
         _cloner = new RangeCloner(image);
     }
 
@@ -49,7 +56,7 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
     /// A store writing a layer read ahead of its turn into <paramref name="spool"/> (its blocks from
     /// the start, never compressed), its tails into this store's tail spool.
     /// </summary>
-    public ErofsContentStore SpoolStore(SafeFileHandle spool) => new(spool, new ErofsBlockAllocator(), spoolDirectory: null, compressor: null, _tails);
+    public ErofsContentStore SpoolStore(SafeFileHandle spool) => new(spool, new ErofsBlockAllocator(), spoolDirectory: null, compressor: null, _tails, finalBlocks: null);
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
@@ -62,6 +69,7 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
             await CompressIfWorthAsync(content, cancellationToken).ConfigureAwait(false);
         }
         _written.Add(content);
+        HandOver(content);
         return content;
     }
 
@@ -95,6 +103,22 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
             _written.Add(content);
         }
         await copy.FlushAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var content in contents)
+        {
+            HandOver(content);
+        }
+    }
+
+    /// <summary>Hands a file's blocks, written and compressed, to what hashes them behind the writing (with verity).</summary>
+    private void HandOver(ErofsContent content)
+    {
+        if (_finalBlocks is not null)
+        {
+            foreach (var run in content.Runs)
+            {
+                _finalBlocks.Add(run.Physical, run.Blocks);
+            }
+        }
     }
 
     /// <summary>Whether a file just written is to be compressed: at least half of its whole blocks hold data, so the holes of a sparse file are not filled in.</summary>

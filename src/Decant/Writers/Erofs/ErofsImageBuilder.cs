@@ -75,7 +75,12 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         return configuration;
     }
 
-    public async Task<WriteSummary> BuildAsync(MergedTree tree, int maxClusterBlocks, CancellationToken cancellationToken)
+    /// <summary>Lays out and writes everything but the files' data, which the store wrote.</summary>
+    /// <param name="tree">The merged tree.</param>
+    /// <param name="maxClusterBlocks">The largest compressed cluster, in blocks.</param>
+    /// <param name="whenDataIsFinal">Called, when given, once the files' data no longer moves, before the rest is laid out, with the free blocks (first block and count), where commit may write.</param>
+    /// <param name="cancellationToken">Stops the build.</param>
+    public async Task<WriteSummary> BuildAsync(MergedTree tree, int maxClusterBlocks, Action<IEnumerable<(long Start, long Blocks)>>? whenDataIsFinal, CancellationToken cancellationToken)
     {
         var nodes = new List<TreeNode>();
         foreach (var step in tree.WalkSteps(withPaths: false))
@@ -98,6 +103,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         }
         store.ReleaseNotInTree();
         allocator.Seal();
+        whenDataIsFinal?.Invoke(allocator.FreeRuns.Select(run => (run.Physical, run.Blocks)));
 
         var context = new PlanContext(BuildTime(nodes), CountXattrs(nodes, out var shared));
         // Laid out inode by inode in walk order: where each record goes, and the blocks each needs.

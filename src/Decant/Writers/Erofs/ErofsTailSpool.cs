@@ -173,16 +173,5 @@ internal sealed class ErofsTailSpool(string directory) : ITailReader, IDisposabl
         _gate.Dispose();
     }
 
-    private SafeFileHandle Open()
-    {
-        string path = Path.Combine(directory, $".decant-erofs-tails-{Guid.NewGuid():N}");
-        try
-        {
-            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            throw new DecantException(DecantErrorKind.OutputError, $"cannot create the spool for files' last blocks in {directory}: {error.Message}", error);
-        }
-    }
+    private SafeFileHandle Open() => SpoolFile.Create(directory, "erofs-tails", "files' last blocks");
 }

@@ -21,6 +21,7 @@ internal sealed class ErofsWriter : IRootfsWriter
     private readonly SafeFileHandle _file;
     private readonly ErofsBlockAllocator _allocator = new();
     private readonly ErofsContentStore _store;
+    private VerityDataDigests? _dataDigests;
     private int _state; // 0 open, 1 committing, 2 committed, 3 disposed
 
     private ErofsWriter(ErofsWriterOptions options, AtomicOutputFile output, SafeFileHandle file)
@@ -28,8 +29,10 @@ internal sealed class ErofsWriter : IRootfsWriter
         _options = options;
         _output = output;
         _file = file;
+        // With verity, the files' data is hashed behind the writing, on the cores the layers leave idle.
+        _dataDigests = options.Verity is { } verity ? DiskImageVerity.StartDataDigests(file, verity, options.Seed.ToArray(), output.ParentDirectory) : null;
         _store = new ErofsContentStore(file, _allocator, output.ParentDirectory,
-            options.Compression == ErofsCompression.None ? null : new ErofsCompressor(options.Compression, options.PhysicalClusterSize));
+            options.Compression == ErofsCompression.None ? null : new ErofsCompressor(options.Compression, options.PhysicalClusterSize), _dataDigests);
     }
 
     /// <summary>Checks the output path and opens the temporary image file next to it.</summary>
@@ -66,26 +69,35 @@ internal sealed class ErofsWriter : IRootfsWriter
             throw new InvalidOperationException("an EROFS writer commits once, before it is disposed");
         }
         var builder = new ErofsImageBuilder(_file, _allocator, _store, DerivedUuid.From([.. "decant erofs uuid\0"u8, .. _options.Seed]));
-        var summary = await builder.BuildAsync(tree, _options.PhysicalClusterSize >> ErofsConstants.BlockShift, cancellationToken).ConfigureAwait(false);
+        var summary = await builder.BuildAsync(tree, _options.PhysicalClusterSize >> ErofsConstants.BlockShift, _dataDigests is null ? null : _dataDigests.Seal, cancellationToken).ConfigureAwait(false);
         SkippedXattrs = builder.SkippedXattrs;
         _store.Dispose();
         VerityResult? verity = null;
         if (_options.Verity is { } verityOptions)
         {
             // The filesystem is complete and the file is exactly its size: the tree follows it.
-            verity = await DiskImageVerity.AppendAsync(_file, RandomAccess.GetLength(_file), verityOptions, _options.Seed.ToArray(), cancellationToken).ConfigureAwait(false);
+            verity = await DiskImageVerity.AppendAsync(_file, RandomAccess.GetLength(_file), verityOptions, _options.Seed.ToArray(), _dataDigests, cancellationToken).ConfigureAwait(false);
         }
+        await DisposeDataDigestsAsync().ConfigureAwait(false);
         _output.Commit();
         _state = 2;
         return summary with { SkippedXattrs = SkippedXattrs.Count, Verity = verity };
     }
 
-    /// <summary>Closes the image file and the spool and, unless the writer committed, deletes the temporary image.</summary>
-    public ValueTask DisposeAsync()
+    /// <summary>Closes the image file and the spools and, unless the writer committed, deletes the temporary image.</summary>
+    public async ValueTask DisposeAsync()
     {
         Volatile.Write(ref _state, 3);
+        await DisposeDataDigestsAsync().ConfigureAwait(false);
         _store.Dispose();
         _output.Dispose();
-        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask DisposeDataDigestsAsync()
+    {
+        if (Interlocked.Exchange(ref _dataDigests, null) is { } digests)
+        {
+            await digests.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -2,6 +2,7 @@ using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
 using Microsoft.Win32.SafeHandles;
+using Decant.Writers.Verity;
 
 namespace Decant.Writers.Ext4;
 
@@ -18,14 +19,20 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
     private readonly string? _spoolDirectory;
     private readonly WrittenContents<Ext4Content> _written = new();
     private readonly RangeCloner _cloner;
+    private readonly VerityDataDigests? _finalBlocks;
 
-    /// <summary>A store writing into <paramref name="image"/>; layers read ahead of their turn are spooled in <paramref name="spoolDirectory"/> (null: this store is such a spool).</summary>
-    public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator, string? spoolDirectory)
+    /// <summary>
+    /// A store writing into <paramref name="image"/>; layers read ahead of their turn are spooled in
+    /// <paramref name="spoolDirectory"/> (null: this store is such a spool); each file's blocks, once
+    /// final, are handed to <paramref name="finalBlocks"/> when there is one.
+    /// </summary>
+    public Ext4ContentStore(SafeFileHandle image, BlockAllocator allocator, string? spoolDirectory, VerityDataDigests? finalBlocks)
     {
         _image = image;
         _cloner = new RangeCloner(image);
         _allocator = allocator;
         _spoolDirectory = spoolDirectory;
+        _finalBlocks = finalBlocks;
     }
 
     /// <inheritdoc/>
@@ -34,7 +41,7 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
 
     /// <inheritdoc/>
     // The spool's blocks start at 0 and skip no zones: no filesystem is laid out in it.
-    public Ext4ContentStore SpoolStore(SafeFileHandle spool) => new(spool, new BlockAllocator(new GroupLayout(maxGroups: 0)), spoolDirectory: null);
+    public Ext4ContentStore SpoolStore(SafeFileHandle spool) => new(spool, new BlockAllocator(new GroupLayout(maxGroups: 0)), spoolDirectory: null, finalBlocks: null);
 
     /// <summary>
     /// Places the contents a spool store (<see cref="SpoolStore"/> over <paramref name="spool"/>) wrote into the image,
@@ -65,6 +72,22 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
             _written.Add(content);
         }
         await copy.FlushAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var content in contents)
+        {
+            HandOver(content);
+        }
+    }
+
+    /// <summary>Hands a file's blocks, written, to what hashes them behind the writing (with verity).</summary>
+    private void HandOver(Ext4Content content)
+    {
+        if (_finalBlocks is not null)
+        {
+            foreach (var extent in content.Extents)
+            {
+                _finalBlocks.Add(extent.Physical, extent.Length);
+            }
+        }
     }
 
     public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
@@ -83,6 +106,7 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
         await ContentCopy.CopyAsync(data, size, new BlockSink(_image, _allocator, extents, []), cancellationToken).ConfigureAwait(false);
         var content = new Ext4Content(size, extents);
         _written.Add(content);
+        HandOver(content);
         return content;
     }
 
@@ -133,6 +157,7 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
         }
         var content = new Ext4Content(size, extents);
         _written.Add(content);
+        HandOver(content);
         // Reflinked: every whole block shares the object's (a last partial block is always copied).
         return new PlacedContent(content, cloned && !copied);
     }
@@ -144,10 +169,7 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
     }
 
     /// <summary>Releases every content the final tree does not use (not marked <see cref="Ext4Content.InTree"/>), whether or not the caller released it.</summary>
-    public void ReleaseNotInTree()
-    {
-        _written.ReleaseAllBut(keep: content => content.InTree, Release);
-    }
+    public void ReleaseNotInTree() => _written.ReleaseAllBut(keep: content => content.InTree, Release);
 
     private static void CheckSize(long size)
     {

@@ -27,6 +27,7 @@ internal sealed class Ext4Writer : IRootfsWriter
     private readonly GroupLayout _layout;
     private readonly BlockAllocator _allocator;
     private readonly Ext4ContentStore _store;
+    private VerityDataDigests? _dataDigests;
     private int _state; // 0 open, 1 committing, 2 committed, 3 disposed
 
     private Ext4Writer(Ext4WriterOptions options, AtomicOutputFile output, SafeFileHandle file, GroupLayout layout)
@@ -36,7 +37,9 @@ internal sealed class Ext4Writer : IRootfsWriter
         _file = file;
         _layout = layout;
         _allocator = new BlockAllocator(layout);
-        _store = new Ext4ContentStore(file, _allocator, output.ParentDirectory);
+        // With verity, the files' data is hashed behind the writing, on the cores the layers leave idle.
+        _dataDigests = options.Verity is { } verity ? DiskImageVerity.StartDataDigests(file, verity, options.Seed.ToArray(), output.ParentDirectory) : null;
+        _store = new Ext4ContentStore(file, _allocator, output.ParentDirectory, _dataDigests);
     }
 
     /// <summary>Checks the output path and opens the temporary image file next to it.</summary>
@@ -80,26 +83,35 @@ internal sealed class Ext4Writer : IRootfsWriter
         }
         var identity = DeriveIdentity(_options.Seed);
         var builder = new ImageBuilder(_file, _allocator, _layout, _options, identity.Uuid, identity.HashSeed);
-        var summary = await builder.BuildAsync(tree, _store, cancellationToken).ConfigureAwait(false);
+        var summary = await builder.BuildAsync(tree, _store, _dataDigests is null ? null : _dataDigests.Seal, cancellationToken).ConfigureAwait(false);
         SkippedXattrs = builder.SkippedXattrs;
         VerityResult? verity = null;
         if (_options.Verity is { } verityOptions)
         {
             // The filesystem is complete and the file is exactly its size: the tree follows it.
             long filesystemBytes = RandomAccess.GetLength(_file);
-            verity = await DiskImageVerity.AppendAsync(_file, filesystemBytes, verityOptions, _options.Seed.ToArray(), cancellationToken).ConfigureAwait(false);
+            verity = await DiskImageVerity.AppendAsync(_file, filesystemBytes, verityOptions, _options.Seed.ToArray(), _dataDigests, cancellationToken).ConfigureAwait(false);
         }
+        await DisposeDataDigestsAsync().ConfigureAwait(false);
         _output.Commit();
         _state = 2;
         return summary with { SkippedXattrs = SkippedXattrs.Count, Verity = verity };
     }
 
     /// <summary>Closes the image file and, unless the writer committed, deletes the temporary image.</summary>
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Volatile.Write(ref _state, 3);
+        await DisposeDataDigestsAsync().ConfigureAwait(false);
         _output.Dispose();
-        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask DisposeDataDigestsAsync()
+    {
+        if (Interlocked.Exchange(ref _dataDigests, null) is { } digests)
+        {
+            await digests.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>The filesystem UUID (RFC 4122 variant, version 5 bits) and directory hash seed, both from the seed bytes.</summary>

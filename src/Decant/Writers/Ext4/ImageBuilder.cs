@@ -46,7 +46,12 @@ internal sealed partial class ImageBuilder
 
     public IReadOnlyList<string> SkippedXattrs => _skippedXattrs;
 
-    public async Task<WriteSummary> BuildAsync(MergedTree tree, Ext4ContentStore store, CancellationToken cancellationToken)
+    /// <summary>Lays out and writes everything but the files' data, which the store wrote.</summary>
+    /// <param name="tree">The merged tree.</param>
+    /// <param name="store">The store that wrote the files' data.</param>
+    /// <param name="whenDataIsFinal">Called, when given, once the files' data no longer moves, before the rest is laid out, with the free blocks (first block and count), where commit may write.</param>
+    /// <param name="cancellationToken">Stops the build.</param>
+    public async Task<WriteSummary> BuildAsync(MergedTree tree, Ext4ContentStore store, Action<IEnumerable<(long Start, long Blocks)>>? whenDataIsFinal, CancellationToken cancellationToken)
     {
         // The first path of every inode, in the tree's walk order: where the inode is written; the
         // further paths of an inode are only entries in their directories.
@@ -65,7 +70,9 @@ internal sealed partial class ImageBuilder
             }
         }
         store.ReleaseNotInTree();
-        foreach (var run in _allocator.Seal())
+        var free = _allocator.Seal();
+        whenDataIsFinal?.Invoke(free.Select(run => (run.Start, run.Length)));
+        foreach (var run in free)
         {
             await HolePunch.ClearAsync(_file, run.Start * Ext4Constants.BlockSize, run.Length * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
         }

@@ -21,9 +21,10 @@ internal static class DiskImageVerity
     /// <param name="filesystemBytes">The filesystem's size: what the tree covers.</param>
     /// <param name="options">The salt and algorithm.</param>
     /// <param name="seed">The image's identity (the writer's seed, e.g. the manifest digest), which the derived salt and the superblock's UUID come from.</param>
+    /// <param name="known">The digests of the blocks already hashed (<see cref="StartDataDigests"/>, with the same options and seed), finished here; null when there are none.</param>
     /// <param name="cancellationToken">Stops the hashing.</param>
     /// <exception cref="DecantException">The options are invalid, or the filesystem is empty.</exception>
-    public static async Task<VerityResult> AppendAsync(SafeFileHandle image, long filesystemBytes, VerityOptions options, ReadOnlyMemory<byte> seed, CancellationToken cancellationToken)
+    public static async Task<VerityResult> AppendAsync(SafeFileHandle image, long filesystemBytes, VerityOptions options, ReadOnlyMemory<byte> seed, VerityDataDigests? known, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Check();
@@ -32,12 +33,15 @@ internal static class DiskImageVerity
             throw new DecantException(DecantErrorKind.OutputError, "an empty image has nothing for a dm-verity tree to cover");
         }
         const int BlockSize = VerityTree.BlockSize;
-        var algorithm = VerityAlgorithm.FromName(options.Algorithm);
-        byte[] salt = options.Salt is { } given ? [.. given] : DeriveSalt(seed.Span);
+        var (algorithm, salt) = Parameters(options, seed.Span);
         long hashOffset = (filesystemBytes + BlockSize - 1) / BlockSize * BlockSize;
         long dataBlocks = hashOffset / BlockSize;
+        if (known is not null)
+        {
+            await known.FinishAsync(cancellationToken).ConfigureAwait(false);
+        }
         RandomAccess.SetLength(image, hashOffset);
-        byte[] rootHash = await VerityTree.WriteAsync(image, dataBlocks, hashOffset + BlockSize, algorithm, salt, cancellationToken).ConfigureAwait(false);
+        byte[] rootHash = await VerityTree.WriteAsync(image, dataBlocks, hashOffset + BlockSize, algorithm, salt, known, cancellationToken).ConfigureAwait(false);
 
         byte[] superblock = new byte[BlockSize];
         VeritySuperblock.Encode(superblock, DeriveUuid(seed.Span, salt), algorithm, BlockSize, BlockSize, dataBlocks, salt);
@@ -53,6 +57,23 @@ internal static class DiskImageVerity
             DataBlocks = dataBlocks,
         };
     }
+
+    /// <summary>
+    /// Starts hashing the blocks of <paramref name="image"/> that its writer's store hands over as
+    /// final (<see cref="VerityDataDigests.Add"/>), behind the writing; <see cref="AppendAsync"/>
+    /// then hashes only the blocks left. Spools the digests in <paramref name="spoolDirectory"/>.
+    /// </summary>
+    public static VerityDataDigests StartDataDigests(SafeFileHandle image, VerityOptions options, ReadOnlyMemory<byte> seed, string spoolDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Check();
+        var (algorithm, salt) = Parameters(options, seed.Span);
+        return VerityDataDigests.Start(image, algorithm, salt, spoolDirectory);
+    }
+
+    /// <summary>The tree's algorithm and salt: the options', or the salt derived from the seed.</summary>
+    private static (VerityAlgorithm Algorithm, byte[] Salt) Parameters(VerityOptions options, ReadOnlySpan<byte> seed) =>
+        (VerityAlgorithm.FromName(options.Algorithm), options.Salt is { } given ? [.. given] : DeriveSalt(seed));
 
     /// <summary>The salt of an image whose options give none: 32 bytes (veritysetup's default size) from its seed.</summary>
     internal static byte[] DeriveSalt(ReadOnlySpan<byte> seed) => SHA256.HashData([.. "decant verity salt\0"u8, .. seed]);

@@ -14,7 +14,8 @@ namespace Decant.Writers.Verity;
 /// hashed in 1 MiB chunks by one worker per core, reading through the page cache; its digests go
 /// straight to the level's place in the file, so memory stays a few buffers whatever the image's
 /// size, and each level above is hashed by reading back the one below (1/128 of its size). Holes
-/// (and all-zero blocks) are not hashed: they all have the hash of a zero block.
+/// (and all-zero blocks) are not hashed: they all have the hash of a zero block; nor are the data
+/// blocks whose digests were computed before (<see cref="VerityDataDigests"/>): level 0 reads those.
 /// </summary>
 internal sealed class VerityTree
 {
@@ -38,7 +39,7 @@ internal sealed class VerityTree
         _hashesPerBlock = algorithm.HashesPerBlock(BlockSize);
         using var hash = IncrementalHash.CreateHash(algorithm.Hash);
         _zeroBlockHash = new byte[algorithm.DigestBytes];
-        HashBlock(hash, new byte[BlockSize], _zeroBlockHash);
+        HashBlock(hash, _salt, new byte[BlockSize], _zeroBlockHash);
     }
 
     /// <summary>The tree's layout over <paramref name="dataBlocks"/> blocks with <paramref name="algorithm"/>'s digests.</summary>
@@ -48,9 +49,10 @@ internal sealed class VerityTree
     /// <summary>
     /// Hashes the first <paramref name="dataBlocks"/> blocks of <paramref name="file"/>, writes the
     /// tree's levels from <paramref name="treeOffset"/> on (a block boundary past the data) and
-    /// returns the root hash.
+    /// returns the root hash. The blocks whose digests <paramref name="known"/> holds (computed with
+    /// the same algorithm and salt) are not read again; null hashes every block.
     /// </summary>
-    public static async Task<byte[]> WriteAsync(SafeFileHandle file, long dataBlocks, long treeOffset, VerityAlgorithm algorithm, byte[] salt, CancellationToken cancellationToken)
+    public static async Task<byte[]> WriteAsync(SafeFileHandle file, long dataBlocks, long treeOffset, VerityAlgorithm algorithm, byte[] salt, VerityDataDigests? known, CancellationToken cancellationToken)
     {
         var tree = new VerityTree(file, algorithm, salt);
         var layout = LayoutFor(dataBlocks, algorithm);
@@ -58,7 +60,7 @@ internal sealed class VerityTree
         for (int level = 0; level < layout.Levels; level++)
         {
             long destination = treeOffset + layout.StartOf(level) * BlockSize;
-            await tree.HashLevelAsync(source, sourceBlocks, destination, cancellationToken).ConfigureAwait(false);
+            await tree.HashLevelAsync(source, sourceBlocks, destination, level == 0 ? known : null, cancellationToken).ConfigureAwait(false);
             (source, sourceBlocks) = (destination, layout.BlocksOf(level));
         }
         // The root hash is the hash of the top level's one block (of the one data block when there is no level).
@@ -66,9 +68,9 @@ internal sealed class VerityTree
     }
 
     /// <summary>Hashes <paramref name="blocks"/> blocks at <paramref name="source"/> into one level of digests at <paramref name="destination"/>, one worker per core.</summary>
-    private async Task HashLevelAsync(long source, long blocks, long destination, CancellationToken cancellationToken)
+    private async Task HashLevelAsync(long source, long blocks, long destination, VerityDataDigests? known, CancellationToken cancellationToken)
     {
-        var level = new Level(source, blocks, destination, FileDataRanges.Find(_file, source, blocks * BlockSize));
+        var level = new Level(source, blocks, destination, FileDataRanges.Find(_file, source, blocks * BlockSize), known);
         int workers = (int)Math.Min(Environment.ProcessorCount, level.Chunks);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = new Task[workers];
@@ -117,15 +119,33 @@ internal sealed class VerityTree
         }
     }
 
-    /// <summary>Hashes one chunk's blocks (reading only those the file holds data in) and writes its hash blocks.</summary>
+    /// <summary>
+    /// Hashes one chunk's blocks (reading only those the file holds data in, and only those whose
+    /// digests are not known) and writes its hash blocks.
+    /// </summary>
     private async Task HashChunkAsync(Level level, long chunk, byte[] data, byte[] digests, IncrementalHash hash, CancellationToken cancellationToken)
     {
         long first = chunk * ChunkBlocks;
         long end = Math.Min(first + ChunkBlocks, level.Blocks);
         int hashBlocks = (int)((end - first + _hashesPerBlock - 1) / _hashesPerBlock);
         Array.Clear(digests, 0, hashBlocks * BlockSize);
-        long block = first;
-        foreach (var (start, stop) in level.DataBlocksWithin(first, end))
+        if (level.Known is { } known)
+        {
+            await known.ReadAsync(first, end, digests, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var (from, to) in level.UnknownWithin(first, end))
+        {
+            await HashBlocksAsync(level, first, from, to, data, digests, hash, cancellationToken).ConfigureAwait(false);
+        }
+        long destination = level.Destination + chunk * (ChunkBlocks / _hashesPerBlock) * BlockSize;
+        await RandomAccess.WriteAsync(_file, digests.AsMemory(0, hashBlocks * BlockSize), destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Hashes blocks [<paramref name="from"/>, <paramref name="to"/>) of the chunk from <paramref name="first"/> into their slots.</summary>
+    private async Task HashBlocksAsync(Level level, long first, long from, long to, byte[] data, byte[] digests, IncrementalHash hash, CancellationToken cancellationToken)
+    {
+        long block = from;
+        foreach (var (start, stop) in level.DataBlocksWithin(from, to))
         {
             FillZeroHashes(digests, (int)(block - first), (int)(start - block));
             int count = (int)(stop - start);
@@ -140,14 +160,12 @@ internal sealed class VerityTree
                 }
                 else
                 {
-                    HashBlock(hash, bytes, digest);
+                    HashBlock(hash, _salt, bytes, digest);
                 }
             }
             block = stop;
         }
-        FillZeroHashes(digests, (int)(block - first), (int)(end - block));
-        long destination = level.Destination + chunk * (ChunkBlocks / _hashesPerBlock) * BlockSize;
-        await RandomAccess.WriteAsync(_file, digests.AsMemory(0, hashBlocks * BlockSize), destination, cancellationToken).ConfigureAwait(false);
+        FillZeroHashes(digests, (int)(block - first), (int)(to - block));
     }
 
     /// <summary>Where the digest of a chunk's block <paramref name="index"/> goes among the chunk's hash blocks.</summary>
@@ -169,14 +187,14 @@ internal sealed class VerityTree
         await ReadExactlyAsync(block, offset, cancellationToken).ConfigureAwait(false);
         using var hash = IncrementalHash.CreateHash(_algorithm.Hash);
         byte[] digest = new byte[_algorithm.DigestBytes];
-        HashBlock(hash, block, digest);
+        HashBlock(hash, _salt, block, digest);
         return digest;
     }
 
     /// <summary>Format version 1's block hash: the salt, then the block.</summary>
-    private void HashBlock(IncrementalHash hash, ReadOnlySpan<byte> block, Span<byte> digest)
+    internal static void HashBlock(IncrementalHash hash, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> block, Span<byte> digest)
     {
-        hash.AppendData(_salt);
+        hash.AppendData(salt);
         hash.AppendData(block);
         hash.GetHashAndReset(digest);
     }
@@ -195,8 +213,8 @@ internal sealed class VerityTree
         }
     }
 
-    /// <summary>One level being hashed: its source blocks, where its digests go, and the chunks not yet taken.</summary>
-    private sealed class Level(long source, long blocks, long destination, List<(long Offset, long Length)> dataRanges)
+    /// <summary>One level being hashed: its source blocks, where its digests go, the digests known before, and the chunks not yet taken.</summary>
+    private sealed class Level(long source, long blocks, long destination, List<(long Offset, long Length)> dataRanges, VerityDataDigests? known)
     {
         private long _nextChunk = -1;
 
@@ -204,6 +222,7 @@ internal sealed class VerityTree
         public long Blocks { get; } = blocks;
         public long Destination { get; } = destination;
         public long Chunks { get; } = (blocks + ChunkBlocks - 1) / ChunkBlocks;
+        public VerityDataDigests? Known { get; } = known;
 
         /// <summary>The next chunk no worker has taken, or null when all are.</summary>
         public long? TakeChunk()
@@ -231,6 +250,48 @@ internal sealed class VerityTree
                     previous = stop;
                 }
             }
+        }
+
+        /// <summary>The runs of blocks in [<paramref name="first"/>, <paramref name="end"/>) whose digests are not known, in order.</summary>
+        public IEnumerable<(long Start, long Stop)> UnknownWithin(long first, long end)
+        {
+            if (Known is null)
+            {
+                yield return (first, end);
+                yield break;
+            }
+            var covered = Known.Covered;
+            long previous = first;
+            for (int index = FirstCoveredEndingAfter(covered, first); index < covered.Count && covered[index].Start < end; index++)
+            {
+                if (covered[index].Start > previous)
+                {
+                    yield return (previous, covered[index].Start);
+                }
+                previous = Math.Max(previous, covered[index].Stop);
+            }
+            if (previous < end)
+            {
+                yield return (previous, end);
+            }
+        }
+
+        private static int FirstCoveredEndingAfter(IReadOnlyList<(long Start, long Stop)> covered, long block)
+        {
+            int low = 0, high = covered.Count;
+            while (low < high)
+            {
+                int middle = (low + high) >>> 1;
+                if (covered[middle].Stop <= block)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle;
+                }
+            }
+            return low;
         }
 
         /// <summary>The index of the first data range that ends after <paramref name="offset"/> (binary search; the ranges are sorted and disjoint).</summary>
