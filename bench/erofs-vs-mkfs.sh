@@ -73,7 +73,7 @@ for name in "${images[@]}"; do
   echo "  decant -> erofs: $(m "$name-erofs")s, peak RSS $(mib "$name-erofs") MiB (target <= 64), ${size[$name-erofs]} bytes (mkfs.erofs: ${size[$name-mkfs]})"
   echo "  umoci unpack + mkfs.erofs: ${chain}s ($(m "$name-unpack") + $(m "$name-mkfs")), peak RSS of mkfs.erofs $(mib "$name-mkfs") MiB: decant is $(ratio "$chain" "$(m "$name-erofs")")x faster (target >= 6)"
   echo "  decant -> ext4: $(m "$name-ext4")s: erofs / ext4 = $(ratio2 "$(m "$name-erofs")" "$(m "$name-ext4")") (target <= 1.00)"
-  echo "  decant -> erofs --verity: $(m "$name-erofs-verity")s: $(ratio2 "$(m "$name-erofs-verity")" "$(m "$name-erofs")")x the plain export (target <= 1.15)"
+  echo "  decant -> erofs --verity: $(m "$name-erofs-verity")s: $(ratio2 "$(m "$name-erofs-verity")" "$(m "$name-erofs")")x the plain export (target <= 1.15), peak RSS $(mib "$name-erofs-verity") MiB, ext4 $(mib "$name-ext4") MiB"
   echo "  decant -> erofs lz4hc: $(m "$name-erofs-lz4hc")s, peak RSS $(mib "$name-erofs-lz4hc") MiB, ${size[$name-erofs-lz4hc]} bytes;" \
     "umoci unpack + mkfs.erofs -zlz4hc: ${chain_lz4hc}s, ${size[$name-mkfs-lz4hc]} bytes:" \
     "size $(ratio2 "${size[$name-erofs-lz4hc]}" "${size[$name-mkfs-lz4hc]}")x (target <= 1.05), speed $(ratio2 "$chain_lz4hc" "$(m "$name-erofs-lz4hc")")x"

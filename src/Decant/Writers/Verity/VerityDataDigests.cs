@@ -34,8 +34,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     private readonly List<(long Start, long Stop)> _queued = [];
     private int _head;
     private bool _sealed;
-    private readonly Lock _lock = new();
-    private readonly List<(long Start, long Stop)> _hashed = [];
+    private readonly List<(long Start, long Stop)> _hashed = []; // guarded by _gate too
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _idleWorkerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private List<(long Start, long Stop)> _covered = [];
@@ -54,9 +53,6 @@ internal sealed class VerityDataDigests : IAsyncDisposable
 
     /// <summary>The blocks whose digests this holds once finished (handed over, not freed): sorted, disjoint, each [Start, Stop).</summary>
     public IReadOnlyList<(long Start, long Stop)> Covered => _covered;
-
-    /// <summary>The algorithm the digests are computed with.</summary>
-    public VerityAlgorithm Algorithm => _algorithm;
 
     /// <summary>Starts hashing the blocks of <paramref name="image"/> handed over by <see cref="Add"/>, spooling the digests in <paramref name="spoolDirectory"/>.</summary>
     public static VerityDataDigests Start(SafeFileHandle image, VerityAlgorithm algorithm, byte[] salt, string spoolDirectory) =>
@@ -249,7 +245,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         {
             VerityTree.HashBlock(buffers.Hash, _salt, buffers.Data.AsSpan(i * VerityTree.BlockSize, VerityTree.BlockSize), buffers.Digests.AsSpan(i * stride, _algorithm.DigestBytes));
         }
-        lock (_lock)
+        lock (_gate)
         {
             // Pieces mostly come in block order: a piece that follows the last one extends it.
             if (_hashed.Count > 0 && _hashed[^1].Stop == start)
