@@ -8,15 +8,16 @@ namespace Decant.Writers.Verity;
 /// <summary>
 /// The dm-verity digests of an image's file data, computed while the image is still being written.
 /// A disk-image writer's store hands over each file's blocks once they are final (<see cref="Add"/>),
-/// and a thread of its own hashes them from the page cache at idle priority (SCHED_IDLE): it runs
-/// only on a core that the layers' decoding leaves idle (while the last layer decodes alone, while
-/// commit lays out metadata on one core), so it never slows the export's own work. At commit the
-/// writer says which blocks are free, which commit may write (<see cref="Seal"/>); what is not
-/// hashed yet is hashed on every core at normal priority (<see cref="FinishAsync"/>), and the tree
-/// then hashes only the blocks never handed over or freed since: those commit wrote. The digests are spooled laid out as the tree's level 0: block N's at N
-/// times the digest stride (a hash block holds a power of two of digests, each padded to a power of
-/// two, and the two multiply to the 4096-byte block for every digest size). Memory: the workers'
-/// buffers and the block ranges.
+/// and threads of their own (one per core) hash them from the page cache at idle priority
+/// (SCHED_IDLE): they run only on a core that the export leaves idle (while the last layer decodes
+/// alone, while commit lays out metadata on one core, while blocks are cloned from the cache), so
+/// they never slow the export's own work. At commit the writer says which blocks are free, which
+/// commit may write (<see cref="Seal"/>); what is not hashed yet is hashed on every core at normal
+/// priority (<see cref="FinishAsync"/>, so a busy machine cannot starve it), and the tree then
+/// hashes only the blocks never handed over or freed since: those commit wrote. The digests are
+/// spooled laid out as the tree's level 0: block N's at N times the digest stride (a hash block
+/// holds a power of two of digests, each padded to a power of two, and the two multiply to the
+/// 4096-byte block for every digest size). Memory: the workers' buffers and the block ranges.
 /// </summary>
 internal sealed class VerityDataDigests : IAsyncDisposable
 {
@@ -29,14 +30,14 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     private readonly byte[] _salt;
     // The blocks handed over and not taken yet, in order, adjacent ones joined (files are mostly
     // written one after the other): a few ranges rather than one entry per file. Guarded by _gate,
-    // which the idle thread waits on.
+    // which the idle threads wait on.
     private readonly object _gate = new();
     private readonly List<(long Start, long Stop)> _queued = [];
     private int _head;
     private bool _sealed;
     private readonly List<(long Start, long Stop)> _hashed = []; // guarded by _gate too
     private readonly CancellationTokenSource _stop = new();
-    private readonly TaskCompletionSource _idleWorkerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task[] _idleWorkers;
     private List<(long Start, long Stop)> _covered = [];
     private List<(long Start, long Stop)> _free = [];
 
@@ -46,9 +47,15 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         _algorithm = algorithm;
         _salt = salt;
         _digests = SpoolFile.Create(spoolDirectory, "verity-digests", "the dm-verity digests of the files' data");
-        // A thread of its own, because its scheduling policy cannot be undone: it blocks on the
-        // queue and reads the page cache without async calls, which would move it to pool threads.
-        new Thread(HashWhenIdle) { IsBackground = true, Name = "decant verity hashing" }.Start();
+        // Threads of their own, one per core, because their scheduling policy cannot be undone: they
+        // block on the queue and read the page cache without async calls, which would move them to
+        // pool threads.
+        _idleWorkers = [.. Enumerable.Range(0, Environment.ProcessorCount).Select(_ =>
+        {
+            var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            new Thread(() => HashWhenIdle(finished)) { IsBackground = true, Name = "decant verity hashing" }.Start();
+            return finished.Task;
+        })];
     }
 
     /// <summary>The blocks whose digests this holds once finished (handed over, not freed): sorted, disjoint, each [Start, Stop).</summary>
@@ -140,7 +147,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     {
         CompleteAdding();
         await HashOnEveryCoreAsync(cancellationToken).ConfigureAwait(false);
-        await _idleWorkerDone.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(_idleWorkers).WaitAsync(cancellationToken).ConfigureAwait(false);
         _covered = Subtract(Merge(_hashed), _free);
     }
 
@@ -197,7 +204,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         CompleteAdding();
         try
         {
-            await _idleWorkerDone.Task.ConfigureAwait(false);
+            await Task.WhenAll(_idleWorkers).ConfigureAwait(false);
         }
         catch (Exception error) when (error is OperationCanceledException or DecantException or IOException)
         {
@@ -207,8 +214,8 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         _digests.Dispose();
     }
 
-    /// <summary>The idle-priority thread: hashes the pieces handed over, in the order they come, until there are no more.</summary>
-    private void HashWhenIdle()
+    /// <summary>An idle-priority thread: hashes the pieces handed over, in the order they come, until there are no more.</summary>
+    private void HashWhenIdle(TaskCompletionSource finished)
     {
         Posix.TryRunCallingThreadWhenIdle(); // refused (a seccomp filter, say): it runs as any thread does
         var buffers = new Buffers(_algorithm);
@@ -225,11 +232,11 @@ internal sealed class VerityDataDigests : IAsyncDisposable
                 }
                 RandomAccess.Write(_digests, HashPiece(start, blocks, buffers).Span, start * _algorithm.DigestStride);
             }
-            _idleWorkerDone.SetResult();
+            finished.SetResult();
         }
         catch (Exception error)
         {
-            _idleWorkerDone.SetException(error);
+            finished.SetException(error);
         }
         finally
         {

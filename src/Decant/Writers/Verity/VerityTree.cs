@@ -11,7 +11,7 @@ namespace Decant.Writers.Verity;
 /// <summary>
 /// Computes a dm-verity hash tree (format version 1: each block hashed with the salt before it)
 /// over the start of a file and writes its levels into the same file, level 0 first. Each level is
-/// hashed in 1 MiB chunks by one worker per core, reading through the page cache; its digests go
+/// hashed in 512 KiB chunks by one worker per core, reading through the page cache; its digests go
 /// straight to the level's place in the file, so memory stays a few buffers whatever the image's
 /// size, and each level above is hashed by reading back the one below (1/128 of its size). Holes
 /// (and all-zero blocks) are not hashed: they all have the hash of a zero block; nor are the data
@@ -22,8 +22,8 @@ internal sealed class VerityTree
     /// <summary>The data and hash block size: 4096 bytes, the page size the kernel needs.</summary>
     public const int BlockSize = 4096;
 
-    /// <summary>The blocks a worker reads and hashes at once: 1 MiB, a whole number of hash blocks for sha256 and sha512.</summary>
-    private const int ChunkBlocks = 256;
+    /// <summary>The blocks a worker reads and hashes at once: 512 KiB, a whole number of hash blocks for sha256 and sha512.</summary>
+    private const int ChunkBlocks = 128;
 
     private readonly SafeFileHandle _file;
     private readonly VerityAlgorithm _algorithm;
