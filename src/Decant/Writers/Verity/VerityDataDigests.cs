@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Collections.Concurrent;
 using Decant.Interop;
 using Decant.Model;
 using Microsoft.Win32.SafeHandles;
@@ -28,14 +29,14 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     private readonly SafeFileHandle _digests;
     private readonly VerityAlgorithm _algorithm;
     private readonly byte[] _salt;
-    // The blocks handed over and not taken yet, in order, adjacent ones joined (files are mostly
-    // written one after the other): a few ranges rather than one entry per file. Guarded by _gate,
-    // which the idle threads wait on.
-    private readonly object _gate = new();
-    private readonly List<(long Start, long Stop)> _queued = [];
-    private int _head;
-    private bool _sealed;
-    private readonly List<(long Start, long Stop)> _hashed = []; // guarded by _gate too
+    // The blocks handed over and not hashed yet (first block and count). A worker takes a run and
+    // puts back what follows its first piece. Lock-free, so a store handing blocks over never waits
+    // for an idle thread the scheduler has set aside while it held a lock.
+    private readonly ConcurrentQueue<(long Start, long Blocks)> _handedOver = new();
+    private volatile bool _sealed;
+    private volatile bool _finishing;
+    private readonly Lock _hashedLock = new();
+    private readonly List<List<(long Start, long Stop)>> _hashed = []; // each worker's pieces, added as it ends
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _idleWorkers;
     private List<(long Start, long Stop)> _covered = [];
@@ -48,8 +49,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         _salt = salt;
         _digests = SpoolFile.Create(spoolDirectory, "verity-digests", "the dm-verity digests of the files' data");
         // Threads of their own, one per core, because their scheduling policy cannot be undone: they
-        // block on the queue and read the page cache without async calls, which would move them to
-        // pool threads.
+        // read the page cache without async calls, which would move them to pool threads.
         _idleWorkers = [.. Enumerable.Range(0, Environment.ProcessorCount).Select(_ =>
         {
             var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -68,67 +68,24 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     /// <summary>Hands over <paramref name="blocks"/> blocks from <paramref name="start"/> that hold file data and will not change again.</summary>
     public void Add(long start, long blocks)
     {
-        if (blocks <= 0)
+        if (blocks > 0 && !_sealed)
         {
-            return;
-        }
-        lock (_gate)
-        {
-            if (_sealed)
-            {
-                return;
-            }
-            if (_queued.Count > _head && _queued[^1].Stop == start)
-            {
-                _queued[^1] = (_queued[^1].Start, start + blocks);
-            }
-            else
-            {
-                _queued.Add((start, start + blocks));
-            }
-            Monitor.Pulse(_gate);
+            _handedOver.Enqueue((start, blocks));
         }
     }
 
-    /// <summary>Takes the next piece (at most <see cref="PieceBlocks"/> blocks) of what is queued; when nothing is, waits for more if <paramref name="wait"/>, else (or once sealed) gives null.</summary>
-    private (long Start, long Blocks)? TakePiece(bool wait)
+    /// <summary>Takes the first piece (at most <see cref="PieceBlocks"/> blocks) of the next run handed over, putting the rest back; null when none is queued.</summary>
+    private (long Start, long Blocks)? TakePiece()
     {
-        lock (_gate)
+        if (!_handedOver.TryDequeue(out var run))
         {
-            while (_head == _queued.Count)
-            {
-                if (_sealed || !wait)
-                {
-                    return null;
-                }
-                Monitor.Wait(_gate);
-            }
-            var (start, stop) = _queued[_head];
-            long blocks = Math.Min(PieceBlocks, stop - start);
-            if (start + blocks == stop)
-            {
-                _head++;
-                if (_head == _queued.Count)
-                {
-                    _queued.Clear();
-                    _head = 0;
-                }
-            }
-            else
-            {
-                _queued[_head] = (start + blocks, stop);
-            }
-            return (start, blocks);
+            return null;
         }
-    }
-
-    private void CompleteAdding()
-    {
-        lock (_gate)
+        if (run.Blocks > PieceBlocks)
         {
-            _sealed = true;
-            Monitor.PulseAll(_gate);
+            _handedOver.Enqueue((run.Start + PieceBlocks, run.Blocks - PieceBlocks));
         }
+        return (run.Start, Math.Min(PieceBlocks, run.Blocks));
     }
 
     /// <summary>
@@ -138,20 +95,26 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     /// </summary>
     public void Seal(IEnumerable<(long Start, long Blocks)> free)
     {
-        CompleteAdding();
+        _sealed = true;
         _free = Merge(free.Select(r => (r.Start, Stop: r.Start + r.Blocks)));
     }
 
-    /// <summary>Hashes the blocks handed over and not hashed yet, on every core; then the digests of every block handed over and not freed are known.</summary>
+    /// <summary>
+    /// Hashes the blocks handed over and not hashed yet, on every core at normal priority (the idle
+    /// threads stop after the piece each is on); then the digests of every block handed over and not
+    /// freed are known. A piece an idle thread put back too late for the workers is simply not
+    /// covered: the tree hashes it.
+    /// </summary>
     public async Task FinishAsync(CancellationToken cancellationToken)
     {
-        CompleteAdding();
+        _sealed = true;
+        _finishing = true;
         await HashOnEveryCoreAsync(cancellationToken).ConfigureAwait(false);
         await Task.WhenAll(_idleWorkers).WaitAsync(cancellationToken).ConfigureAwait(false);
-        _covered = Subtract(Merge(_hashed), _free);
+        _covered = Subtract(Merge(_hashed.SelectMany(pieces => pieces)), _free);
     }
 
-    /// <summary>One worker per core at normal priority, beside the idle one, hashing the pieces still queued.</summary>
+    /// <summary>One worker per core at normal priority hashing what is still queued.</summary>
     private async Task HashOnEveryCoreAsync(CancellationToken cancellationToken)
     {
         async Task WorkAsync()
@@ -159,20 +122,30 @@ internal sealed class VerityDataDigests : IAsyncDisposable
             var buffers = new Buffers(_algorithm);
             try
             {
-                while (TakePiece(wait: false) is { } piece)
+                while (TakePiece() is { } piece)
                 {
                     var (start, blocks) = piece;
                     await ReadExactlyAsync(buffers.Data.AsMemory(0, (int)blocks * VerityTree.BlockSize), start * VerityTree.BlockSize, cancellationToken).ConfigureAwait(false);
-                    var digests = HashPiece(start, blocks, buffers);
+                    var digests = buffers.HashPiece(start, blocks, _salt);
                     await RandomAccess.WriteAsync(_digests, digests, start * _algorithm.DigestStride, cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
             {
-                buffers.Return();
+                Retire(buffers);
             }
         }
         await Task.WhenAll(Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(WorkAsync, cancellationToken))).ConfigureAwait(false);
+    }
+
+    /// <summary>Keeps a worker's hashed pieces for <see cref="FinishAsync"/> and frees its hash.</summary>
+    private void Retire(Buffers buffers)
+    {
+        lock (_hashedLock)
+        {
+            _hashed.Add(buffers.Hashed);
+        }
+        buffers.Hash.Dispose();
     }
 
     /// <summary>
@@ -201,7 +174,8 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        CompleteAdding();
+        _sealed = true;
+        _finishing = true;
         try
         {
             await Task.WhenAll(_idleWorkers).ConfigureAwait(false);
@@ -214,15 +188,26 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         _digests.Dispose();
     }
 
-    /// <summary>An idle-priority thread: hashes the pieces handed over, in the order they come, until there are no more.</summary>
+    /// <summary>
+    /// An idle-priority thread: hashes the pieces handed over, about in the order they come, until
+    /// commit finishes the hashing (it then stops after its piece) or the writer is disposed. When
+    /// nothing is queued it sleeps a millisecond at a time: waiting on a lock or an event instead
+    /// could keep a store waiting while the scheduler sets this thread aside.
+    /// </summary>
     private void HashWhenIdle(TaskCompletionSource finished)
     {
         Posix.TryRunCallingThreadWhenIdle(); // refused (a seccomp filter, say): it runs as any thread does
         var buffers = new Buffers(_algorithm);
+        Exception? failure = null;
         try
         {
-            while (!_stop.IsCancellationRequested && TakePiece(wait: true) is { } piece)
+            while (!_finishing && !_stop.IsCancellationRequested)
             {
+                if (TakePiece() is not { } piece)
+                {
+                    Thread.Sleep(1);
+                    continue;
+                }
                 var (start, blocks) = piece;
                 var data = buffers.Data.AsSpan(0, (int)blocks * VerityTree.BlockSize);
                 for (int done = 0; done < data.Length;)
@@ -230,41 +215,23 @@ internal sealed class VerityDataDigests : IAsyncDisposable
                     int read = RandomAccess.Read(_image, data[done..], start * VerityTree.BlockSize + done);
                     done += read > 0 ? read : throw EndOfImage(start * VerityTree.BlockSize + done);
                 }
-                RandomAccess.Write(_digests, HashPiece(start, blocks, buffers).Span, start * _algorithm.DigestStride);
+                RandomAccess.Write(_digests, buffers.HashPiece(start, blocks, _salt).Span, start * _algorithm.DigestStride);
             }
-            finished.SetResult();
         }
         catch (Exception error)
         {
-            finished.SetException(error);
+            failure = error;
         }
-        finally
+        // Its pieces are kept before FinishAsync, waiting on it, reads them.
+        Retire(buffers);
+        if (failure is null)
         {
-            buffers.Return();
+            finished.SetResult();
         }
-    }
-
-    /// <summary>Hashes a piece's blocks, read into the buffers, into its digests (packed at the stride); records the piece as hashed.</summary>
-    private ReadOnlyMemory<byte> HashPiece(long start, long blocks, Buffers buffers)
-    {
-        int stride = _algorithm.DigestStride;
-        for (int i = 0; i < blocks; i++)
+        else
         {
-            VerityTree.HashBlock(buffers.Hash, _salt, buffers.Data.AsSpan(i * VerityTree.BlockSize, VerityTree.BlockSize), buffers.Digests.AsSpan(i * stride, _algorithm.DigestBytes));
+            finished.SetException(failure);
         }
-        lock (_gate)
-        {
-            // Pieces mostly come in block order: a piece that follows the last one extends it.
-            if (_hashed.Count > 0 && _hashed[^1].Stop == start)
-            {
-                _hashed[^1] = (_hashed[^1].Start, start + blocks);
-            }
-            else
-            {
-                _hashed.Add((start, start + blocks));
-            }
-        }
-        return buffers.Digests.AsMemory(0, (int)blocks * stride);
     }
 
     private static DecantException EndOfImage(long offset) =>
@@ -332,13 +299,33 @@ internal sealed class VerityDataDigests : IAsyncDisposable
         return rest;
     }
 
-    /// <summary>A worker's buffers: a piece's data and digests, and its hash.</summary>
+    /// <summary>A worker's buffers (a piece's data and digests), its hash, and the pieces it hashed.</summary>
     private sealed class Buffers(VerityAlgorithm algorithm)
     {
         public byte[] Data { get; } = GC.AllocateUninitializedArray<byte>(PieceBlocks * VerityTree.BlockSize);
         public byte[] Digests { get; } = new byte[PieceBlocks * algorithm.DigestStride];
         public IncrementalHash Hash { get; } = IncrementalHash.CreateHash(algorithm.Hash);
 
-        public void Return() => Hash.Dispose();
+        /// <summary>The pieces hashed, adjacent ones joined.</summary>
+        public List<(long Start, long Stop)> Hashed { get; } = [];
+
+        /// <summary>Hashes a piece's blocks, read into <see cref="Data"/>, into its digests (packed at the stride), and records it.</summary>
+        public ReadOnlyMemory<byte> HashPiece(long start, long blocks, byte[] salt)
+        {
+            int stride = algorithm.DigestStride;
+            for (int i = 0; i < blocks; i++)
+            {
+                VerityTree.HashBlock(Hash, salt, Data.AsSpan(i * VerityTree.BlockSize, VerityTree.BlockSize), Digests.AsSpan(i * stride, algorithm.DigestBytes));
+            }
+            if (Hashed.Count > 0 && Hashed[^1].Stop == start)
+            {
+                Hashed[^1] = (Hashed[^1].Start, start + blocks);
+            }
+            else
+            {
+                Hashed.Add((start, start + blocks));
+            }
+            return Digests.AsMemory(0, (int)blocks * stride);
+        }
     }
 }
