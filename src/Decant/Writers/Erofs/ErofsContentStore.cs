@@ -1,8 +1,8 @@
 using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
-using Microsoft.Win32.SafeHandles;
 using Decant.Writers.Verity;
+using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Writers.Erofs;
 

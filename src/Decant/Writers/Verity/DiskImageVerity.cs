@@ -68,7 +68,7 @@ internal static class DiskImageVerity
         ArgumentNullException.ThrowIfNull(options);
         options.Check();
         var (algorithm, salt) = Parameters(options, seed.Span);
-        return VerityDataDigests.Start(image, algorithm, salt, spoolDirectory);
+        return new VerityDataDigests(image, algorithm, salt, spoolDirectory);
     }
 
     /// <summary>The tree's algorithm and salt: the options', or the salt derived from the seed.</summary>

@@ -42,7 +42,8 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     private List<(long Start, long Stop)> _covered = [];
     private List<(long Start, long Stop)> _free = [];
 
-    private VerityDataDigests(SafeFileHandle image, VerityAlgorithm algorithm, byte[] salt, string spoolDirectory)
+    /// <summary>Starts hashing the blocks of <paramref name="image"/> handed over by <see cref="Add"/>, spooling the digests in <paramref name="spoolDirectory"/>.</summary>
+    public VerityDataDigests(SafeFileHandle image, VerityAlgorithm algorithm, byte[] salt, string spoolDirectory)
     {
         _image = image;
         _algorithm = algorithm;
@@ -60,10 +61,6 @@ internal sealed class VerityDataDigests : IAsyncDisposable
 
     /// <summary>The blocks whose digests this holds once finished (handed over, not freed): sorted, disjoint, each [Start, Stop).</summary>
     public IReadOnlyList<(long Start, long Stop)> Covered => _covered;
-
-    /// <summary>Starts hashing the blocks of <paramref name="image"/> handed over by <see cref="Add"/>, spooling the digests in <paramref name="spoolDirectory"/>.</summary>
-    public static VerityDataDigests Start(SafeFileHandle image, VerityAlgorithm algorithm, byte[] salt, string spoolDirectory) =>
-        new(image, algorithm, salt, spoolDirectory);
 
     /// <summary>Hands over <paramref name="blocks"/> blocks from <paramref name="start"/> that hold file data and will not change again.</summary>
     public void Add(long start, long blocks)

@@ -237,7 +237,7 @@ internal sealed class VerityTree
         /// </summary>
         public IEnumerable<(long Start, long Stop)> DataBlocksWithin(long first, long end)
         {
-            int index = FirstRangeEndingAfter(first * BlockSize);
+            int index = FirstEndingAfter(dataRanges, range => range.Offset + range.Length, first * BlockSize);
             long previous = first;
             for (; index < dataRanges.Count && dataRanges[index].Offset < end * BlockSize; index++)
             {
@@ -262,7 +262,7 @@ internal sealed class VerityTree
             }
             var covered = Known.Covered;
             long previous = first;
-            for (int index = FirstCoveredEndingAfter(covered, first); index < covered.Count && covered[index].Start < end; index++)
+            for (int index = FirstEndingAfter(covered, range => range.Stop, first); index < covered.Count && covered[index].Start < end; index++)
             {
                 if (covered[index].Start > previous)
                 {
@@ -276,32 +276,17 @@ internal sealed class VerityTree
             }
         }
 
-        private static int FirstCoveredEndingAfter(IReadOnlyList<(long Start, long Stop)> covered, long block)
+        /// <summary>
+        /// The index of the first of <paramref name="ranges"/> (sorted and disjoint) whose end, as
+        /// <paramref name="endOf"/> gives it, is past <paramref name="value"/>: a binary search.
+        /// </summary>
+        private static int FirstEndingAfter<T>(IReadOnlyList<T> ranges, Func<T, long> endOf, long value)
         {
-            int low = 0, high = covered.Count;
+            int low = 0, high = ranges.Count;
             while (low < high)
             {
                 int middle = (low + high) >>> 1;
-                if (covered[middle].Stop <= block)
-                {
-                    low = middle + 1;
-                }
-                else
-                {
-                    high = middle;
-                }
-            }
-            return low;
-        }
-
-        /// <summary>The index of the first data range that ends after <paramref name="offset"/> (binary search; the ranges are sorted and disjoint).</summary>
-        private int FirstRangeEndingAfter(long offset)
-        {
-            int low = 0, high = dataRanges.Count;
-            while (low < high)
-            {
-                int middle = (low + high) >>> 1;
-                if (dataRanges[middle].Offset + dataRanges[middle].Length <= offset)
+                if (endOf(ranges[middle]) <= value)
                 {
                     low = middle + 1;
                 }
