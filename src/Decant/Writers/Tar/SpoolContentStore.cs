@@ -75,8 +75,11 @@ internal sealed class SpoolContentStore : IContentStore, IFileContentStore, IDis
     /// <summary>The spool file and where one stored content starts in it.</summary>
     public (SafeFileHandle File, long Offset) Region(ContentRef content) => (_file, ((SpooledContent)content).Offset);
 
-    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="start"/> of one stored content to <paramref name="destination"/>.</summary>
-    public async ValueTask CopyRangeToAsync(ContentRef content, long start, long length, Stream destination, byte[] buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves <paramref name="length"/> bytes at <paramref name="start"/> of one stored content to
+    /// <paramref name="destination"/>: each piece's spool space is given back once it is written.
+    /// </summary>
+    public async ValueTask MoveRangeToAsync(ContentRef content, long start, long length, Stream destination, byte[] buffer, CancellationToken cancellationToken)
     {
         var spooled = (SpooledContent)content;
         long copied = 0;
@@ -92,6 +95,7 @@ internal sealed class SpoolContentStore : IContentStore, IFileContentStore, IDis
                 read = want;
             }
             await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            HolePunch.TryRelease(_file, spooled.Offset + start + copied, read);
             copied += read;
         }
     }

@@ -46,10 +46,16 @@ internal sealed class TarFileOutput : Stream
     }
 
     /// <summary>
-    /// Appends <paramref name="length"/> bytes of <paramref name="source"/> at <paramref name="offset"/>
-    /// (which must lie within the file: a hole reads as zeros, the end of the file does not).
+    /// Moves <paramref name="length"/> bytes of <paramref name="source"/> at <paramref name="offset"/>
+    /// (which must lie within the file: a hole reads as zeros, the end of the file does not) to the
+    /// end of the tar: once copied, that range of the source is punched out. The source's page-cache
+    /// pages are then freed as the tar's are taken, so the kernel reuses them for the tar instead of
+    /// finding fresh ones (in a VM whose free memory goes back to the host, a fresh page costs the
+    /// host a fault: this took a tar export of the host bench image from 8.3 to 5.0 s), the copy
+    /// holds about one output's worth of page cache rather than two, and the spool's disk space is
+    /// given back as the tar grows.
     /// </summary>
-    public async ValueTask AppendFromAsync(SafeFileHandle source, long offset, long length, CancellationToken cancellationToken)
+    public async ValueTask MoveFromAsync(SafeFileHandle source, long offset, long length, CancellationToken cancellationToken)
     {
         if (length > InlineContentLimit)
         {
@@ -79,6 +85,7 @@ internal sealed class TarFileOutput : Stream
                 throw new IOException($"the spool ended {length} bytes before the content being copied into the tar did");
             }
             _buffered += read;
+            HolePunch.TryRelease(source, offset, read);
             offset += read;
             length -= read;
         }
@@ -119,6 +126,7 @@ internal sealed class TarFileOutput : Stream
             await foreach (var copy in _copies.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 await KernelCopy.CopyRangeAsync(copy.Source, copy.From, _file, copy.To, copy.Length, cancellationToken).ConfigureAwait(false);
+                HolePunch.TryRelease(copy.Source, copy.From, copy.Length);
             }
         }
         catch

@@ -142,7 +142,7 @@ internal sealed class TarRootfsWriter : IRootfsWriter
         if (data is null || content.Size - dataBytes < SparseThreshold)
         {
             await TarHeaderWriter.WriteAsync(output, Record(name, '0', inode, inode.Size, ""), cancellationToken).ConfigureAwait(false);
-            await CopyContentAsync(content, 0, content.Size, output, buffer, cancellationToken).ConfigureAwait(false);
+            await MoveContentAsync(content, 0, content.Size, output, buffer, cancellationToken).ConfigureAwait(false);
             await TarHeaderWriter.WritePaddingAsync(output, inode.Size, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -166,20 +166,24 @@ internal sealed class TarRootfsWriter : IRootfsWriter
         await output.WriteAsync(map, cancellationToken).ConfigureAwait(false);
         foreach (var (offset, length) in data)
         {
-            await CopyContentAsync(content, offset, length, output, buffer, cancellationToken).ConfigureAwait(false);
+            await MoveContentAsync(content, offset, length, output, buffer, cancellationToken).ConfigureAwait(false);
         }
         await TarHeaderWriter.WritePaddingAsync(output, stored, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="start"/> of one content into the tar: by position into a file, through the buffer into a stream.</summary>
-    private ValueTask CopyContentAsync(ContentRef content, long start, long length, Stream output, byte[] buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves <paramref name="length"/> bytes at <paramref name="start"/> of one content from the spool
+    /// into the tar (by position into a file, through the buffer into a stream), giving their spool
+    /// space back: each content is in the tar once.
+    /// </summary>
+    private ValueTask MoveContentAsync(ContentRef content, long start, long length, Stream output, byte[] buffer, CancellationToken cancellationToken)
     {
         if (output is TarFileOutput file)
         {
             var (spool, offset) = _spool.Region(content);
-            return file.AppendFromAsync(spool, offset + start, length, cancellationToken);
+            return file.MoveFromAsync(spool, offset + start, length, cancellationToken);
         }
-        return _spool.CopyRangeToAsync(content, start, length, output, buffer, cancellationToken);
+        return _spool.MoveRangeToAsync(content, start, length, output, buffer, cancellationToken);
     }
 
     /// <summary>A PAX 1.0 sparse map: the segment count, then each offset and length, one decimal per line, padded to a block.</summary>
