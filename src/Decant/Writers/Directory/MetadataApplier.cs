@@ -34,8 +34,8 @@ internal sealed class MetadataApplier
     /// <summary>Attributes that could not be written under the policy above and were left out.</summary>
     public long SkippedXattrs { get; private set; }
 
-    /// <summary>Applies metadata to an open regular file or directory.</summary>
-    public unsafe void ApplyToDescriptor(System.Runtime.InteropServices.SafeHandle file, Inode inode, string display)
+    /// <summary>Applies metadata to an open regular file or directory; its mode only unless <paramref name="modeIsSet"/> (it was created with it, and has no setuid or setgid bit that chown would clear).</summary>
+    public unsafe void ApplyToDescriptor(System.Runtime.InteropServices.SafeHandle file, Inode inode, string display, bool modeIsSet = false)
     {
         if (_ownership == OwnershipMode.Preserve)
         {
@@ -45,7 +45,10 @@ internal sealed class MetadataApplier
         {
             HandleXattrResult(Posix.TrySetXattr(file, name, value), name, display);
         }
-        Posix.Check(LibC.Fchmod(file, inode.Mode & PermissionBits), "fchmod", display);
+        if (!modeIsSet)
+        {
+            Posix.Check(LibC.Fchmod(file, inode.Mode & PermissionBits), "fchmod", display);
+        }
         var times = stackalloc LibC.TimeSpec[2];
         FillTimes(times, inode);
         Posix.Check(LibC.Futimens(file, times), "futimens", display);

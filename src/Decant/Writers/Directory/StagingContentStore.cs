@@ -26,6 +26,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
 
     private readonly ConfinedRoot _root;
     private readonly OwnershipMode _ownership;
+    private readonly uint _creationMask;
     private long _counter;
     private long _skippedXattrs;
     private volatile bool _cannotReflink;
@@ -36,6 +37,35 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         DirectoryName = directoryName;
         Directory = directory;
         _ownership = ownership;
+        _creationMask = CreationMask();
+    }
+
+    /// <summary>
+    /// The permission bits a file created in the staging directory keeps of those asked for (the
+    /// process's umask, or the directory's default ACL), found once by creating a probe with 0777.
+    /// A staged file whose permissions all survive is created with them, so no fchmod follows.
+    /// </summary>
+    private uint CreationMask()
+    {
+        const string Probe = "probe";
+        using (var probe = Posix.CreateFileAt(Directory, Probe, 0x1FF, Describe(Probe)))
+        {
+            uint kept = Posix.Stat(probe, Describe(Probe)).Mode & 0x1FFu;
+            Posix.UnlinkAt(Directory, Probe, 0, Describe(Probe));
+            return kept;
+        }
+    }
+
+    /// <summary>
+    /// The mode a staged file is created with: its final permissions when its metadata is known and
+    /// creation keeps them all (no setuid, setgid or sticky bit: chown clears the first two, and those
+    /// are set last); otherwise 0600, and the mode is set with the rest of its metadata.
+    /// </summary>
+    private uint CreationModeOf(FileMetadataHint? hint, out bool modeIsFinal)
+    {
+        uint permissions = (hint?.Mode ?? 0) & 0xFFF;
+        modeIsFinal = hint is not null && (permissions & ~_creationMask) == 0;
+        return modeIsFinal ? permissions : StagingFileMode;
     }
 
     /// <summary>Attributes left out of files given their metadata while staged (see <see cref="MetadataApplier"/>).</summary>
@@ -69,7 +99,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         var display = Describe(name);
         try
         {
-            using (var file = Posix.CreateFileAt(Directory, name, StagingFileMode, display))
+            using (var file = Posix.CreateFileAt(Directory, name, CreationModeOf(hint, out bool modeIsFinal), display))
             {
                 long dataEnd = await ContentCopy.CopyAsync(data, size, new FileSink(file), cancellationToken).ConfigureAwait(false);
                 if (dataEnd < size)
@@ -77,7 +107,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
                     // The tail is a hole (or the whole file is): set the length without writing zeros.
                     Posix.Ftruncate(file, size, display);
                 }
-                Apply(file, hint, display);
+                Apply(file, hint, modeIsFinal, display);
             }
             return new StagedContent(this, name, size, hint);
         }
@@ -99,7 +129,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         try
         {
             bool reflinked;
-            using (var file = Posix.CreateFileAt(Directory, name, StagingFileMode, display))
+            using (var file = Posix.CreateFileAt(Directory, name, CreationModeOf(hint, out bool modeIsFinal), display))
             {
                 reflinked = size > 0 && !_cannotReflink && RandomAccess.GetLength(source) == size && KernelCopy.TryClone(file, source);
                 // Whether two filesystems share blocks does not change from file to file: asked once.
@@ -113,7 +143,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
                     await KernelCopy.CopyDataAsync(source, size, file, 0, cancellationToken).ConfigureAwait(false);
                     Posix.Ftruncate(file, size, display);
                 }
-                Apply(file, hint, display);
+                Apply(file, hint, modeIsFinal, display);
             }
             return new PlacedContent(new StagedContent(this, name, size, hint), reflinked);
         }
@@ -129,15 +159,15 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         }
     }
 
-    /// <summary>Gives a staged file (its content complete) the metadata of <paramref name="hint"/>, when there is one.</summary>
-    private void Apply(SafeFileHandle file, FileMetadataHint? hint, string display)
+    /// <summary>Gives a staged file (its content complete) the metadata of <paramref name="hint"/>, when there is one (its mode only when creation did not).</summary>
+    private void Apply(SafeFileHandle file, FileMetadataHint? hint, bool modeIsFinal, string display)
     {
         if (hint is null)
         {
             return;
         }
         var metadata = new MetadataApplier(_ownership);
-        metadata.ApplyToDescriptor(file, new Inode { Kind = NodeKind.RegularFile, Mode = hint.Mode, Uid = hint.Uid, Gid = hint.Gid, ModificationTime = hint.ModificationTime, AccessTime = hint.AccessTime }, display);
+        metadata.ApplyToDescriptor(file, new Inode { Kind = NodeKind.RegularFile, Mode = hint.Mode, Uid = hint.Uid, Gid = hint.Gid, ModificationTime = hint.ModificationTime, AccessTime = hint.AccessTime }, display, modeIsSet: modeIsFinal);
         Interlocked.Add(ref _skippedXattrs, metadata.SkippedXattrs);
     }
 
