@@ -105,11 +105,12 @@ internal sealed class LayerReads(
 
     /// <summary>
     /// Reads a layer whose turn to place has not come (with <c>placeInOrder</c>, no cache) into the
-    /// writer's spool, gives its job slot to the next layer, and places it from the spool in its turn.
+    /// writer's spool, gives its job slot to the next layer, and places it from the spool in its turn;
+    /// when its turn comes while it is still read, the rest of it goes straight to the writer.
     /// </summary>
     private async Task<LayerIndex> ReadAheadOfTurnAsync(IDeferringContentStore deferring, int number, Descriptor layer, string? diffId, CancellationToken cancellationToken)
     {
-        using var deferred = deferring.Defer();
+        using var deferred = deferring.Defer(_placed![number - 1].Task);
         var index = await DownloadAsync(number, layer, diffId, new DirectLayerContent(deferred), recorder: null, cancellationToken).ConfigureAwait(false);
         FinishJob(number);
         await TurnToPlaceAsync(number, cancellationToken).ConfigureAwait(false);

@@ -48,14 +48,19 @@ internal interface IHoleSkippingStream
 /// </summary>
 internal interface IDeferringContentStore
 {
-    /// <summary>A store for one layer read ahead of its turn: what is written to it is held aside until <see cref="IDeferredContents.PlaceAsync"/>.</summary>
-    IDeferredContents Defer();
+    /// <summary>
+    /// A store for one layer read ahead of its turn: what is written to it is held aside until its
+    /// turn, which comes when <paramref name="turn"/> completes. The first write after that places what
+    /// is held, and it and every later write go straight to this store: the same contents in the
+    /// same order, so the same bytes, with only the part read ahead written twice.
+    /// </summary>
+    IDeferredContents Defer(Task turn);
 }
 
 /// <summary>One layer's contents held aside (spooled next to the output) until its turn to be placed. Written by one reader at a time.</summary>
 internal interface IDeferredContents : IContentStore, IDisposable
 {
-    /// <summary>Places every content held into the main store, in the order written, exactly as if it were written there now; releases made meanwhile follow.</summary>
+    /// <summary>Places every content held into the main store, in the order written, exactly as if it were written there now; releases made meanwhile follow. Nothing is left to do when the layer's turn came while it was read (its first write after that placed what was held).</summary>
     ValueTask PlaceAsync(CancellationToken cancellationToken);
 }
 

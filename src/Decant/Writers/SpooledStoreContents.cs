@@ -24,34 +24,42 @@ internal interface ISpoolingContentStore<TStore> : IContentStore
 /// file beside the image (deleted when closed), so zero blocks and holes are found exactly as in the
 /// image. In the layer's turn they move into the image in the order written
 /// (<see cref="ISpoolingContentStore{TStore}.PlaceSpooledAsync"/>): blocks are cloned where the
-/// filesystem can, else copied in the kernel, in long runs. A content released meanwhile is released
-/// in the image's store only after the layer's contents are placed, as it would have been had the
-/// layer been read in its turn, so the image is the same bytes.
+/// filesystem can, else copied in the kernel, in long runs. When the layer's turn comes while it is
+/// still being read, its next write first moves what is spooled in, and from then on its contents
+/// go straight into the image: only the part read ahead is written twice. A content released
+/// before its contents are placed is released in the image's store after them, as it would have
+/// been had the layer been read in its turn (streaming allocates fresh blocks only, so releases
+/// never change where a content goes), so the image is the same bytes.
 /// </summary>
 internal sealed class SpooledStoreContents<TStore> : IDeferredContents
     where TStore : ISpoolingContentStore<TStore>
 {
     private readonly TStore _image;
+    private readonly Task _turn;
     private readonly SafeFileHandle _spool;
     private readonly TStore _spooled;
     private readonly List<ContentRef> _released = [];
     private bool _placed;
 
-    public SpooledStoreContents(TStore image, string directory)
+    /// <summary>Contents for <paramref name="image"/>, spooled in <paramref name="directory"/> until <paramref name="turn"/> completes.</summary>
+    public SpooledStoreContents(TStore image, Task turn, string directory)
     {
         _image = image;
+        _turn = turn;
         _spool = SpoolFile.Create(directory, "spool", "a layer read ahead");
         _spooled = image.SpoolStore(_spool);
     }
 
     /// <inheritdoc/>
-    public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
+    public async ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken)
     {
-        if (_placed)
+        if (!_placed && _turn.IsCompletedSuccessfully)
         {
-            throw new InvalidOperationException("the layer's contents were placed already");
+            await PlaceAsync(cancellationToken).ConfigureAwait(false);
         }
-        return _spooled.WriteAsync(data, size, cancellationToken);
+        return _placed
+            ? await _image.WriteAsync(data, size, cancellationToken).ConfigureAwait(false)
+            : await _spooled.WriteAsync(data, size, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -70,7 +78,7 @@ internal sealed class SpooledStoreContents<TStore> : IDeferredContents
     {
         if (_placed)
         {
-            throw new InvalidOperationException("a layer's contents are placed once");
+            return; // the layer's turn came while it was read: its writes since went straight in
         }
         _placed = true;
         await _image.PlaceSpooledAsync(_spool, _spooled, cancellationToken).ConfigureAwait(false);

@@ -49,8 +49,8 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
     }
 
     /// <inheritdoc/>
-    public IDeferredContents Defer() =>
-        new SpooledStoreContents<ErofsContentStore>(this, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
+    public IDeferredContents Defer(Task turn) =>
+        new SpooledStoreContents<ErofsContentStore>(this, turn, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
 
     /// <summary>
     /// A store writing a layer read ahead of its turn into <paramref name="spool"/> (its blocks from

@@ -36,8 +36,8 @@ internal sealed class Ext4ContentStore : ISpoolingContentStore<Ext4ContentStore>
     }
 
     /// <inheritdoc/>
-    public IDeferredContents Defer() =>
-        new SpooledStoreContents<Ext4ContentStore>(this, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
+    public IDeferredContents Defer(Task turn) =>
+        new SpooledStoreContents<Ext4ContentStore>(this, turn, _spoolDirectory ?? throw new InvalidOperationException("a spool does not spool again"));
 
     /// <inheritdoc/>
     // The spool's blocks start at 0 and skip no zones: no filesystem is laid out in it.

@@ -204,6 +204,42 @@ public sealed class ErofsWriterTests : IDisposable
         Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("ahead.erofs"))!, ".decant-spool-*"));
     }
 
+
+    [Theory]
+    [InlineData(ErofsCompression.None)]
+    [InlineData(ErofsCompression.Lz4HC)]
+    public async Task ALayerWhoseTurnComesWhileItIsReadGivesTheSameBytesAsOneAtATime(ErofsCompression compression)
+    {
+        // The layer above is read ahead into a spool; its turn comes midway through it, and the rest
+        // of it goes straight into the image after what was spooled.
+        var compressible = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("compressible text ", 5_000)));
+        var above = new LayerTar().File("data/early-twice", Bytes(9_000, 20)).File("data/early-twice", Bytes(4_000, 21)).File("data/early-text", compressible);
+        for (int i = 0; i < 120; i++)
+        {
+            above.File($"data/f{i:D3}", Bytes(30_000 + i * 97, 100 + i));
+        }
+        above.File("data/late-twice", Bytes(70_000, 22)).File("data/late-twice", Bytes(5_000, 23)).File("data/late-text", compressible)
+            .File("data/zeros", [.. Bytes(100, 24), .. new byte[5 * 4096], .. Bytes(100, 25)]);
+        var layers = new List<byte[]>
+        {
+            new LayerTar().Dir("data").File("data/base", Bytes(500_000, 26)).File("data/f000", "replaced above").ToArray(),
+            above.ToArray(),
+        };
+        byte[] seed = SHA256.HashData("sha256:turn-midway"u8);
+        var oneAtATime = new ErofsWriterOptions { Output = Image("one.erofs"), Seed = seed, Compression = compression };
+        await Ext4Images.ExportAsync(OutputFormat.Erofs, oneAtATime, layers, jobs: 1);
+
+        var midway = new ExportOptions
+            {
+                Output = Image("midway.erofs"), Jobs = 2, Ownership = OwnershipMode.Preserve,
+                FormatOptions = new ErofsWriterOptions { Seed = seed, Compression = compression },
+            };
+        await ReadAheadExport.ExportWithTurnMidwayAsync(layers, _scratch.Combine("midway-image"), midway, pauseAfter: 1_000_000);
+        await ErofsImages.AssertCleanAsync(Image("midway.erofs"));
+        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("midway.erofs"))), "the image differs when a layer's turn comes while it is read");
+        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("midway.erofs"))!, ".decant-spool-*"));
+    }
+
     [Theory]
     [InlineData(ErofsCompression.None)]
     [InlineData(ErofsCompression.Lz4HC)]

@@ -26,6 +26,13 @@ public sealed class Ext4WriterTests : IDisposable
 
     private string Image(string name = "image.ext4") => _scratch.Combine(name);
 
+    private static byte[] RandomBytes(Random random, int size)
+    {
+        byte[] bytes = new byte[size];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
     /// <summary>Writes both outputs of the layers, checks the image with e2fsck and compares the mounted image with the directory.</summary>
     private async Task AssertImageMatchesDirectoryAsync(Ext4WriterOptions options, params byte[][] layers)
     {
@@ -119,12 +126,7 @@ public sealed class Ext4WriterTests : IDisposable
     {
         // A layer read while the one below it still is waits in a spool and moves into the image in its turn.
         var random = new Random(7);
-        byte[] Bytes(int size)
-        {
-            byte[] bytes = new byte[size];
-            random.NextBytes(bytes);
-            return bytes;
-        }
+        byte[] Bytes(int size) => RandomBytes(random, size);
         byte[] withZeroBlocks = [.. Bytes(10_000), .. new byte[3 * 4096], .. Bytes(70_000)];
         var layers = new List<byte[]>
         {
@@ -143,6 +145,35 @@ public sealed class Ext4WriterTests : IDisposable
         await Ext4Images.AssertCleanAsync(Image("ahead.ext4"));
         Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("ahead.ext4"))), "the image differs with a layer read ahead");
         Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("ahead.ext4"))!, ".decant-spool-*"));
+    }
+
+    [Fact]
+    public async Task ALayerWhoseTurnComesWhileItIsReadGivesTheSameBytesAsOneAtATime()
+    {
+        // The layer above is read ahead into a spool; its turn comes midway through it, and the rest
+        // of it goes straight into the image after what was spooled.
+        var random = new Random(11);
+        byte[] Bytes(int size) => RandomBytes(random, size);
+        var above = new LayerTar().File("data/early-twice", Bytes(9_000)).File("data/early-twice", Bytes(4_000));
+        for (int i = 0; i < 120; i++)
+        {
+            above.File($"data/f{i:D3}", Bytes(30_000 + i * 97));
+        }
+        above.File("data/late-twice", Bytes(70_000)).File("data/late-twice", Bytes(5_000)).File("data/zeros", [.. Bytes(100), .. new byte[5 * 4096], .. Bytes(100)]);
+        var layers = new List<byte[]>
+        {
+            new LayerTar().Dir("data").File("data/base", Bytes(500_000)).File("data/f000", "replaced above").ToArray(),
+            above.ToArray(),
+        };
+        byte[] seed = SHA256.HashData("sha256:turn-midway"u8);
+        var oneAtATime = new Ext4WriterOptions { Output = Image("one.ext4"), Seed = seed };
+        await Ext4Images.WriteImageAsync(oneAtATime, 1, [.. layers]);
+
+        var midway = new ExportOptions { Output = Image("midway.ext4"), Jobs = 2, FormatOptions = new Ext4WriterOptions { Seed = seed }, Ownership = OwnershipMode.Preserve };
+        await ReadAheadExport.ExportWithTurnMidwayAsync(layers, _scratch.Combine("midway-image"), midway, pauseAfter: 1_000_000);
+        await Ext4Images.AssertCleanAsync(Image("midway.ext4"));
+        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("midway.ext4"))), "the image differs when a layer's turn comes while it is read");
+        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("midway.ext4"))!, ".decant-spool-*"));
     }
 
     [Fact]
