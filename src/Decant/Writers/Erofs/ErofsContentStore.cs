@@ -137,8 +137,8 @@ internal sealed class ErofsContentStore : ISpoolingContentStore<ErofsContentStor
     /// <summary>Releases every content the final tree does not use (not marked <see cref="ErofsContent.InTree"/>), whether or not the caller released it.</summary>
     public void ReleaseNotInTree() => _written.ReleaseAllBut(keep: content => content.InTree, Release);
 
-    /// <summary>What commit reads the files' last partial blocks with, in the tree's order.</summary>
-    public ITailReader OpenTailReader() => _tails.OpenReader();
+    /// <summary>What commit reads the files' last partial blocks with, in the tree's order: item <c>i</c>'s is <paramref name="tailOf"/>(<c>i</c>) (offset -1: none).</summary>
+    public ErofsTailSpool.OrderedReader OpenTailReader(int count, Func<int, (long Offset, int Length)> tailOf) => _tails.OpenReader(count, tailOf);
 
     /// <summary>How much input is compressed at once, cluster by cluster on every core.</summary>
     private const int BatchBytes = 1 << 20;
@@ -364,7 +364,7 @@ internal sealed class ErofsContent(long size) : ContentRef(size)
     public long TailSpoolOffset { get; set; } = -1;
 
     /// <summary>Reads the last partial block into <paramref name="destination"/> (its length) from where it waits, zeros when it was all zero.</summary>
-    public ValueTask ReadTailAsync(ITailReader tails, Memory<byte> destination, CancellationToken cancellationToken)
+    public ValueTask ReadTailAsync(ErofsTailSpool tails, Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (TailSpoolOffset < 0)
         {

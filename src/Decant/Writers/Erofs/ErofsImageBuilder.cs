@@ -19,7 +19,9 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     private readonly List<string> _skippedXattrs = [];
     private readonly SummaryCounter _counter = new();
     private readonly byte[] _block = new byte[ErofsConstants.BlockSize];
-    private readonly ITailReader _tails = store.OpenTailReader();
+    private ErofsTailSpool.OrderedReader? _tails;
+    /// <summary>Each directory's entries (null for an inode that is not one) by walk ordinal, in byte order as the walk met them, hardlinks included.</summary>
+    private readonly List<List<TreeNode>?> _children = [];
     private uint _incompat;
     private bool _compressed;
 
@@ -86,12 +88,17 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         foreach (var step in tree.WalkSteps(withPaths: false))
         {
             _counter.Count(step.Node, step.IsFirstPathOfInode);
+            if (step.Node.Parent is { } parent)
+            {
+                _children[parent.Inode.WalkOrdinal]!.Add(step.Node);
+            }
             if (!step.IsFirstPathOfInode)
             {
                 continue;
             }
             step.Node.Inode.WalkOrdinal = nodes.Count;
             nodes.Add(step.Node);
+            _children.Add(step.Node.Inode.IsDirectory ? new List<TreeNode>(step.Node.ChildCount) : null);
             switch (step.Node.Inode.Content)
             {
                 case ErofsContent content:
@@ -102,6 +109,9 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             }
         }
         store.ReleaseNotInTree();
+        _tails = store.OpenTailReader(nodes.Count, i => nodes[i].Inode.Content is ErofsContent { Clusters: null, TailSpoolOffset: >= 0 } content
+            ? (content.TailSpoolOffset, content.TailLength)
+            : (-1, 0));
         allocator.Seal();
         whenDataIsFinal?.Invoke(allocator.FreeRuns.Select(run => (run.Physical, run.Blocks)));
 
@@ -188,9 +198,13 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             : counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key.Seconds).ThenBy(c => c.Key.Nanoseconds).First().Key;
     }
 
+    /// <summary>Each inode's xattrs as EROFS holds them, by walk ordinal (converted once, by <see cref="CountXattrs"/>).</summary>
+    private readonly List<List<ErofsXattr>> _xattrs = [];
+
     /// <summary>
-    /// Converts every inode's xattrs (noting those EROFS cannot hold) and counts how many inodes carry
-    /// each; <paramref name="shared"/> gets those two or more carry, in order of first use.
+    /// Converts every inode's xattrs (noting those EROFS cannot hold, and keeping the rest for the
+    /// plans) and counts how many inodes carry each; <paramref name="shared"/> gets those two or
+    /// more carry, in order of first use.
     /// </summary>
     private Dictionary<ErofsXattr, int> CountXattrs(List<TreeNode> nodes, out List<ErofsXattr> shared)
     {
@@ -199,7 +213,9 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         foreach (var node in nodes)
         {
             int skippedBefore = _skippedXattrs.Count;
-            foreach (var xattr in ConvertXattrs(node, _skippedXattrs))
+            var converted = ConvertXattrs(node, _skippedXattrs);
+            _xattrs.Add(converted);
+            foreach (var xattr in converted)
             {
                 if (uses.TryGetValue(xattr, out int count))
                 {
@@ -241,7 +257,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     private Plan MakePlan(TreeNode node, int ordinal, PlanContext context)
     {
         var plan = new Plan(node);
-        var xattrs = ConvertXattrs(node, []);
+        var xattrs = _xattrs[ordinal];
         if (xattrs.Count > 0)
         {
             (plan.Shared, plan.Inline) = ([], []);
@@ -344,7 +360,7 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         }
         record.Extended = !ErofsInodeRecord.FitsCompact(inode.ModificationTime, buildTime, record.Uid, record.Gid, record.Links, record.Size);
         plan.XattrSize = ErofsXattrs.BodySize(plan.Shared.Count, plan.Inline);
-        record.XattrCount = ErofsXattrs.Count(plan.XattrSize, node.Path);
+        record.XattrCount = plan.XattrSize == 0 ? (ushort)0 : ErofsXattrs.Count(plan.XattrSize, node.Path);
         switch (inode.Kind)
         {
             case NodeKind.RegularFile:
@@ -441,11 +457,10 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     }
 
     /// <summary>The size of a directory's entries (with <c>.</c> and <c>..</c>), and how many of its children are directories.</summary>
-    private static long DirectorySize(TreeNode node, out int subdirectories)
+    private long DirectorySize(TreeNode node, out int subdirectories)
     {
-        var names = SortedEntries(node);
-        subdirectories = node.UnorderedChildren.Count(c => c.Inode.IsDirectory);
-        return ErofsDirectoryBlocks.Size(names.Select(n => NameLength(n.Name, node)));
+        subdirectories = _children[node.Inode.WalkOrdinal]!.Count(c => c.Inode.IsDirectory);
+        return ErofsDirectoryBlocks.Size(SortedEntries(node).Select(e => NameLength(e.Name, node)));
     }
 
     private static int NameLength(string name, TreeNode directory)
@@ -456,12 +471,28 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
             : throw new DecantException(DecantErrorKind.OutputError, $"\"{(directory.Path.Length == 0 ? "" : directory.Path + "/")}{NameBytes.Escape(name)}\": the name is {length} bytes; EROFS allows {ErofsConstants.MaxNameLength}");
     }
 
-    /// <summary>A directory's entries in name-byte order: its children, <c>.</c> (Child null) and <c>..</c>.</summary>
-    private static List<(string Name, TreeNode? Child)> SortedEntries(TreeNode node)
+    /// <summary>
+    /// A directory's entries in name-byte order: its children (as the walk met them, so already in
+    /// that order), with <c>.</c> (Child null) and <c>..</c> merged in where they sort.
+    /// </summary>
+    private List<(string Name, TreeNode? Child)> SortedEntries(TreeNode node)
     {
-        var entries = new List<(string Name, TreeNode? Child)>(node.ChildCount + 2) { (".", null), ("..", node.Parent ?? node) };
-        entries.AddRange(node.UnorderedChildren.Select(c => (c.Name, (TreeNode?)c)));
-        entries.Sort(static (a, b) => NameBytes.Compare(a.Name, b.Name));
+        var children = _children[node.Inode.WalkOrdinal]!;
+        var entries = new List<(string Name, TreeNode? Child)>(children.Count + 2);
+        (string Name, TreeNode? Child)[] specials = [(".", null), ("..", node.Parent ?? node)];
+        int placed = 0;
+        foreach (var child in children)
+        {
+            while (placed < specials.Length && NameBytes.Compare(specials[placed].Name, child.Name) < 0)
+            {
+                entries.Add(specials[placed++]);
+            }
+            entries.Add((child.Name, child));
+        }
+        while (placed < specials.Length)
+        {
+            entries.Add(specials[placed++]);
+        }
         return entries;
     }
 
@@ -533,17 +564,18 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
     /// <summary>A file's last partial block: returned to go inline, or written into its block laid out at commit.</summary>
     private async ValueTask<ReadOnlyMemory<byte>> WriteFileTailAsync(Plan plan, ErofsContent content, BlockWriter blocks, CancellationToken cancellationToken)
     {
-        if (plan.InlineLength > 0)
-        {
-            await content.ReadTailAsync(_tails, _tail.AsMemory(0, plan.InlineLength), cancellationToken).ConfigureAwait(false);
-            return _tail.AsMemory(0, plan.InlineLength);
-        }
-        if (plan.DataBlocks == 0)
+        if (plan.InlineLength == 0 && plan.DataBlocks == 0)
         {
             return default;
         }
+        // The tail as spooled, or none when it was all zero.
+        var spooled = await _tails!.ReadAsync(plan.Node.Inode.WalkOrdinal, cancellationToken).ConfigureAwait(false);
         Array.Clear(_tail);
-        await content.ReadTailAsync(_tails, _tail.AsMemory(0, content.TailLength), cancellationToken).ConfigureAwait(false);
+        spooled.CopyTo(_tail);
+        if (plan.InlineLength > 0)
+        {
+            return _tail.AsMemory(0, plan.InlineLength);
+        }
         await blocks.WriteAsync(plan.DataStart, _tail, cancellationToken).ConfigureAwait(false);
         if (plan.ChunkRuns is { } runs)
         {

@@ -3,20 +3,13 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Decant.Writers.Erofs;
 
-/// <summary>Where files' last partial blocks are read from.</summary>
-internal interface ITailReader
-{
-    /// <summary>Reads the tail appended at <paramref name="offset"/> into <paramref name="destination"/> (its length).</summary>
-    ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// The files' last partial blocks, kept in a spool beside the image (deleted when closed) until
 /// commit places each inline after its inode or in a block of its own. Where a tail sits in the
 /// spool never reaches the image, so a layer read ahead of its turn appends its tails here at
 /// once. Tails are gathered in a buffer and written many at a time. Thread-safe.
 /// </summary>
-internal sealed class ErofsTailSpool(string directory) : ITailReader, IDisposable
+internal sealed class ErofsTailSpool(string directory) : IDisposable
 {
     /// <summary>Tails are gathered this much at a time before they are written: one write for many small files.</summary>
     private const int BufferSize = 64 << 10;
@@ -104,65 +97,99 @@ internal sealed class ErofsTailSpool(string directory) : ITailReader, IDisposabl
         }
     }
 
-    /// <summary>A reader for commit, which asks for the tails in the tree's order rather than the order they came in.</summary>
-    public WindowedReader OpenReader() => new(this);
+    /// <summary>
+    /// A reader for commit, which needs the tails in the tree's order rather than the order they came
+    /// in: <paramref name="tailOf"/> gives item <c>i</c>'s tail (offset -1: none) for <c>i</c> below <paramref name="count"/>.
+    /// </summary>
+    public OrderedReader OpenReader(int count, Func<int, (long Offset, int Length)> tailOf) => new(this, count, tailOf);
 
     /// <summary>
-    /// Reads tails through a few windows of the spool, each read whole: tails of files that came in
-    /// one after another (most of a directory, in each layer) come from one read, not one each.
-    /// Not thread-safe: commit's alone.
+    /// Reads tails for items asked for in ascending order, a batch of items at a time: the batch's
+    /// tails are sorted by where they sit in the spool and read in as few ranges as they allow (the
+    /// tails of files that came in one after another, most of a directory's in each layer, are one
+    /// read, and a small gap between two tails is read rather than split), each byte once. Not
+    /// thread-safe: commit's alone.
     /// </summary>
-    internal sealed class WindowedReader(ErofsTailSpool spool) : ITailReader
+    internal sealed class OrderedReader(ErofsTailSpool spool, int count, Func<int, (long Offset, int Length)> tailOf)
     {
-        private const int WindowSize = 64 << 10;
-        private const int WindowCount = 8;
-        private readonly byte[]?[] _buffers = new byte[WindowCount][];
-        private readonly long[] _starts = new long[WindowCount];
-        private readonly int[] _lengths = new int[WindowCount];
-        private readonly long[] _lastUse = new long[WindowCount];
-        private long _clock;
+        /// <summary>What one batch reads into: up to half of it tails, the rest the gaps read across.</summary>
+        private const int BufferSize = 1 << 20;
 
-        /// <summary>Reads the tail appended at <paramref name="offset"/> into <paramref name="destination"/> (its length).</summary>
-        public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+        /// <summary>A gap between two tails up to this long is read across rather than split into two reads.</summary>
+        private const int MaxGap = 16 << 10;
+
+        private readonly byte[] _buffer = new byte[BufferSize];
+        private readonly List<(long Offset, int Length, int Item)> _batch = [];
+        private int[] _slots = [];
+        private int _first, _end;
+
+        /// <summary>Item <paramref name="item"/>'s tail (empty when it has none); valid until the next call.</summary>
+        /// <exception cref="ArgumentOutOfRangeException">An item before the current batch was asked for.</exception>
+        public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(int item, CancellationToken cancellationToken)
         {
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(destination.Length, WindowSize);
-            int window = Find(offset, destination.Length);
-            if (window < 0)
+            ArgumentOutOfRangeException.ThrowIfLessThan(item, _first);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(item, count);
+            if (item >= _end)
             {
-                window = LeastRecentlyUsed();
-                var buffer = _buffers[window] ??= new byte[WindowSize];
-                _starts[window] = offset;
-                _lengths[window] = 0; // invalid until the read below succeeds
-                _lengths[window] = await spool.ReadSomeAsync(offset, buffer, cancellationToken).ConfigureAwait(false);
-                EnsureRead(_lengths[window], destination.Length);
+                await LoadAsync(item, cancellationToken).ConfigureAwait(false);
             }
-            _lastUse[window] = ++_clock;
-            _buffers[window].AsMemory((int)(offset - _starts[window]), destination.Length).CopyTo(destination);
+            var (_, length) = tailOf(item);
+            int slot = _slots[item - _first];
+            return slot < 0 ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(slot, length);
         }
 
-        private int Find(long offset, int length)
+        /// <summary>Reads the tails of the items from <paramref name="first"/> on, as many as half the buffer holds.</summary>
+        private async ValueTask LoadAsync(int first, CancellationToken cancellationToken)
         {
-            for (int i = 0; i < WindowCount; i++)
+            _batch.Clear();
+            int end = first, tailBytes = 0;
+            for (; end < count; end++)
             {
-                if (_lengths[i] > 0 && offset >= _starts[i] && offset + length <= _starts[i] + _lengths[i])
+                var (offset, length) = tailOf(end);
+                if (offset < 0 || length == 0)
                 {
-                    return i;
+                    continue;
                 }
+                if (tailBytes + length > BufferSize / 2)
+                {
+                    break;
+                }
+                tailBytes += length;
+                _batch.Add((offset, length, end));
             }
-            return -1;
-        }
-
-        private int LeastRecentlyUsed()
-        {
-            int oldest = 0;
-            for (int i = 1; i < WindowCount; i++)
+            (_first, _end) = (first, end);
+            if (_slots.Length < end - first)
             {
-                if (_lastUse[i] < _lastUse[oldest])
-                {
-                    oldest = i;
-                }
+                _slots = new int[Math.Max(end - first, 2 * _slots.Length)];
             }
-            return oldest;
+            _slots.AsSpan(0, end - first).Fill(-1);
+            _batch.Sort(static (a, b) => a.Offset.CompareTo(b.Offset));
+            int used = 0, gapBudget = BufferSize - tailBytes;
+            for (int i = 0; i < _batch.Count;)
+            {
+                // One range: the tails from i on that overlap or lie within a small gap of each other.
+                long start = _batch[i].Offset, stop = start + _batch[i].Length;
+                int j = i + 1;
+                for (; j < _batch.Count; j++)
+                {
+                    var next = _batch[j];
+                    long gap = Math.Max(0, next.Offset - stop);
+                    if (gap > MaxGap || gap > gapBudget)
+                    {
+                        break;
+                    }
+                    gapBudget -= (int)gap;
+                    stop = Math.Max(stop, next.Offset + next.Length);
+                }
+                int length = (int)(stop - start);
+                int read = await spool.ReadSomeAsync(start, _buffer.AsMemory(used, length), cancellationToken).ConfigureAwait(false);
+                EnsureRead(read, length);
+                for (; i < j; i++)
+                {
+                    _slots[_batch[i].Item - first] = used + (int)(_batch[i].Offset - start);
+                }
+                used += length;
+            }
         }
     }
 

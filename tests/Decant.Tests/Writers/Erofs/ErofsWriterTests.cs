@@ -154,6 +154,37 @@ public sealed class ErofsWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task TailsThatCameInAnotherOrderThanTheTreeAreEachPlacedWithTheirFile()
+    {
+        // Commit reads the tails in the tree's order, a batch at a time, sorted by where they sit
+        // in the spool. Here they come shuffled, across two layers, with gaps where the upper layer
+        // replaced a file, all-zero tails among them, and more than one batch (half a MiB) of them.
+        var random = new Random(11);
+        var lower = new LayerTar().Dir("a").Dir("b").Dir("c");
+        var upper = new LayerTar();
+        foreach (int i in Enumerable.Range(0, 900).OrderBy(_ => random.Next()).ToList())
+        {
+            string path = $"{"abc"[i % 3]}/file-{i:D4}";
+            int size = 4096 * (i % 3) + 1500 + 2500 * (i % 7) / 6;
+            lower.File(path, i % 11 == 0 ? [.. Bytes(4096 * (1 + i % 3), i), .. new byte[300 + i]] : Bytes(size, i)); // an all-zero tail, or one of data
+            if (i % 5 == 0)
+            {
+                upper.File(path, Bytes(size / 2 + 1, -i));
+            }
+        }
+        foreach (int i in Enumerable.Range(0, 300).Reverse())
+        {
+            upper.File($"b/upper-{i:D3}", Bytes(1000 + 10 * i, 5000 + i));
+        }
+        // Names that sort before "." or between "." and "..": the entries are merged around them.
+        foreach (string name in (ReadOnlySpan<string>)[" space", "+plus", "-dash", ".-dot-dash", "..."])
+        {
+            upper.File("c/" + name, name);
+        }
+        await AssertImageMatchesDirectoryAsync(new ErofsWriterOptions { Output = Image() }, lower.ToArray(), upper.ToArray());
+    }
+
+    [Fact]
     public async Task ManyAndLargeXattrsBeyondWhatTheHostFilesystemHoldsAreReadBackByTheKernel()
     {
         // More and larger than the host's ext4 holds in one inode, so compared with what was written, not with a directory export.
