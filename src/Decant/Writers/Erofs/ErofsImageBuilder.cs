@@ -570,11 +570,12 @@ internal sealed class ErofsImageBuilder(SafeFileHandle file, ErofsBlockAllocator
         }
         // The tail as spooled, or none when it was all zero.
         var spooled = await _tails!.ReadAsync(plan.Node.Inode.WalkOrdinal, cancellationToken).ConfigureAwait(false);
-        Array.Clear(_tail);
+        int length = plan.InlineLength > 0 ? plan.InlineLength : ErofsConstants.BlockSize;
         spooled.CopyTo(_tail);
+        _tail.AsSpan(spooled.Length, length - spooled.Length).Clear();
         if (plan.InlineLength > 0)
         {
-            return _tail.AsMemory(0, plan.InlineLength);
+            return _tail.AsMemory(0, length);
         }
         await blocks.WriteAsync(plan.DataStart, _tail, cancellationToken).ConfigureAwait(false);
         if (plan.ChunkRuns is { } runs)

@@ -4,12 +4,15 @@ namespace Decant.Writers.Erofs;
 
 /// <summary>
 /// Writes one region of the image front to back (the metadata area, the shared xattr area) through
-/// a buffer: positions only grow, and the gaps between records are zeros.
+/// two buffers: one fills while the other is written, so the writing overlaps the encoding.
+/// Positions only grow, and the gaps between records are zeros. Not thread-safe.
 /// </summary>
 internal sealed class SequentialImageWriter(SafeFileHandle file, long regionStart)
 {
     private const int BufferSize = 1 << 20;
-    private readonly byte[] _buffer = new byte[BufferSize];
+    private byte[] _buffer = new byte[BufferSize];
+    private byte[]? _spare;
+    private Task _writing = Task.CompletedTask;
     private long _flushed;
     private int _buffered;
 
@@ -23,7 +26,7 @@ internal sealed class SequentialImageWriter(SafeFileHandle file, long regionStar
         {
             if (_buffered == BufferSize)
             {
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
+                await StartWritingAsync(cancellationToken).ConfigureAwait(false);
             }
             int zeros = (int)Math.Min(position - Position, BufferSize - _buffered);
             _buffer.AsSpan(_buffered, zeros).Clear();
@@ -37,7 +40,7 @@ internal sealed class SequentialImageWriter(SafeFileHandle file, long regionStar
         {
             if (_buffered == BufferSize)
             {
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
+                await StartWritingAsync(cancellationToken).ConfigureAwait(false);
             }
             int take = Math.Min(data.Length, BufferSize - _buffered);
             data.Span[..take].CopyTo(_buffer.AsSpan(_buffered));
@@ -46,13 +49,26 @@ internal sealed class SequentialImageWriter(SafeFileHandle file, long regionStar
         }
     }
 
+    /// <summary>Writes everything buffered and waits until it is written.</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        if (_buffered > 0)
+        await StartWritingAsync(cancellationToken).ConfigureAwait(false);
+        await _writing.ConfigureAwait(false);
+        _writing = Task.CompletedTask;
+    }
+
+    /// <summary>Waits for the write before, then starts writing the filled buffer and goes on in the other.</summary>
+    private async ValueTask StartWritingAsync(CancellationToken cancellationToken)
+    {
+        await _writing.ConfigureAwait(false);
+        _writing = Task.CompletedTask;
+        if (_buffered == 0)
         {
-            await RandomAccess.WriteAsync(file, _buffer.AsMemory(0, _buffered), regionStart + _flushed, cancellationToken).ConfigureAwait(false);
-            _flushed += _buffered;
-            _buffered = 0;
+            return;
         }
+        _writing = RandomAccess.WriteAsync(file, _buffer.AsMemory(0, _buffered), regionStart + _flushed, cancellationToken).AsTask();
+        _flushed += _buffered;
+        _buffered = 0;
+        (_buffer, _spare) = (_spare ?? new byte[BufferSize], _buffer);
     }
 }
