@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (issue 11): image -> EROFS with Decant (AOT) against umoci unpack + mkfs.erofs of the same
 # tree, and against Decant's own ext4 export, on both bench images, in one run.
-#   per run, alternated, the page cache dropped before each timed command, outputs on a fresh ext4
+#   per run, alternated (Decant's exports in an order rotated from run to run), the page cache dropped before each timed command, outputs on a fresh ext4
 #   loop filesystem (mount_fresh_fs in bench/lib.sh):
 #     Decant -> EROFS, -> EROFS --verity, -> EROFS lz4hc, -> ext4 (all --no-cache);
 #     umoci unpack, then mkfs.erofs and mkfs.erofs -zlz4hc of the unpacked tree (each chain's time is
@@ -46,10 +46,12 @@ decant_run() {
 for i in $(seq 1 "$runs"); do
   for name in "${images[@]}"; do
     ref="oci:${layout[$name]}:bench"
-    decant_run "$name-erofs" image.erofs
-    decant_run "$name-erofs-verity" image.erofs --verity
-    decant_run "$name-erofs-lz4hc" image.erofs --erofs-compression lz4hc
-    decant_run "$name-ext4" image.ext4
+    # Decant's four exports, their order rotated from run to run so none always comes first (after the peer chain's).
+    exports=("$name-erofs image.erofs" "$name-erofs-verity image.erofs --verity" "$name-erofs-lz4hc image.erofs --erofs-compression lz4hc" "$name-ext4 image.ext4")
+    for k in 0 1 2 3; do
+      # shellcheck disable=SC2086
+      decant_run ${exports[$(( (k + i - 1) % 4 ))]}
+    done
     rm -rf "$out"; mkdir -p "$out"
     run "$name-unpack" umoci unpack --image "${layout[$name]}:bench" "$out/bundle"
     run "$name-mkfs" mkfs.erofs --quiet "$out/plain.erofs" "$out/bundle/rootfs"
