@@ -5,7 +5,9 @@ namespace Decant.Blobs;
 /// <summary>
 /// Reads its inner stream on another task, a few chunks ahead of the caller, so the inner stream's
 /// work (decompression) runs on one core while the caller's (hashing, parsing, writing) runs on
-/// another. Memory is bounded: a fixed set of chunks circulates between the two.
+/// another. Memory is bounded: a fixed set of chunks circulates between the two. Given a condition,
+/// it reads through (the caller's own reads, no buffers) until the condition holds at one of its
+/// reads (a core has become free), and ahead from there to the end.
 /// </summary>
 internal sealed class ReadAheadStream : ReadOnlyStream
 {
@@ -15,14 +17,28 @@ internal sealed class ReadAheadStream : ReadOnlyStream
     private readonly Channel<(byte[] Buffer, int Length)> _filled = Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Channel<byte[]> _free = Channel.CreateUnbounded<byte[]>();
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _producer;
+    private readonly Func<bool>? _startWhen;
+    private Task? _producer;
     private (byte[] Buffer, int Length, int Offset) _current;
     private bool _ended;
     private bool _disposed;
 
-    public ReadAheadStream(Stream inner)
+    /// <summary>A stream reading <paramref name="inner"/> ahead from the start, or, given <paramref name="startWhen"/>, from the first read at which it returns true.</summary>
+    public ReadAheadStream(Stream inner, Func<bool>? startWhen = null)
     {
         _inner = inner;
+        _startWhen = startWhen;
+        if (startWhen is null)
+        {
+            Start();
+        }
+    }
+
+    /// <summary>Whether the stream reads ahead (it has started to).</summary>
+    public bool IsReadingAhead => _producer is not null;
+
+    private void Start()
+    {
         for (int i = 0; i < ChunkCount; i++)
         {
             _free.Writer.TryWrite(new byte[ChunkSize]);
@@ -62,6 +78,15 @@ internal sealed class ReadAheadStream : ReadOnlyStream
         {
             return 0;
         }
+        if (_producer is null)
+        {
+            if (!_startWhen!())
+            {
+                return await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            // Nothing is buffered while reading through: the producer goes on where the caller stopped.
+            Start();
+        }
         if (_current.Buffer is null || _current.Offset == _current.Length)
         {
             if (_current.Buffer is not null)
@@ -91,7 +116,10 @@ internal sealed class ReadAheadStream : ReadOnlyStream
             await _stop.CancelAsync().ConfigureAwait(false);
             try
             {
-                await _producer.ConfigureAwait(false);
+                if (_producer is not null)
+                {
+                    await _producer.ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {

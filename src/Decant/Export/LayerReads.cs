@@ -313,9 +313,13 @@ internal sealed class LayerReads(
             tracker.AddBytes(number, bytes);
         });
         await using var verified = verify ? new VerifyingStream(counted, layer) : counted;
-        // With fewer layers at once than cores, a core is free to decompress ahead of the rest of the work.
-        // Not for small layers: the read-ahead buffers (2 MiB a layer) would cost more than they save.
-        bool decompressAhead = window.Jobs < Environment.ProcessorCount && layer.Size >= MinReadAheadLayerSize;
+        // With fewer layers read at once than cores, a core is free to decompress ahead of the rest of
+        // the work: from the start when fewer may ever be read at once, else from when the last layers
+        // are read (the rest finished early). Not for small layers: the read-ahead buffers (2 MiB a
+        // layer) would cost more than they save.
+        Func<bool>? decompressAhead = layer.Size < MinReadAheadLayerSize ? null
+            : window.Jobs < Environment.ProcessorCount ? static () => true
+            : window.CoreIsFree;
         var index = await LayerIndexer.IndexAsync(layer.Digest, verified, verify ? diffId : null, contents, budget, limits, cancellationToken, decompressAhead, recorder, raw as IFileBackedStream, blobDigestChecked: verify).ConfigureAwait(false);
         counters.LayerConverted(downloaded, index.UncompressedBytes);
         if (!verify)

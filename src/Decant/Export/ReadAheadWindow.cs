@@ -33,6 +33,18 @@ internal sealed class ReadAheadWindow
     /// <summary>How many layers may read at once.</summary>
     public int Jobs => _jobs;
 
+    /// <summary>
+    /// Whether a core is free of layer reading: every layer has started, and fewer are still read
+    /// than there are cores (a layer read then may split its own work across them).
+    /// </summary>
+    public bool CoreIsFree()
+    {
+        lock (_gate)
+        {
+            return _nextToStart == _sizes.Length && _reading < Environment.ProcessorCount;
+        }
+    }
+
     /// <summary>Waits until layer <paramref name="layer"/> may start reading.</summary>
     public async Task WaitTurnAsync(int layer, CancellationToken cancellationToken)
     {

@@ -18,7 +18,7 @@ internal static class LayerIndexer
     /// <param name="budget">The export-wide limit on uncompressed bytes, charged as the tar is read.</param>
     /// <param name="limits">The bounds on tar headers, PAX records, sparse maps and xattrs.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <param name="decompressAhead">Whether to read the blob and its decompressed stream ahead on separate tasks (worth it with a free core).</param>
+    /// <param name="decompressAhead">When to read the blob and its decompressed stream ahead on separate tasks, worth it with a free core: null never, else from the first read at which it returns true.</param>
     /// <param name="recorder">Sees the whole uncompressed tar and where each file's data lies (the layer cache's record), or null.</param>
     /// <param name="files">The blob's own stream when its files' data are files on disk (an uncompressed containers-storage layer), or null.</param>
     /// <param name="blobDigestChecked">Whether <paramref name="verifiedBlob"/> is checked against <paramref name="layerDigest"/> as it is read: an uncompressed blob's diff_id is then that digest, and it is not hashed again.</param>
@@ -31,7 +31,7 @@ internal static class LayerIndexer
         UnpackBudget budget,
         TarReaderLimits limits,
         CancellationToken cancellationToken,
-        bool decompressAhead = false,
+        Func<bool>? decompressAhead = null,
         ILayerRecorder? recorder = null,
         IFileBackedStream? files = null,
         bool blobDigestChecked = false)
@@ -40,12 +40,12 @@ internal static class LayerIndexer
         {
             // With a free core: fetching and digest-checking the blob, decompressing it, and hashing,
             // parsing and writing its entries each run on their own task, a few chunks apart.
-            Stream compressed = decompressAhead ? new ReadAheadStream(verifiedBlob) : verifiedBlob;
+            Stream compressed = decompressAhead is null ? verifiedBlob : new ReadAheadStream(verifiedBlob, decompressAhead);
             var decompressed = await Decompression.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
             Stream uncompressed = decompressed;
-            if (decompressAhead)
+            if (decompressAhead is not null)
             {
-                uncompressed = new ReadAheadStream(uncompressed);
+                uncompressed = new ReadAheadStream(uncompressed, decompressAhead);
             }
             string? knownDiffId = blobDigestChecked && decompressed.Compression == LayerCompression.None && layerDigest.StartsWith("sha256:", StringComparison.Ordinal) ? layerDigest : null;
             await using var diffId = new DiffIdStream(uncompressed, budget, recorder, knownDiffId);

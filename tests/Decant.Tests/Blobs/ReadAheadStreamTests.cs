@@ -23,6 +23,33 @@ public class ReadAheadStreamTests
     }
 
     [Fact]
+    public async Task ReadsThroughUntilItsConditionHoldsThenAheadToTheEndWithEveryByteInOrder()
+    {
+        byte[] data = new byte[5 << 20];
+        new Random(8).NextBytes(data);
+        var inner = new MemoryStream(data);
+        int reads = 0;
+        await using var stream = new ReadAheadStream(inner, startWhen: () => ++reads > 10);
+        using var copy = new MemoryStream();
+        byte[] buffer = new byte[54321];
+        for (int i = 0; i < 10; i++)
+        {
+            int through = await stream.ReadAsync(buffer);
+            copy.Write(buffer, 0, through);
+            Assert.False(stream.IsReadingAhead);
+            Assert.Equal(copy.Length, inner.Position); // read through: nothing taken ahead of the caller
+        }
+        int read;
+        while ((read = await stream.ReadAsync(buffer)) > 0)
+        {
+            copy.Write(buffer, 0, read);
+            Assert.True(stream.IsReadingAhead);
+        }
+        Assert.Equal(data, copy.ToArray());
+        Assert.Equal(0, await stream.ReadAsync(buffer));
+    }
+
+    [Fact]
     public async Task TheInnerStreamsFailureReachesTheReader()
     {
         await using var stream = new ReadAheadStream(new FailingStream());
