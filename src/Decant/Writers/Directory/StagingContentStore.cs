@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
@@ -9,6 +10,9 @@ namespace Decant.Writers.Directory;
 /// <summary>
 /// The directory writer's content store: each file's bytes go to their own file in a private
 /// staging directory inside the target (same filesystem), so commit only renames them into place.
+/// The staged files are spread over small subdirectories of it, <see cref="FilesPerShard"/> each: a
+/// create or rename in one huge directory searches its entries (ext4 scans a block of hundreds of
+/// them per lookup, and both layers' writers wait on the one directory's lock).
 /// Runs of zero blocks are not written, which leaves holes. A content stored with its file's
 /// metadata (<see cref="FileMetadataHint"/>) gets its owner, mode and times at once, through the
 /// descriptor it was written by, so commit only renames it into place. Safe for concurrent writers.
@@ -84,6 +88,34 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         return new StagingContentStore(root, name, root.OpenDirectory(name), ownership);
     }
 
+    /// <summary>How many staged files share one subdirectory of the staging directory.</summary>
+    internal const int FilesPerShard = 64;
+
+    /// <summary>The next staged file's name, a path relative to the staging directory: its subdirectory, then its number.</summary>
+    private string NextName()
+    {
+        long number = Interlocked.Increment(ref _counter);
+        return string.Create(CultureInfo.InvariantCulture, $"{number / FilesPerShard}/{number}");
+    }
+
+    /// <summary>Creates a staged file, and its subdirectory first when no file has made it yet.</summary>
+    private SafeFileHandle CreateStagedFile(string name, uint mode, string display)
+    {
+        var fd = LibC.OpenAt(Directory, name, StagedFileFlags, mode);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == LibC.ENOENT)
+        {
+            string shard = name[..name.IndexOf('/', StringComparison.Ordinal)];
+            if (LibC.MkdirAt(Directory, shard, StagingDirectoryMode) != 0 && Marshal.GetLastPInvokeError() != LibC.EEXIST)
+            {
+                throw Posix.Failure("mkdirat", Describe(shard), Marshal.GetLastPInvokeError());
+            }
+            fd = LibC.OpenAt(Directory, name, StagedFileFlags, mode);
+        }
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw Posix.Failure("openat", display, Marshal.GetLastPInvokeError());
+    }
+
+    private static readonly int StagedFileFlags = LibC.O_CREAT | LibC.O_EXCL | LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_NOCTTY | LibC.O_CLOEXEC;
+
     public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken) =>
         WriteStagedAsync(data, size, hint: null, cancellationToken);
 
@@ -95,11 +127,11 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
-        var name = Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        var name = NextName();
         var display = Describe(name);
         try
         {
-            using (var file = Posix.CreateFileAt(Directory, name, CreationModeOf(hint, out bool modeIsFinal), display))
+            using (var file = CreateStagedFile(name, CreationModeOf(hint, out bool modeIsFinal), display))
             {
                 long dataEnd = await ContentCopy.CopyAsync(data, size, new FileSink(file), cancellationToken).ConfigureAwait(false);
                 if (dataEnd < size)
@@ -124,12 +156,12 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     /// </summary>
     public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
-        var name = Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        var name = NextName();
         var display = Describe(name);
         try
         {
             bool reflinked;
-            using (var file = Posix.CreateFileAt(Directory, name, CreationModeOf(hint, out bool modeIsFinal), display))
+            using (var file = CreateStagedFile(name, CreationModeOf(hint, out bool modeIsFinal), display))
             {
                 reflinked = size > 0 && !_cannotReflink && RandomAccess.GetLength(source) == size && KernelCopy.TryClone(file, source);
                 // Whether two filesystems share blocks does not change from file to file: asked once.
@@ -242,7 +274,7 @@ internal sealed class StagedContent : ContentRef
 
     public StagingContentStore Store { get; }
 
-    /// <summary>The file's name inside the staging directory.</summary>
+    /// <summary>The file's path inside the staging directory (its subdirectory, then its name).</summary>
     public string FileName { get; }
 
     public bool TryClaim() => Interlocked.CompareExchange(ref _state, Placed, Staged) == Staged;

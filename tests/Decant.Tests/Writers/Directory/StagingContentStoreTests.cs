@@ -29,6 +29,9 @@ public sealed class StagingContentStoreTests : IDisposable
 
     private string StagingPath => _scratch.Combine(_store.DirectoryName);
 
+    /// <summary>The files staged, in whichever subdirectory of the staging directory.</summary>
+    private string[] StagedFiles() => System.IO.Directory.GetFiles(StagingPath, "*", SearchOption.AllDirectories);
+
     [Fact]
     public void StagingDirectoryIsPrivate()
     {
@@ -52,15 +55,31 @@ public sealed class StagingContentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task StagedFilesAreSpreadOverSmallPrivateSubdirectories()
+    {
+        int count = 3 * StagingContentStore.FilesPerShard + 5;
+        await Task.WhenAll(Enumerable.Range(0, count).Select(i => Task.Run(async () => await _store.WriteAsync(new MemoryStream([(byte)i]), 1, CancellationToken.None))));
+
+        var shards = StagedFiles().GroupBy(f => System.IO.Path.GetDirectoryName(f)!).ToList();
+        Assert.Equal(count, shards.Sum(g => g.Count()));
+        Assert.Equal(4, shards.Count);
+        Assert.All(shards, shard =>
+        {
+            Assert.InRange(shard.Count(), 1, StagingContentStore.FilesPerShard);
+            Assert.Equal(0x1C0u, FileSystemProbe.Permissions(shard.Key));
+        });
+    }
+
+    [Fact]
     public async Task ReleaseRemovesTheStagedFile()
     {
         var content = await _store.WriteAsync(new MemoryStream(new byte[100]), 100, CancellationToken.None);
-        Assert.Single(System.IO.Directory.GetFileSystemEntries(StagingPath));
+        Assert.Single(StagedFiles());
 
         await _store.ReleaseAsync(content, CancellationToken.None);
         await _store.ReleaseAsync(content, CancellationToken.None); // twice is harmless
 
-        Assert.Empty(System.IO.Directory.GetFileSystemEntries(StagingPath));
+        Assert.Empty(StagedFiles());
         Assert.Throws<InvalidOperationException>(() => _store.Claim(content, "x"));
     }
 
@@ -72,7 +91,7 @@ public sealed class StagingContentStoreTests : IDisposable
 
         Assert.Equal(DecantErrorKind.InvalidLayer, error.Kind);
         Assert.Contains("1000 of 5000", error.Message, StringComparison.Ordinal);
-        Assert.Empty(System.IO.Directory.GetFileSystemEntries(StagingPath));
+        Assert.Empty(StagedFiles());
     }
 
     [Fact]
