@@ -127,6 +127,7 @@ internal sealed class DirectoryWriter : IRootfsWriter
             cancellationToken.ThrowIfCancellationRequested();
             materializer.Create(step);
         }
+        materializer.Finish(cancellationToken);
 
         long skippedXattrs = ApplyToNonDirectories(materializer.OtherInodes, cancellationToken);
         _store.RemoveDirectory(cancellationToken);

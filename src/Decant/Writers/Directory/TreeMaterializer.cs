@@ -8,6 +8,9 @@ namespace Decant.Writers.Directory;
 /// Creates every path of a merged tree inside the target, parents first, with *at calls relative
 /// to the kernel-resolved parent: directories (0700 until their metadata is applied), regular files
 /// (renamed from staging), further paths of an inode as hardlinks, symlinks, fifos and devices.
+/// The walk creates directories and the other kinds as it meets them and only notes each staged
+/// file's rename and each hardlink; <see cref="Finish"/> then renames the files, on every core over
+/// contiguous runs of the walk, and makes the hardlinks once their targets are in place.
 /// With <see cref="OwnershipMode.Rootless"/> device nodes cannot be made, so they are left out and
 /// counted (umoci writes empty regular files in their place instead; Decant does not pretend).
 /// </summary>
@@ -22,6 +25,8 @@ internal sealed class TreeMaterializer : IDisposable
     private readonly DirectoryHandleCache _parents;
     private readonly DirectoryHandleCache _linkSources;
     private readonly SummaryCounter _counter = new();
+    private readonly List<(TreeNode Node, StagedContent Staged)> _renames = [];
+    private readonly List<TreeStep> _hardlinks = [];
 
     public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
     {
@@ -67,7 +72,11 @@ internal sealed class TreeMaterializer : IDisposable
                 _counter.CountSkippedDevice(); // its first path was left out too
                 return;
             }
-            CreateHardlink(node, path, first, step.FirstPath!, display);
+            if (inode.IsDirectory)
+            {
+                throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{step.FirstPath}\" appears again at \"{path}\"; directories cannot be hardlinked");
+            }
+            _hardlinks.Add(step); // once the file it links to is in place
             _counter.Count(node, firstPathOfInode: false);
             return;
         }
@@ -110,7 +119,7 @@ internal sealed class TreeMaterializer : IDisposable
         OtherInodes.Add(node);
     }
 
-    /// <summary>Creates a regular file (renamed from staging); says whether it is finished, its metadata given while it was staged.</summary>
+    /// <summary>Creates a regular file, or notes its rename from staging; says whether it is finished, its metadata given while it was staged.</summary>
     private bool CreateRegularFile(SafeFdHandle parent, TreeNode node, string path, string display)
     {
         var content = node.Inode.Content;
@@ -120,16 +129,51 @@ internal sealed class TreeMaterializer : IDisposable
             return false;
         }
         var staged = _store.Claim(content, path);
-        Posix.RenameNoReplace(_store.Directory, staged.FileName, parent, node.Name, display);
+        _renames.Add((node, staged));
         return staged.Applied?.Covers(node.Inode) == true;
     }
 
-    private void CreateHardlink(TreeNode node, string path, TreeNode first, string firstPath, string display)
+    /// <summary>The staged files noted per worker below which one thread renames them all (a thread costs more than it saves).</summary>
+    private const int RenamesPerWorker = 1024;
+
+    /// <summary>
+    /// Renames every staged file the walk noted into place, one worker per core over contiguous runs
+    /// of the walk (so each worker's one cached parent handle is reused; every rename is on its own,
+    /// so their order does not matter), then makes the hardlinks in walk order.
+    /// </summary>
+    public void Finish(CancellationToken cancellationToken)
     {
-        if (node.Inode.IsDirectory)
+        int workers = Math.Clamp(_renames.Count / RenamesPerWorker, 1, Environment.ProcessorCount);
+        try
         {
-            throw new DecantException(DecantErrorKind.UnsafeLayer, $"directory \"{firstPath}\" appears again at \"{path}\"; directories cannot be hardlinked");
+            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, worker =>
+            {
+                using var parents = new DirectoryHandleCache(_root);
+                for (int i = worker * _renames.Count / workers; i < (worker + 1) * _renames.Count / workers; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (node, staged) = _renames[i];
+                    Posix.RenameNoReplace(_store.Directory, staged.FileName, parents.Get(node.Parent!), node.Name, _root.Describe(node.Path));
+                }
+            });
         }
+        catch (AggregateException failures)
+        {
+            // What went wrong in a worker, as one thread would have reported it: a named file and its error.
+            var first = failures.InnerExceptions.FirstOrDefault(e => e is DecantException) ?? failures.InnerExceptions[0];
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
+        _renames.Clear();
+        foreach (var step in _hardlinks)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            CreateHardlink(step.Node, step.FirstNode!, _root.Describe(step.Path!));
+        }
+        _hardlinks.Clear();
+    }
+
+    private void CreateHardlink(TreeNode node, TreeNode first, string display)
+    {
         // The first path's parent has a cache of its own: the shared one holds the new path's parent.
         var parent = _parents.Get(node.Parent!);
         var firstParent = ReferenceEquals(first.Parent, node.Parent) ? parent : _linkSources.Get(first.Parent!);

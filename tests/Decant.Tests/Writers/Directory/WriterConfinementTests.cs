@@ -54,6 +54,32 @@ public sealed class WriterConfinementTests : IDisposable
         AssertOutsideUntouched();
     }
 
+    [Theory]
+    [MemberData(nameof(Resolvers))]
+    public async Task ADirectorySwappedForASymlinkBeforeTheStagedFilesAreRenamedStopsTheRename(bool walkComponents)
+    {
+        using var root = new ConfinedRoot(Posix.OpenAt(SafeFdHandle.CurrentDirectory, Target, LibC.O_PATH | LibC.O_DIRECTORY, 0, Target), Target, walkComponents);
+        using var store = CreateStore(root);
+        var content = await store.WriteAsync(new MemoryStream([1, 2, 3]), 3, CancellationToken.None);
+        var tree = new TreeBuilder();
+        var etc = tree.Add("etc", TestInodes.Directory(0x1ED));
+        var passwd = tree.Add("etc/passwd", TestInodes.File(content, 0x1A4));
+        using var parents = new DirectoryHandleCache(root);
+        using var materializer = new TreeMaterializer(root, store, OwnershipMode.Preserve, parents);
+        materializer.Create(tree.Build().Root);
+        materializer.Create(etc);
+        materializer.Create(passwd); // noted; renamed into place by Finish
+
+        // The attack: "etc" becomes a symlink to a directory outside between the walk and the renames.
+        System.IO.Directory.Delete(System.IO.Path.Combine(Target, "etc"));
+        System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(Target, "etc"), Outside);
+        var error = Assert.Throws<NativeIOException>(() => materializer.Finish(CancellationToken.None));
+
+        Assert.Equal(DecantErrorKind.OutputError, error.Kind);
+        Assert.Contains("etc", error.Message, StringComparison.Ordinal);
+        AssertOutsideUntouched();
+    }
+
     [Fact]
     public void MetadataIsAppliedToASymlinkItselfNeverToItsTarget()
     {
