@@ -113,7 +113,7 @@ internal sealed class ErofsTailSpool(string directory) : IDisposable
     internal sealed class OrderedReader(ErofsTailSpool spool, int count, Func<int, (long Offset, int Length)> tailOf)
     {
         /// <summary>What one batch reads into: up to half of it tails, the rest the gaps read across.</summary>
-        private const int BufferSize = 1 << 20;
+        private const int BufferSize = 512 << 10;
 
         /// <summary>A gap between two tails up to this long is read across rather than split into two reads.</summary>
         private const int MaxGap = 16 << 10;

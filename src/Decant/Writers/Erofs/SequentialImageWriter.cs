@@ -9,7 +9,7 @@ namespace Decant.Writers.Erofs;
 /// </summary>
 internal sealed class SequentialImageWriter(SafeFileHandle file, long regionStart)
 {
-    private const int BufferSize = 1 << 20;
+    private const int BufferSize = 512 << 10;
     private byte[] _buffer = new byte[BufferSize];
     private byte[]? _spare;
     private Task _writing = Task.CompletedTask;

@@ -158,7 +158,7 @@ public sealed class ErofsWriterTests : IDisposable
     {
         // Commit reads the tails in the tree's order, a batch at a time, sorted by where they sit
         // in the spool. Here they come shuffled, across two layers, with gaps where the upper layer
-        // replaced a file, all-zero tails among them, and more than one batch (half a MiB) of them.
+        // replaced a file, all-zero tails among them, and more than one batch (256 KiB) of them.
         var random = new Random(11);
         var lower = new LayerTar().Dir("a").Dir("b").Dir("c");
         var upper = new LayerTar();
