@@ -93,13 +93,21 @@ internal static unsafe class Posix
     /// <summary>Creates a new regular file (never following or replacing anything) for writing.</summary>
     public static SafeFileHandle CreateFileAt(SafeHandle dir, string name, uint mode, string displayPath)
     {
-        var fd = LibC.OpenAt(dir, name, LibC.O_CREAT | LibC.O_EXCL | LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_NOCTTY | LibC.O_CLOEXEC, mode);
-        if (fd < 0)
-        {
-            throw Failure("openat", displayPath, LastError);
-        }
-        return new SafeFileHandle(fd, ownsHandle: true);
+        int errno = TryCreateFileAt(dir, name, mode, out var file);
+        return errno == 0 ? file! : throw Failure("openat", displayPath, errno);
     }
+
+    /// <summary>Creates a new regular file for writing, as <see cref="CreateFileAt"/> does; returns 0 and the file, or the errno.</summary>
+    public static int TryCreateFileAt(SafeHandle dir, string name, uint mode, out SafeFileHandle? file)
+    {
+        var fd = LibC.OpenAt(dir, name, LibC.O_CREAT | LibC.O_EXCL | LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_NOCTTY | LibC.O_CLOEXEC, mode);
+        file = fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : null;
+        return fd >= 0 ? 0 : LastError;
+    }
+
+    /// <summary>Creates a directory; returns 0 or the errno.</summary>
+    public static int TryMkdirAt(SafeHandle dir, string name, uint mode) =>
+        LibC.MkdirAt(dir, name, mode) == 0 ? 0 : LastError;
 
     public static void MkdirAt(SafeHandle dir, string name, uint mode, string displayPath) =>
         Check(LibC.MkdirAt(dir, name, mode), "mkdirat", displayPath);

@@ -150,34 +150,23 @@ internal sealed class DirectoryWriter : IRootfsWriter
     private const int InodesPerWorker = 1024;
 
     /// <summary>
-    /// Applies the metadata of every inode but the directories, one worker per core, each over a
-    /// contiguous run of the walk (so its one cached parent handle is reused); every file is
-    /// finished on its own, so the order does not matter. Returns the xattrs left out.
+    /// Applies the metadata of every inode but the directories, over contiguous runs of the walk on
+    /// every core (<see cref="ContiguousRuns"/>); every file is finished on its own. Returns the xattrs left out.
     /// </summary>
     private long ApplyToNonDirectories(List<TreeNode> nodes, CancellationToken cancellationToken)
     {
-        int workers = Math.Clamp(nodes.Count / InodesPerWorker, 1, Environment.ProcessorCount);
         long skipped = 0;
-        try
+        ContiguousRuns.Run(nodes.Count, InodesPerWorker, (start, end) =>
         {
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, worker =>
+            using var parents = new DirectoryHandleCache(_target.Root);
+            var metadata = new MetadataApplier(_ownership);
+            for (int i = start; i < end; i++)
             {
-                using var parents = new DirectoryHandleCache(_target.Root);
-                var metadata = new MetadataApplier(_ownership);
-                for (int i = worker * nodes.Count / workers; i < (worker + 1) * nodes.Count / workers; i++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    ApplyToNonDirectory(metadata, parents, nodes[i]);
-                }
-                Interlocked.Add(ref skipped, metadata.SkippedXattrs);
-            });
-        }
-        catch (AggregateException failures)
-        {
-            // What went wrong in a worker, as it would have been reported by one thread: a named file and its error.
-            var first = failures.InnerExceptions.FirstOrDefault(e => e is DecantException) ?? failures.InnerExceptions[0];
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-        }
+                cancellationToken.ThrowIfCancellationRequested();
+                ApplyToNonDirectory(metadata, parents, nodes[i]);
+            }
+            Interlocked.Add(ref skipped, metadata.SkippedXattrs);
+        }, cancellationToken);
         return skipped;
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
@@ -101,20 +100,17 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     /// <summary>Creates a staged file, and its subdirectory first when no file has made it yet.</summary>
     private SafeFileHandle CreateStagedFile(string name, uint mode, string display)
     {
-        var fd = LibC.OpenAt(Directory, name, StagedFileFlags, mode);
-        if (fd < 0 && Marshal.GetLastPInvokeError() == LibC.ENOENT)
+        if (Posix.TryCreateFileAt(Directory, name, mode, out var file) == LibC.ENOENT)
         {
             string shard = name[..name.IndexOf('/', StringComparison.Ordinal)];
-            if (LibC.MkdirAt(Directory, shard, StagingDirectoryMode) != 0 && Marshal.GetLastPInvokeError() != LibC.EEXIST)
+            int errno = Posix.TryMkdirAt(Directory, shard, StagingDirectoryMode);
+            if (errno is not (0 or LibC.EEXIST))
             {
-                throw Posix.Failure("mkdirat", Describe(shard), Marshal.GetLastPInvokeError());
+                throw Posix.Failure("mkdirat", Describe(shard), errno);
             }
-            fd = LibC.OpenAt(Directory, name, StagedFileFlags, mode);
         }
-        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw Posix.Failure("openat", display, Marshal.GetLastPInvokeError());
+        return file ?? Posix.CreateFileAt(Directory, name, mode, display);
     }
-
-    private static readonly int StagedFileFlags = LibC.O_CREAT | LibC.O_EXCL | LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_NOCTTY | LibC.O_CLOEXEC;
 
     public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken) =>
         WriteStagedAsync(data, size, hint: null, cancellationToken);

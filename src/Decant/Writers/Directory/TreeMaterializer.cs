@@ -137,32 +137,21 @@ internal sealed class TreeMaterializer : IDisposable
     private const int RenamesPerWorker = 1024;
 
     /// <summary>
-    /// Renames every staged file the walk noted into place, one worker per core over contiguous runs
-    /// of the walk (so each worker's one cached parent handle is reused; every rename is on its own,
-    /// so their order does not matter), then makes the hardlinks in walk order.
+    /// Renames every staged file the walk noted into place, over contiguous runs of the walk on every
+    /// core (<see cref="ContiguousRuns"/>), then makes the hardlinks in walk order.
     /// </summary>
     public void Finish(CancellationToken cancellationToken)
     {
-        int workers = Math.Clamp(_renames.Count / RenamesPerWorker, 1, Environment.ProcessorCount);
-        try
+        ContiguousRuns.Run(_renames.Count, RenamesPerWorker, (start, end) =>
         {
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, worker =>
+            using var parents = new DirectoryHandleCache(_root);
+            for (int i = start; i < end; i++)
             {
-                using var parents = new DirectoryHandleCache(_root);
-                for (int i = worker * _renames.Count / workers; i < (worker + 1) * _renames.Count / workers; i++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var (node, staged) = _renames[i];
-                    Posix.RenameNoReplace(_store.Directory, staged.FileName, parents.Get(node.Parent!), node.Name, _root.Describe(node.Path));
-                }
-            });
-        }
-        catch (AggregateException failures)
-        {
-            // What went wrong in a worker, as one thread would have reported it: a named file and its error.
-            var first = failures.InnerExceptions.FirstOrDefault(e => e is DecantException) ?? failures.InnerExceptions[0];
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-        }
+                cancellationToken.ThrowIfCancellationRequested();
+                var (node, staged) = _renames[i];
+                Posix.RenameNoReplace(_store.Directory, staged.FileName, parents.Get(node.Parent!), node.Name, _root.Describe(node.Path));
+            }
+        }, cancellationToken);
         _renames.Clear();
         foreach (var step in _hardlinks)
         {

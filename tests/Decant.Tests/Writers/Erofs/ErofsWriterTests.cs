@@ -220,19 +220,29 @@ public sealed class ErofsWriterTests : IDisposable
             new LayerTar().Whiteout("data/big").File("data/replaced", Bytes(300_000, 7)).File("data/all-zero", new byte[65_536]).File("data/more-text", compressible).ToArray(),
             new LayerTar().File("data/replaced", "short now").Dir("data/more").File("data/more/tail", Bytes(5_000, 8)).ToArray(),
         };
-        byte[] seed = SHA256.HashData("sha256:read-ahead"u8);
+        await AssertSameBytesAsOneAtATimeAsync(layers, "read-ahead", compression, "ahead.erofs",
+            options => ReadAheadExport.ExportAsync(layers, _scratch.Combine("read-ahead-image"), options), "the image differs with a layer read ahead");
+    }
+
+    /// <summary>
+    /// Exports the layers one at a time, then with two jobs through <paramref name="export"/> into
+    /// <paramref name="name"/> (the same seed and compression): the image must pass fsck.erofs, be
+    /// the same bytes, and leave no spool behind.
+    /// </summary>
+    private async Task AssertSameBytesAsOneAtATimeAsync(List<byte[]> layers, string seedText, ErofsCompression compression, string name, Func<ExportOptions, Task> export, string differs)
+    {
+        byte[] seed = SHA256.HashData(Encoding.ASCII.GetBytes("sha256:" + seedText));
         var oneAtATime = new ErofsWriterOptions { Output = Image("one.erofs"), Seed = seed, Compression = compression };
         await Ext4Images.ExportAsync(OutputFormat.Erofs, oneAtATime, layers, jobs: 1);
 
-        var readAhead = new ExportOptions
-            {
-                Output = Image("ahead.erofs"), Jobs = 2, Ownership = OwnershipMode.Preserve,
-                FormatOptions = new ErofsWriterOptions { Seed = seed, Compression = compression },
-            };
-        await ReadAheadExport.ExportAsync(layers, _scratch.Combine("read-ahead-image"), readAhead);
-        await ErofsImages.AssertCleanAsync(Image("ahead.erofs"));
-        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("ahead.erofs"))), "the image differs with a layer read ahead");
-        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("ahead.erofs"))!, ".decant-spool-*"));
+        await export(new ExportOptions
+        {
+            Output = Image(name), Jobs = 2, Ownership = OwnershipMode.Preserve,
+            FormatOptions = new ErofsWriterOptions { Seed = seed, Compression = compression },
+        });
+        await ErofsImages.AssertCleanAsync(Image(name));
+        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image(name))), differs);
+        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image(name))!, ".decant-spool-*"));
     }
 
 
@@ -256,19 +266,9 @@ public sealed class ErofsWriterTests : IDisposable
             new LayerTar().Dir("data").File("data/base", Bytes(500_000, 26)).File("data/f000", "replaced above").ToArray(),
             above.ToArray(),
         };
-        byte[] seed = SHA256.HashData("sha256:turn-midway"u8);
-        var oneAtATime = new ErofsWriterOptions { Output = Image("one.erofs"), Seed = seed, Compression = compression };
-        await Ext4Images.ExportAsync(OutputFormat.Erofs, oneAtATime, layers, jobs: 1);
-
-        var midway = new ExportOptions
-            {
-                Output = Image("midway.erofs"), Jobs = 2, Ownership = OwnershipMode.Preserve,
-                FormatOptions = new ErofsWriterOptions { Seed = seed, Compression = compression },
-            };
-        await ReadAheadExport.ExportWithTurnMidwayAsync(layers, _scratch.Combine("midway-image"), midway, pauseAfter: 1_000_000);
-        await ErofsImages.AssertCleanAsync(Image("midway.erofs"));
-        Assert.True(File.ReadAllBytes(oneAtATime.Output).AsSpan().SequenceEqual(File.ReadAllBytes(Image("midway.erofs"))), "the image differs when a layer's turn comes while it is read");
-        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(Image("midway.erofs"))!, ".decant-spool-*"));
+        await AssertSameBytesAsOneAtATimeAsync(layers, "turn-midway", compression, "midway.erofs",
+            options => ReadAheadExport.ExportWithTurnMidwayAsync(layers, _scratch.Combine("midway-image"), options, pauseAfter: 1_000_000),
+            "the image differs when a layer's turn comes while it is read");
     }
 
     [Theory]
