@@ -100,16 +100,22 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     /// <summary>Creates a staged file, and its subdirectory first when no file has made it yet.</summary>
     private SafeFileHandle CreateStagedFile(string name, uint mode, string display)
     {
-        if (Posix.TryCreateFileAt(Directory, name, mode, out var file) == LibC.ENOENT)
+        int errno = Posix.TryCreateFileAt(Directory, name, mode, out var file);
+        if (errno == 0)
         {
-            string shard = name[..name.IndexOf('/', StringComparison.Ordinal)];
-            int errno = Posix.TryMkdirAt(Directory, shard, StagingDirectoryMode);
-            if (errno is not (0 or LibC.EEXIST))
-            {
-                throw Posix.Failure("mkdirat", Describe(shard), errno);
-            }
+            return file!;
         }
-        return file ?? Posix.CreateFileAt(Directory, name, mode, display);
+        if (errno != LibC.ENOENT)
+        {
+            throw Posix.Failure("openat", display, errno);
+        }
+        string shard = name[..name.IndexOf('/', StringComparison.Ordinal)];
+        int mkdirErrno = Posix.TryMkdirAt(Directory, shard, StagingDirectoryMode);
+        if (mkdirErrno is not (0 or LibC.EEXIST))
+        {
+            throw Posix.Failure("mkdirat", Describe(shard), mkdirErrno);
+        }
+        return Posix.CreateFileAt(Directory, name, mode, display);
     }
 
     public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken) =>
