@@ -5,43 +5,68 @@ using Microsoft.Win32.SafeHandles;
 namespace Decant.Writers.Tar;
 
 /// <summary>
-/// A tar written into a file by position, so contents can be copied into it while the walk goes on.
-/// Headers, padding and small contents are gathered in one buffer and written at their offsets;
-/// every larger content is copied from the spool in the kernel (<c>copy_file_range</c>: one copy,
-/// not a read into memory and a write back out) by workers of their own, into the gap the walk
-/// leaves for it. Each byte of the tar has its offset when the walk reaches it, so the output is
-/// the same bytes whichever worker finishes first.
+/// A tar written into a file by position, so contents are copied into it while the walk goes on.
+/// The walk only lays the tar out: it gathers headers, padding and the places of small contents
+/// into batches (a buffer for one stretch of the tar), and hands each batch, and each larger
+/// content, to workers of their own. A worker reads a batch's small contents from the spool into
+/// its buffer and writes the stretch with one call; a larger content it copies in the kernel
+/// (<c>copy_file_range</c>: one copy, not a read into memory and a write back out). Each byte of
+/// the tar has its offset when the walk reaches it, so the output is the same bytes whichever
+/// worker finishes first.
 /// </summary>
 internal sealed class TarFileOutput : Stream
 {
-    /// <summary>Contents up to this size are read into the buffer by the walk; larger ones go to a worker.</summary>
+    /// <summary>Contents up to this size go into a batch; larger ones are copied in the kernel.</summary>
     internal const int InlineContentLimit = 256 << 10;
 
-    private const int BufferSize = 1 << 20;
+    /// <summary>A batch goes to the workers once it holds this much of the tar.</summary>
+    private const int BatchTarget = 256 << 10;
+
+    /// <summary>A batch's buffer: its target and one more small content (a header larger than what is left gets a buffer of its own).</summary>
+    private const int BatchCapacity = BatchTarget + InlineContentLimit;
+
+    private const long SpoolBlock = 4096;
 
     private readonly SafeFileHandle _file;
-    private readonly byte[] _buffer = new byte[BufferSize];
-    private readonly Channel<Copy> _copies;
+    private readonly Channel<Job> _jobs;
+    private readonly Channel<Batch> _freeBatches;
+    private readonly int _batchLimit;
     private readonly Task[] _workers;
     private readonly CancellationTokenSource _stop;
-    private int _buffered;
-    private long _bufferStart; // the file offset of _buffer[0]
+    private int _batchesMade;
+    private Batch? _current;
+    private long _currentStart; // the file offset of the current batch, or of what the walk reaches next
 
-    private readonly record struct Copy(SafeFileHandle Source, long From, long To, long Length);
+    /// <summary>One job: a batch, or a content copied in the kernel from <c>Source</c> at <c>From</c> to the tar at <c>To</c>.</summary>
+    private readonly record struct Job(Batch? Batch, SafeFileHandle? Source, long From, long To, long Length);
+
+    /// <summary>A small content's place in a batch: <c>Length</c> bytes of <c>Source</c> at <c>From</c>, at <c>At</c> in the buffer.</summary>
+    private readonly record struct Piece(SafeFileHandle Source, long From, int At, int Length);
+
+    /// <summary>One stretch of the tar being laid out: headers and padding already in the buffer, small contents still in the spool.</summary>
+    private sealed class Batch(byte[] buffer)
+    {
+        public byte[] Buffer = buffer;
+        public int Length;
+        public long Start;
+        public readonly List<Piece> Pieces = [];
+    }
 
     public TarFileOutput(SafeFileHandle file, CancellationToken cancellationToken)
     {
         _file = file;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // One worker per core: the copies are most of the work (the walk's headers and small contents
-        // are about a tenth of it), and a copy runs in the kernel on the worker's core. A few copies
-        // queued per worker keep them busy without holding the walk far ahead of them.
+        // One worker per core: the copies are most of the work (the walk's headers are a small part
+        // of it). A few jobs queued per worker keep them busy without holding the walk far ahead of
+        // them; two batches per worker bound the memory the batches take.
         int workers = Environment.ProcessorCount;
-        _copies = Channel.CreateBounded<Copy>(new BoundedChannelOptions(4 * workers) { SingleWriter = true });
+        _jobs = Channel.CreateBounded<Job>(new BoundedChannelOptions(4 * workers) { SingleWriter = true });
+        _batchLimit = 2 * workers;
+        _freeBatches = Channel.CreateBounded<Batch>(_batchLimit);
         _workers = new Task[workers];
         for (int i = 0; i < workers; i++)
         {
-            _workers[i] = Task.Run(() => CopyAsync(_stop.Token), CancellationToken.None);
+            _workers[i] = Task.Run(() => WorkAsync(_stop.Token), CancellationToken.None);
         }
     }
 
@@ -59,46 +84,98 @@ internal sealed class TarFileOutput : Stream
     {
         if (length > InlineContentLimit)
         {
-            await FlushBufferAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await _copies.Writer.WriteAsync(new Copy(source, offset, _bufferStart, length), _stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                await WorkersAsync().ConfigureAwait(false); // a worker failed: its error, not the cancellation
-                throw;
-            }
-            _bufferStart += length;
+            await SendCurrentAsync(cancellationToken).ConfigureAwait(false);
+            await UntilWorkerFailureAsync(_jobs.Writer.WriteAsync(new Job(null, source, offset, _currentStart, length), _stop.Token), cancellationToken).ConfigureAwait(false);
+            _currentStart += length;
             return;
         }
-        while (length > 0)
+        if (length == 0)
         {
-            if (_buffered == BufferSize)
+            return;
+        }
+        var batch = await RoomForAsync((int)length, cancellationToken).ConfigureAwait(false);
+        batch.Pieces.Add(new Piece(source, offset, batch.Length, (int)length));
+        batch.Length += (int)length;
+        await SendWhenFullAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The current batch, with room for <paramref name="length"/> more bytes: a full one is sent first, and a new one taken (waiting for a worker to give one back when all are out).</summary>
+    private async ValueTask<Batch> RoomForAsync(int length, CancellationToken cancellationToken)
+    {
+        if (_current is not null && _current.Length + length > _current.Buffer.Length)
+        {
+            await SendCurrentAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (_current is null)
+        {
+            if (!_freeBatches.Reader.TryRead(out var batch))
             {
-                await FlushBufferAsync(cancellationToken).ConfigureAwait(false);
+                batch = _batchesMade < _batchLimit
+                    ? new Batch(GC.AllocateUninitializedArray<byte>(BatchCapacity))
+                    : await UntilWorkerFailureAsync(_freeBatches.Reader.ReadAsync(_stop.Token), cancellationToken).ConfigureAwait(false);
+                _batchesMade = Math.Min(_batchesMade + 1, _batchLimit);
             }
-            int want = (int)Math.Min(length, BufferSize - _buffered);
-            int read = await RandomAccess.ReadAsync(source, _buffer.AsMemory(_buffered, want), offset, cancellationToken).ConfigureAwait(false);
-            if (read == 0)
+            if (batch.Buffer.Length < length)
             {
-                throw new IOException($"the spool ended {length} bytes before the content being copied into the tar did");
+                batch.Buffer = GC.AllocateUninitializedArray<byte>(length); // one oversized header: given back at its normal size
             }
-            _buffered += read;
-            HolePunch.TryRelease(source, offset, read);
-            offset += read;
-            length -= read;
+            batch.Start = _currentStart;
+            _current = batch;
+        }
+        return _current;
+    }
+
+    private ValueTask SendWhenFullAsync(CancellationToken cancellationToken) =>
+        _current is not null && _current.Length >= BatchTarget ? SendCurrentAsync(cancellationToken) : ValueTask.CompletedTask;
+
+    /// <summary>Hands the current batch to the workers; the walk goes on after it.</summary>
+    private async ValueTask SendCurrentAsync(CancellationToken cancellationToken)
+    {
+        if (_current is null)
+        {
+            return;
+        }
+        var batch = _current;
+        _current = null;
+        _currentStart = batch.Start + batch.Length;
+        await UntilWorkerFailureAsync(_jobs.Writer.WriteAsync(new Job(batch, null, 0, 0, 0), _stop.Token), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a step the workers can hold up; if one of them failed meanwhile, its error is what is reported, not the cancellation it caused.</summary>
+    private async ValueTask UntilWorkerFailureAsync(ValueTask step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await step.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await WorkersAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async ValueTask<T> UntilWorkerFailureAsync<T>(ValueTask<T> step, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await step.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await WorkersAsync().ConfigureAwait(false);
+            throw;
         }
     }
 
     /// <summary>Writes what is buffered, waits for every copy, and sets the file's length to the tar's.</summary>
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
-        await FlushBufferAsync(cancellationToken).ConfigureAwait(false);
-        _copies.Writer.TryComplete();
+        await SendCurrentAsync(cancellationToken).ConfigureAwait(false);
+        _jobs.Writer.TryComplete();
         await WorkersAsync().ConfigureAwait(false);
         // The last bytes may be a copy's: the length is set, not left to whichever write came last.
-        RandomAccess.SetLength(_file, _bufferStart);
+        RandomAccess.SetLength(_file, _currentStart);
     }
 
     /// <summary>Waits for the workers; a worker's own failure is what is reported, not the cancellation it caused.</summary>
@@ -119,14 +196,19 @@ internal sealed class TarFileOutput : Stream
         }
     }
 
-    private async Task CopyAsync(CancellationToken cancellationToken)
+    private async Task WorkAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await foreach (var copy in _copies.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var job in _jobs.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await KernelCopy.CopyRangeAsync(copy.Source, copy.From, _file, copy.To, copy.Length, cancellationToken).ConfigureAwait(false);
-                HolePunch.TryRelease(copy.Source, copy.From, copy.Length);
+                if (job.Batch is { } batch)
+                {
+                    await WriteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                await KernelCopy.CopyRangeAsync(job.Source!, job.From, _file, job.To, job.Length, cancellationToken).ConfigureAwait(false);
+                HolePunch.TryRelease(job.Source!, job.From, job.Length);
             }
         }
         catch
@@ -137,35 +219,63 @@ internal sealed class TarFileOutput : Stream
         }
     }
 
-    private async ValueTask FlushBufferAsync(CancellationToken cancellationToken)
+    /// <summary>Reads a batch's small contents into its buffer, writes the stretch of the tar, gives the contents' spool space back and the batch to the walk.</summary>
+    private async ValueTask WriteBatchAsync(Batch batch, CancellationToken cancellationToken)
     {
-        if (_stop.IsCancellationRequested)
+        foreach (var piece in batch.Pieces)
         {
-            await WorkersAsync().ConfigureAwait(false); // a worker failed: its error, not the cancellation
-            cancellationToken.ThrowIfCancellationRequested();
+            for (int done = 0; done < piece.Length;)
+            {
+                int read = await RandomAccess.ReadAsync(piece.Source, batch.Buffer.AsMemory(piece.At + done, piece.Length - done), piece.From + done, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new IOException($"the spool ended {piece.Length - done} bytes before the content being copied into the tar did");
+                }
+                done += read;
+            }
         }
-        if (_buffered == 0)
+        await RandomAccess.WriteAsync(_file, batch.Buffer.AsMemory(0, batch.Length), batch.Start, cancellationToken).ConfigureAwait(false);
+        ReleasePieces(batch.Pieces);
+        batch.Pieces.Clear();
+        batch.Length = 0;
+        if (batch.Buffer.Length != BatchCapacity)
         {
-            return;
+            batch.Buffer = GC.AllocateUninitializedArray<byte>(BatchCapacity);
         }
-        await RandomAccess.WriteAsync(_file, _buffer.AsMemory(0, _buffered), _bufferStart, cancellationToken).ConfigureAwait(false);
-        _bufferStart += _buffered;
-        _buffered = 0;
+        _freeBatches.Writer.TryWrite(batch);
+    }
+
+    /// <summary>
+    /// Punches out the spool space of a batch's contents, one call for each run of them that lies
+    /// side by side in the spool (each content starts on a spool block): small files of one layer
+    /// were spooled in the layer's order, which is mostly the walk's, so a batch takes a few calls, not one per file.
+    /// </summary>
+    private static void ReleasePieces(List<Piece> pieces)
+    {
+        int first = 0;
+        for (int i = 1; i <= pieces.Count; i++)
+        {
+            var previous = pieces[i - 1];
+            long previousEnd = previous.From + previous.Length;
+            if (i < pieces.Count && pieces[i].Source == previous.Source && pieces[i].From == ((previousEnd + SpoolBlock - 1) & ~(SpoolBlock - 1)))
+            {
+                continue;
+            }
+            HolePunch.TryRelease(previous.Source, pieces[first].From, previousEnd - pieces[first].From);
+            first = i;
+        }
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        while (!buffer.IsEmpty)
+        if (buffer.IsEmpty)
         {
-            if (_buffered == BufferSize)
-            {
-                await FlushBufferAsync(cancellationToken).ConfigureAwait(false);
-            }
-            int take = Math.Min(buffer.Length, BufferSize - _buffered);
-            buffer.Span[..take].CopyTo(_buffer.AsSpan(_buffered));
-            _buffered += take;
-            buffer = buffer[take..];
+            return;
         }
+        var batch = await RoomForAsync(buffer.Length, cancellationToken).ConfigureAwait(false);
+        buffer.Span.CopyTo(batch.Buffer.AsSpan(batch.Length));
+        batch.Length += buffer.Length;
+        await SendWhenFullAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -183,7 +293,7 @@ internal sealed class TarFileOutput : Stream
     /// <summary>Stops the workers (after a failure) and waits for them, so none writes into the file after it is closed.</summary>
     public override async ValueTask DisposeAsync()
     {
-        _copies.Writer.TryComplete();
+        _jobs.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_workers).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
         _stop.Dispose();
@@ -194,7 +304,7 @@ internal sealed class TarFileOutput : Stream
     public override bool CanSeek => false;
     public override bool CanWrite => true;
     public override long Length => throw new NotSupportedException();
-    public override long Position { get => _bufferStart + _buffered; set => throw new NotSupportedException(); }
+    public override long Position { get => _currentStart + (_current?.Length ?? 0); set => throw new NotSupportedException(); }
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();

@@ -8,9 +8,9 @@ using Decant.Writers.Tar;
 namespace Decant.Tests.Writers.Tar;
 
 /// <summary>
-/// A tar file is written by position: headers and small contents by the walk, larger contents
-/// (over <see cref="TarFileOutput.InlineContentLimit"/>) copied in the kernel by workers into the
-/// gaps the walk leaves. The bytes must not depend on which copy finishes first, every content must
+/// A tar file is written by position: the walk lays it out, and workers write it, headers and
+/// small contents in batches, larger contents (over <see cref="TarFileOutput.InlineContentLimit"/>)
+/// copied in the kernel into the gaps the walk leaves. The bytes must not depend on which copy finishes first, every content must
 /// land whole in its place, and a disk that fills while the workers copy must fail the export cleanly.
 /// </summary>
 public sealed class TarFileOutputTests : CacheScratchTest
