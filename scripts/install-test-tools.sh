@@ -8,11 +8,12 @@ set -euo pipefail
 # podman and uidmap are for the containers-storage tests: podman reads and writes their test stores
 # beside Decant, and uidmap's setuid newuidmap/newgidmap map the sub-IDs of the rootless store's user
 # (podman only recommends uidmap, and recommendations are not installed). debootstrap builds the base of
-# bench/make-apt-image.sh's image. acl's setfacl gives a test directory a default ACL.
+# bench/make-apt-image.sh's image. acl's setfacl gives a test directory a default ACL. libisal2 is ISA-L,
+# the gzip decoder Decant uses where the machine has it (the tests check both it and .NET's own).
 packages=(
   umoci skopeo buildah docker-registry apache2-utils e2fsprogs attr python3 fsverity
   busybox-static zstd bzip2 xz-utils time clang zlib1g-dev tar gzip libcap2-bin runc bsdutils coreutils xfsprogs erofs-utils cryptsetup-bin
-  podman uidmap debootstrap acl
+  podman uidmap debootstrap acl libisal2
 )
 # Executables that must be on PATH afterwards (package -> command it provides).
 commands=(umoci skopeo buildah docker-registry htpasswd mke2fs setfattr getfattr python3 fsverity

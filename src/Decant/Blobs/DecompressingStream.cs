@@ -29,6 +29,9 @@ internal sealed class DecompressingStream : ReadOnlyStream
     internal static DecompressingStream ForGzip(DecompressPrefixStream sourceWithSentinel) =>
         new(Decompression.CreateGzipDecoder(sourceWithSentinel), LayerCompression.Gzip, checkGzipEnd: true, sourceWithSentinel);
 
+    /// <summary>A gzip blob inflated by ISA-L, which checks the members' ends and what follows them itself.</summary>
+    internal static DecompressingStream ForIsalGzip(IsalGzipStream decoder) => new(decoder, LayerCompression.Gzip, checkGzipEnd: false);
+
     internal static DecompressingStream ForZstd(Stream decoder) => new(decoder, LayerCompression.Zstd, checkGzipEnd: false);
 
     internal static DecompressingStream ForUncompressed(Stream source) => new(source, LayerCompression.None, checkGzipEnd: false);
@@ -187,7 +190,7 @@ internal sealed class DecompressingStream : ReadOnlyStream
         _ => null,
     };
 
-    private static DecantException TrailingData((long Bytes, bool AllZero, bool Exact) trailing)
+    internal static DecantException TrailingData((long Bytes, bool AllZero, bool Exact) trailing)
     {
         string count = trailing.Exact || trailing.Bytes > 0
             ? $"{(trailing.Exact ? "" : "at least ")}{trailing.Bytes} byte{(trailing.Bytes == 1 ? "" : "s")}"
@@ -196,7 +199,7 @@ internal sealed class DecompressingStream : ReadOnlyStream
             $"the layer's gzip stream has {count} of trailing data{(trailing.AllZero ? " (all zeros)" : "")} after its last gzip member");
     }
 
-    private static DecantException Corrupt(LayerCompression compression, string detail, Exception? inner)
+    internal static DecantException Corrupt(LayerCompression compression, string detail, Exception? inner)
     {
         string name = compression == LayerCompression.Gzip ? "gzip" : "zstd";
         return new DecantException(DecantErrorKind.InvalidLayer, $"the layer's {name} stream is corrupt or truncated: {detail}", inner);

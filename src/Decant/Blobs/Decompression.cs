@@ -70,7 +70,11 @@ internal static class Decompression
     /// content. Corrupt or truncated compressed data surfaces from the returned stream's reads as a
     /// <see cref="DecantException"/> of kind <see cref="DecantErrorKind.InvalidLayer"/>.
     /// </summary>
-    public static async Task<DecompressingStream> OpenAsync(Stream compressed, bool leaveOpen, CancellationToken cancellationToken)
+    public static Task<DecompressingStream> OpenAsync(Stream compressed, bool leaveOpen, CancellationToken cancellationToken) =>
+        OpenAsync(compressed, leaveOpen, IsalGzipStream.Decoder is not null, cancellationToken);
+
+    /// <summary>As <see cref="OpenAsync(Stream, bool, CancellationToken)"/>, inflating gzip with ISA-L (which must then be available) or with .NET's decoder.</summary>
+    internal static async Task<DecompressingStream> OpenAsync(Stream compressed, bool leaveOpen, bool inflateWithIsal, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(compressed);
         byte[] magic = new byte[MagicLength];
@@ -88,6 +92,9 @@ internal static class Decompression
         var kind = Detect(prefix.Span);
         return kind switch
         {
+            LayerCompression.Gzip when inflateWithIsal => DecompressingStream.ForIsalGzip(new IsalGzipStream(
+                IsalGzipStream.Decoder ?? throw new InvalidOperationException("ISA-L is not available"),
+                new DecompressPrefixStream(prefix, compressed, ReadOnlyMemory<byte>.Empty, leaveOpen))),
             LayerCompression.Gzip => DecompressingStream.ForGzip(
                 new DecompressPrefixStream(prefix, compressed, DecompressGzipEndCheck.SentinelMember, leaveOpen, BufferSize)),
             LayerCompression.Zstd => DecompressingStream.ForZstd(new ZstdSharp.DecompressionStream(

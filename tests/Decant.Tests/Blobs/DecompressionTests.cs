@@ -37,9 +37,18 @@ public class DecompressionTests
     }
 
     /// <summary>Decompresses through <see cref="Decompression"/>, reading with the given buffer size.</summary>
-    private static async Task<(LayerCompression Kind, byte[] Output)> DecompressAsync(byte[] blob, int bufferSize = 81920, Stream? source = null)
+    /// <summary>Whether gzip is inflated by ISA-L (the default where the machine has it, as the test machines do) or by .NET's decoder.</summary>
+    protected virtual bool InflateWithIsal => true;
+
+    [Fact]
+    public void IsaLIsThereToInflateWith()
     {
-        await using var stream = await Decompression.OpenAsync(source ?? new MemoryStream(blob), CancellationToken.None);
+        Assert.True(IsalGzipStream.Decoder is not null, "ISA-L (Debian's libisal2, scripts/install-test-tools.sh) is missing or failed its check: gzip layers would be inflated by .NET's decoder only");
+    }
+
+    private async Task<(LayerCompression Kind, byte[] Output)> DecompressAsync(byte[] blob, int bufferSize = 81920, Stream? source = null)
+    {
+        await using var stream = await Decompression.OpenAsync(source ?? new MemoryStream(blob), leaveOpen: false, InflateWithIsal, CancellationToken.None);
         using var output = new MemoryStream();
         byte[] buffer = new byte[bufferSize];
         int read;
@@ -363,4 +372,10 @@ public class DecompressionTests
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+}
+
+/// <summary>The same cases, with gzip inflated by .NET's own decoder: the path of a machine without ISA-L, or with <c>DECANT_ISAL=0</c>.</summary>
+public sealed class DotNetGzipDecompressionTests : DecompressionTests
+{
+    protected override bool InflateWithIsal => false;
 }
