@@ -301,7 +301,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
     {
         public byte[] Data { get; } = GC.AllocateUninitializedArray<byte>(PieceBlocks * VerityTree.BlockSize);
         public byte[] Digests { get; } = new byte[PieceBlocks * algorithm.DigestStride];
-        public IncrementalHash Hash { get; } = IncrementalHash.CreateHash(algorithm.Hash);
+        public VerityBlockHash Hash { get; } = new(algorithm);
 
         /// <summary>The pieces hashed, adjacent ones joined.</summary>
         public List<(long Start, long Stop)> Hashed { get; } = [];
@@ -312,7 +312,7 @@ internal sealed class VerityDataDigests : IAsyncDisposable
             int stride = algorithm.DigestStride;
             for (int i = 0; i < blocks; i++)
             {
-                VerityTree.HashBlock(Hash, salt, Data.AsSpan(i * VerityTree.BlockSize, VerityTree.BlockSize), Digests.AsSpan(i * stride, algorithm.DigestBytes));
+                Hash.Hash(salt, Data.AsSpan(i * VerityTree.BlockSize, VerityTree.BlockSize), Digests.AsSpan(i * stride, algorithm.DigestBytes));
             }
             if (Hashed.Count > 0 && Hashed[^1].Stop == start)
             {

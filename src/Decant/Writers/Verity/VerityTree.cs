@@ -37,9 +37,9 @@ internal sealed class VerityTree
         _algorithm = algorithm;
         _salt = salt;
         _hashesPerBlock = algorithm.HashesPerBlock(BlockSize);
-        using var hash = IncrementalHash.CreateHash(algorithm.Hash);
+        using var hash = new VerityBlockHash(algorithm);
         _zeroBlockHash = new byte[algorithm.DigestBytes];
-        HashBlock(hash, _salt, new byte[BlockSize], _zeroBlockHash);
+        hash.Hash(_salt, new byte[BlockSize], _zeroBlockHash);
     }
 
     /// <summary>The tree's layout over <paramref name="dataBlocks"/> blocks with <paramref name="algorithm"/>'s digests.</summary>
@@ -99,7 +99,7 @@ internal sealed class VerityTree
     {
         byte[] data = ArrayPool<byte>.Shared.Rent(ChunkBlocks * BlockSize);
         byte[] digests = ArrayPool<byte>.Shared.Rent(ChunkBlocks / _hashesPerBlock * BlockSize);
-        using var hash = IncrementalHash.CreateHash(_algorithm.Hash);
+        using var hash = new VerityBlockHash(_algorithm);
         try
         {
             while (level.TakeChunk() is { } chunk)
@@ -123,7 +123,7 @@ internal sealed class VerityTree
     /// Hashes one chunk's blocks (reading only those the file holds data in, and only those whose
     /// digests are not known) and writes its hash blocks.
     /// </summary>
-    private async Task HashChunkAsync(Level level, long chunk, byte[] data, byte[] digests, IncrementalHash hash, CancellationToken cancellationToken)
+    private async Task HashChunkAsync(Level level, long chunk, byte[] data, byte[] digests, VerityBlockHash hash, CancellationToken cancellationToken)
     {
         long first = chunk * ChunkBlocks;
         long end = Math.Min(first + ChunkBlocks, level.Blocks);
@@ -142,7 +142,7 @@ internal sealed class VerityTree
     }
 
     /// <summary>Hashes blocks [<paramref name="from"/>, <paramref name="to"/>) of the chunk from <paramref name="first"/> into their slots.</summary>
-    private async Task HashBlocksAsync(Level level, long first, long from, long to, byte[] data, byte[] digests, IncrementalHash hash, CancellationToken cancellationToken)
+    private async Task HashBlocksAsync(Level level, long first, long from, long to, byte[] data, byte[] digests, VerityBlockHash hash, CancellationToken cancellationToken)
     {
         long block = from;
         foreach (var (start, stop) in level.DataBlocksWithin(from, to))
@@ -160,7 +160,7 @@ internal sealed class VerityTree
                 }
                 else
                 {
-                    HashBlock(hash, _salt, bytes, digest);
+                    hash.Hash(_salt, bytes, digest);
                 }
             }
             block = stop;
@@ -185,18 +185,10 @@ internal sealed class VerityTree
     {
         byte[] block = new byte[BlockSize];
         await ReadExactlyAsync(block, offset, cancellationToken).ConfigureAwait(false);
-        using var hash = IncrementalHash.CreateHash(_algorithm.Hash);
+        using var hash = new VerityBlockHash(_algorithm);
         byte[] digest = new byte[_algorithm.DigestBytes];
-        HashBlock(hash, _salt, block, digest);
+        hash.Hash(_salt, block, digest);
         return digest;
-    }
-
-    /// <summary>Format version 1's block hash: the salt, then the block.</summary>
-    internal static void HashBlock(IncrementalHash hash, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> block, Span<byte> digest)
-    {
-        hash.AppendData(salt);
-        hash.AppendData(block);
-        hash.GetHashAndReset(digest);
     }
 
     private async Task ReadExactlyAsync(Memory<byte> buffer, long offset, CancellationToken cancellationToken)
