@@ -16,7 +16,7 @@ internal sealed class SpoolContentStore : IContentStore, IFileContentStore, IDis
     private long _end;
 
     /// <summary>The alignment of every content's start in the spool: the largest block size of the filesystems it lives on (4 KiB pages and blocks).</summary>
-    private const long SpoolBlock = 4096;
+    internal const long SpoolBlock = 4096;
 
     public SpoolContentStore(string directory)
     {

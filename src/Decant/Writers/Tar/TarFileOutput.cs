@@ -25,7 +25,6 @@ internal sealed class TarFileOutput : Stream
     /// <summary>A batch's buffer: its target and one more small content (a header larger than what is left gets a buffer of its own).</summary>
     private const int BatchCapacity = BatchTarget + InlineContentLimit;
 
-    private const long SpoolBlock = 4096;
 
     private readonly SafeFileHandle _file;
     private readonly Channel<Job> _jobs;
@@ -110,10 +109,15 @@ internal sealed class TarFileOutput : Stream
         {
             if (!_freeBatches.Reader.TryRead(out var batch))
             {
-                batch = _batchesMade < _batchLimit
-                    ? new Batch(GC.AllocateUninitializedArray<byte>(BatchCapacity))
-                    : await UntilWorkerFailureAsync(_freeBatches.Reader.ReadAsync(_stop.Token), cancellationToken).ConfigureAwait(false);
-                _batchesMade = Math.Min(_batchesMade + 1, _batchLimit);
+                if (_batchesMade < _batchLimit)
+                {
+                    batch = new Batch(GC.AllocateUninitializedArray<byte>(BatchCapacity));
+                    _batchesMade++;
+                }
+                else
+                {
+                    batch = await UntilWorkerFailureAsync(_freeBatches.Reader.ReadAsync(_stop.Token), cancellationToken).ConfigureAwait(false);
+                }
             }
             if (batch.Buffer.Length < length)
             {
@@ -257,7 +261,7 @@ internal sealed class TarFileOutput : Stream
         {
             var previous = pieces[i - 1];
             long previousEnd = previous.From + previous.Length;
-            if (i < pieces.Count && pieces[i].Source == previous.Source && pieces[i].From == ((previousEnd + SpoolBlock - 1) & ~(SpoolBlock - 1)))
+            if (i < pieces.Count && pieces[i].Source == previous.Source && pieces[i].From == ((previousEnd + SpoolContentStore.SpoolBlock - 1) & ~(SpoolContentStore.SpoolBlock - 1)))
             {
                 continue;
             }
