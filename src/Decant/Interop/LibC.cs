@@ -68,6 +68,7 @@ internal static unsafe partial class LibC
     public const int LOCK_NB = 4;
     public const int EACCES = 13;
     public const int EEXIST = 17;
+    public const int EMLINK = 31;
     public const int EXDEV = 18;
     public const int ENOTDIR = 20;
     public const int EISDIR = 21;

@@ -8,7 +8,7 @@ namespace Decant.Writers.Directory;
 /// Writes a merged tree as a real directory. Every path inside the target is resolved by the kernel
 /// (see <see cref="ConfinedRoot"/>), every object is created relative to its parent's descriptor,
 /// and metadata is never applied through a symlink. File contents are staged inside the target while
-/// layers are read and renamed into place at commit. Disposing a writer that did not commit removes
+/// layers are read and moved into place at commit. Disposing a writer that did not commit removes
 /// everything it wrote: the whole target if it created it, otherwise the target's contents. With
 /// <see cref="WriterOptions.Force"/>, a non-empty target is replaced only at the end of the
 /// commit (the tree is built beside it and swapped in), so a failure leaves it as it was.
@@ -49,7 +49,7 @@ internal sealed class DirectoryWriter : IRootfsWriter
         }
     }
 
-    /// <summary>Stages each file's bytes in a private directory inside the target, so commit only renames them into place.</summary>
+    /// <summary>Stages each file's bytes in a private directory inside the target, so commit only moves them into place.</summary>
     public IContentStore Content => _store;
 
     /// <summary>Xattrs that were left out under the xattr policy of <see cref="MetadataApplier"/> (rootless refusals, user.* on special files).</summary>

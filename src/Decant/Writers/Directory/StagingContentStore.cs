@@ -8,13 +8,13 @@ namespace Decant.Writers.Directory;
 
 /// <summary>
 /// The directory writer's content store: each file's bytes go to their own file in a private
-/// staging directory inside the target (same filesystem), so commit only renames them into place.
+/// staging directory inside the target (same filesystem), so commit only moves them into place.
 /// The staged files are spread over small subdirectories of it, <see cref="FilesPerShard"/> each: a
 /// create or rename in one huge directory searches its entries (ext4 scans a block of hundreds of
 /// them per lookup, and both layers' writers wait on the one directory's lock).
 /// Runs of zero blocks are not written, which leaves holes. A content stored with its file's
 /// metadata (<see cref="FileMetadataHint"/>) gets its owner, mode and times at once, through the
-/// descriptor it was written by, so commit only renames it into place. Safe for concurrent writers.
+/// descriptor it was written by, so commit only moves it into place. Safe for concurrent writers.
 /// </summary>
 internal sealed class StagingContentStore : IContentStore, IHintedContentStore, IFileContentStore, IDisposable
 {
@@ -77,7 +77,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     /// <summary>The staging directory's name inside the target.</summary>
     public string DirectoryName { get; }
 
-    /// <summary>The staging directory, the source directory of every rename at commit.</summary>
+    /// <summary>The staging directory, the source directory of every move at commit.</summary>
     public SafeFdHandle Directory { get; }
 
     public static StagingContentStore Create(ConfinedRoot root, OwnershipMode ownership)
@@ -219,7 +219,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Takes a staged file out of the store's hands so commit can rename it into the tree.</summary>
+    /// <summary>Takes a staged file out of the store's hands so commit can move it into the tree.</summary>
     public StagedContent Claim(ContentRef content, string treePath)
     {
         var staged = Own(content);

@@ -7,9 +7,11 @@ namespace Decant.Writers.Directory;
 /// <summary>
 /// Creates every path of a merged tree inside the target, parents first, with *at calls relative
 /// to the kernel-resolved parent: directories (0700 until their metadata is applied), regular files
-/// (renamed from staging), further paths of an inode as hardlinks, symlinks, fifos and devices.
+/// (moved from staging), further paths of an inode as hardlinks, symlinks, fifos and devices.
 /// The walk creates directories and the other kinds as it meets them and only notes each staged
-/// file's rename and each hardlink; <see cref="Finish"/> then renames the files, on every core over
+/// file's move and each hardlink; <see cref="Finish"/> then moves the files (a hardlink in place and an
+/// unlink from staging, which unlike a rename across directories do not wait on one lock for the
+/// whole filesystem), on every core over
 /// contiguous runs of the walk, and makes the hardlinks once their targets are in place.
 /// With <see cref="OwnershipMode.Rootless"/> device nodes cannot be made, so they are left out and
 /// counted (umoci writes empty regular files in their place instead; Decant does not pretend).
@@ -25,7 +27,7 @@ internal sealed class TreeMaterializer : IDisposable
     private readonly DirectoryHandleCache _parents;
     private readonly DirectoryHandleCache _linkSources;
     private readonly SummaryCounter _counter = new();
-    private readonly List<(TreeNode Node, StagedContent Staged)> _renames = [];
+    private readonly List<(TreeNode Node, StagedContent Staged)> _moves = [];
     private readonly List<TreeStep> _hardlinks = [];
 
     public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
@@ -129,30 +131,30 @@ internal sealed class TreeMaterializer : IDisposable
             return false;
         }
         var staged = _store.Claim(content, path);
-        _renames.Add((node, staged));
+        _moves.Add((node, staged));
         return staged.Applied?.Covers(node.Inode) == true;
     }
 
-    /// <summary>The staged files noted per worker below which one thread renames them all (a thread costs more than it saves).</summary>
-    private const int RenamesPerWorker = 1024;
+    /// <summary>The staged files noted per worker below which one thread moves them all (a thread costs more than it saves).</summary>
+    private const int MovesPerWorker = 1024;
 
     /// <summary>
-    /// Renames every staged file the walk noted into place, over contiguous runs of the walk on every
+    /// Moves every staged file the walk noted into place, over contiguous runs of the walk on every
     /// core (<see cref="ContiguousRuns"/>), then makes the hardlinks in walk order.
     /// </summary>
     public void Finish(CancellationToken cancellationToken)
     {
-        ContiguousRuns.Run(_renames.Count, RenamesPerWorker, (start, end) =>
+        ContiguousRuns.Run(_moves.Count, MovesPerWorker, (start, end) =>
         {
             using var parents = new DirectoryHandleCache(_root);
             for (int i = start; i < end; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (node, staged) = _renames[i];
-                Posix.RenameNoReplace(_store.Directory, staged.FileName, parents.Get(node.Parent!), node.Name, _root.Describe(node.Path));
+                var (node, staged) = _moves[i];
+                Posix.MoveFileNoReplace(_store.Directory, staged.FileName, parents.Get(node.Parent!), node.Name, _root.Describe(node.Path));
             }
         }, cancellationToken);
-        _renames.Clear();
+        _moves.Clear();
         foreach (var step in _hardlinks)
         {
             cancellationToken.ThrowIfCancellationRequested();
