@@ -41,6 +41,12 @@ internal sealed class TarFileOutput : Stream
 
     /// <summary>How much of the spool is moved out before its space is punched out together.</summary>
     private const long ReleaseBatchBytes = 16 << 20;
+
+    /// <summary>How far ahead of what the walk has laid out the tar's blocks are allocated, at a time.</summary>
+    private const long AllocationStep = 64 << 20;
+
+    private long _allocatedEnd; // the tar's blocks are allocated up to here (the walk's alone)
+    private bool _cannotAllocate;
     private int _batchesMade;
     private Batch? _current;
     private long _currentStart; // the file offset of the current batch, or of what the walk reaches next
@@ -100,6 +106,7 @@ internal sealed class TarFileOutput : Stream
         if (length > InlineContentLimit)
         {
             await SendCurrentAsync(cancellationToken).ConfigureAwait(false);
+            AllocateUpTo(_currentStart + length);
             await UntilWorkerFailureAsync(_jobs.Writer.WriteAsync(new Job(null, source, offset, _currentStart, length), _stop.Token), cancellationToken).ConfigureAwait(false);
             _currentStart += length;
             return;
@@ -158,7 +165,31 @@ internal sealed class TarFileOutput : Stream
         var batch = _current;
         _current = null;
         _currentStart = batch.Start + batch.Length;
+        AllocateUpTo(_currentStart);
         await UntilWorkerFailureAsync(_jobs.Writer.WriteAsync(new Job(batch, null, 0, 0, 0), _stop.Token), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Allocates the tar's blocks up to <paramref name="end"/> and on by <see cref="AllocationStep"/>,
+    /// before the workers write there (<see cref="FileAllocation"/>): the tar is dense, so no block
+    /// is allocated that it will not fill, and <see cref="CompleteAsync"/> cuts off the rest of the
+    /// last step. The walk stays at most a step ahead of the disk the tar takes.
+    /// </summary>
+    private void AllocateUpTo(long end)
+    {
+        if (_cannotAllocate || end <= _allocatedEnd)
+        {
+            return;
+        }
+        long to = end + AllocationStep;
+        if (FileAllocation.TryAllocate(_file, _allocatedEnd, to - _allocatedEnd))
+        {
+            _allocatedEnd = to;
+        }
+        else
+        {
+            _cannotAllocate = true; // not on this filesystem (or no room ahead): the writes allocate
+        }
     }
 
     /// <summary>Waits for a step the workers can hold up; if one of them failed meanwhile, its error is what is reported, not the cancellation it caused.</summary>
