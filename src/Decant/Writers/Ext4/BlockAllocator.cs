@@ -4,7 +4,8 @@ namespace Decant.Writers.Ext4;
 /// Hands out blocks of the image. While layers stream, file data only takes fresh blocks from a
 /// bump pointer that skips the superblock zones (so placement depends only on the order of writes);
 /// released content is remembered. At commit the released blocks become a free list that metadata
-/// is placed into first (first fit), before fresh blocks.
+/// is placed into first (first fit), before fresh blocks. Optionally the image file's own blocks
+/// are allocated ahead of the fresh blocks handed out (<see cref="AllocateFileAhead"/>).
 /// </summary>
 internal sealed class BlockAllocator
 {
@@ -15,6 +16,11 @@ internal sealed class BlockAllocator
     private int _freeCursor;
     private long _next;
     private bool _sealed;
+    private Func<long, long, bool>? _allocateFileBlocks;
+    private long _fileAllocatedTo;
+
+    /// <summary>How far ahead of the fresh blocks handed out the file's blocks are allocated, at a time: 64 MiB.</summary>
+    internal const long FileAheadBlocks = 16384;
 
     public BlockAllocator(GroupLayout layout)
     {
@@ -34,7 +40,61 @@ internal sealed class BlockAllocator
         lock (_lock)
         {
             TakeFresh(count, into, contiguous: false);
+            if (_allocateFileBlocks is not null && _next > _fileAllocatedTo)
+            {
+                AllocateFileTo(_next + FileAheadBlocks);
+            }
         }
+    }
+
+    /// <summary>
+    /// While layers stream, has <paramref name="allocate"/> (first block, count; false when the file
+    /// cannot) allocate the image file's blocks <see cref="FileAheadBlocks"/> at a time ahead of the
+    /// fresh blocks handed out, the zones left out, so the data's writes land in allocated blocks
+    /// (<see cref="Interop.FileAllocation"/>). What is allocated past the last block handed out is
+    /// given back at <see cref="Seal"/> (<see cref="FileAllocatedUnused"/>).
+    /// </summary>
+    public void AllocateFileAhead(Func<long, long, bool> allocate)
+    {
+        lock (_lock)
+        {
+            _allocateFileBlocks = allocate;
+            _fileAllocatedTo = _next;
+        }
+    }
+
+    /// <summary>The runs of the file's blocks allocated ahead and never handed out, known at <see cref="Seal"/>: to be punched out again.</summary>
+    public IReadOnlyList<BlockRun> FileAllocatedUnused { get; private set; } = [];
+
+    private void AllocateFileTo(long end)
+    {
+        foreach (var run in ZoneFreeRuns(_fileAllocatedTo, end))
+        {
+            if (!_allocateFileBlocks!(run.Start, run.Length))
+            {
+                _allocateFileBlocks = null; // not on this filesystem, or no room ahead: the writes allocate
+                break; // (what a failed call did allocate is given back with the rest)
+            }
+        }
+        _fileAllocatedTo = end;
+    }
+
+    /// <summary>The runs of blocks in [<paramref name="from"/>, <paramref name="end"/>) outside the reserved zones.</summary>
+    private List<BlockRun> ZoneFreeRuns(long from, long end)
+    {
+        var runs = new List<BlockRun>();
+        while (from < end)
+        {
+            long start = _layout.SkipZone(from);
+            if (start >= end)
+            {
+                break;
+            }
+            long stop = Math.Min(_layout.NextZoneStart(start), end);
+            runs.Add(new BlockRun(start, stop - start));
+            from = stop;
+        }
+        return runs;
     }
 
     /// <summary>Says that these blocks hold nothing the final tree uses.</summary>
@@ -52,6 +112,8 @@ internal sealed class BlockAllocator
         lock (_lock)
         {
             _sealed = true;
+            FileAllocatedUnused = ZoneFreeRuns(_next, _fileAllocatedTo);
+            _allocateFileBlocks = null;
             _released.Sort((a, b) => a.Start.CompareTo(b.Start));
             var merged = new List<BlockRun>();
             foreach (var run in _released)

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Decant.Interop;
 using Decant.Model;
 using Decant.Tree;
 using Decant.Writers.Verity;
@@ -37,6 +38,7 @@ internal sealed class Ext4Writer : IRootfsWriter
         _file = file;
         _layout = layout;
         _allocator = new BlockAllocator(layout);
+        _allocator.AllocateFileAhead((start, blocks) => FileAllocation.TryAllocate(file, start * Ext4Constants.BlockSize, blocks * Ext4Constants.BlockSize));
         // With verity, the files' data is hashed behind the writing, on the cores the layers leave idle.
         _dataDigests = options.Verity is { } verity ? DiskImageVerity.StartDataDigests(file, verity, options.Seed.ToArray(), output.ParentDirectory) : null;
         _store = new Ext4ContentStore(file, _allocator, output.ParentDirectory, _dataDigests);

@@ -72,7 +72,7 @@ internal sealed partial class ImageBuilder
         store.ReleaseNotInTree();
         var free = _allocator.Seal();
         whenDataIsFinal?.Invoke(free.Select(run => (run.Start, run.Length)));
-        foreach (var run in free)
+        foreach (var run in free.Concat(_allocator.FileAllocatedUnused))
         {
             await HolePunch.ClearAsync(_file, run.Start * Ext4Constants.BlockSize, run.Length * Ext4Constants.BlockSize, cancellationToken).ConfigureAwait(false);
         }
