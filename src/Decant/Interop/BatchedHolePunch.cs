@@ -48,19 +48,6 @@ internal sealed class BatchedHolePunch(SafeFileHandle file, long blockSize, long
         }
     }
 
-    /// <summary>Punches everything pending now.</summary>
-    public void Flush()
-    {
-        List<(long Start, long Stop)> due;
-        lock (_lock)
-        {
-            due = _pending;
-            _pending = [];
-            _pendingBytes = 0;
-        }
-        Punch(due);
-    }
-
     private void Punch(List<(long Start, long Stop)> ranges)
     {
         if (ranges.Count == 0)
