@@ -258,15 +258,7 @@ internal sealed class TarFileOutput : Stream
                     await WriteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
-                await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    await KernelCopy.CopyRangeAsync(job.Source!, job.From, _file, job.To, job.Length, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _writing.Release();
-                }
+                await WriteAloneAsync(() => KernelCopy.CopyRangeAsync(job.Source!, job.From, _file, job.To, job.Length, cancellationToken), cancellationToken).ConfigureAwait(false);
                 _released!.Release(job.From, job.Length);
             }
         }
@@ -275,6 +267,20 @@ internal sealed class TarFileOutput : Stream
             // Stop the walk and the other workers: this failure ends the export.
             await _stop.CancelAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>Runs one write into the tar while no other worker writes into it (see <see cref="_writing"/>).</summary>
+    private async ValueTask WriteAloneAsync(Func<ValueTask> write, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await write().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
         }
     }
 
@@ -293,15 +299,7 @@ internal sealed class TarFileOutput : Stream
                 done += read;
             }
         }
-        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await RandomAccess.WriteAsync(_file, batch.Buffer.AsMemory(0, batch.Length), batch.Start, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writing.Release();
-        }
+        await WriteAloneAsync(() => RandomAccess.WriteAsync(_file, batch.Buffer.AsMemory(0, batch.Length), batch.Start, cancellationToken), cancellationToken).ConfigureAwait(false);
         foreach (var piece in batch.Pieces)
         {
             _released!.Release(piece.From, piece.Length);
