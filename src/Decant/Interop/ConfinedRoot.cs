@@ -54,6 +54,58 @@ internal sealed unsafe class ConfinedRoot : IDisposable
         return file;
     }
 
+    /// <summary>
+    /// Creates a new regular file for writing at <paramref name="relativePath"/> (never following a
+    /// symlink on the way, never replacing anything), in one call; returns 0 and the file, or the
+    /// errno (ENOENT: a directory on the way is missing). Without openat2 this says ENOSYS: the
+    /// caller has another way to create the file.
+    /// </summary>
+    public int TryCreateFile(string relativePath, uint mode, out Microsoft.Win32.SafeHandles.SafeFileHandle? file)
+    {
+        file = null;
+        if (_walkComponents || s_openat2Missing)
+        {
+            return LibC.ENOSYS;
+        }
+        var errno = TryOpenat2(relativePath, LibC.O_CREAT | LibC.O_EXCL | LibC.O_WRONLY | LibC.O_NOCTTY, mode, out var handle);
+        if (handle is not null)
+        {
+            file = new Microsoft.Win32.SafeHandles.SafeFileHandle(handle.DangerousGetHandle(), ownsHandle: true);
+            handle.SetHandleAsInvalid();
+        }
+        return errno;
+    }
+
+    /// <summary>Creates a directory at <paramref name="relativePath"/> inside its resolved parent; returns 0 or the errno (ENOSYS without openat2).</summary>
+    public int TryMakeDirectory(string relativePath, uint mode) =>
+        WithParent(relativePath, (parent, name) => Posix.TryMkdirAt(parent, name, mode));
+
+    /// <summary>Removes the file at <paramref name="relativePath"/> inside its resolved parent; returns 0 or the errno (ENOSYS without openat2).</summary>
+    public int TryRemoveFile(string relativePath) =>
+        WithParent(relativePath, (parent, name) => Posix.TryUnlinkAt(parent, name, 0));
+
+    private int WithParent(string relativePath, Func<SafeFdHandle, string, int> call)
+    {
+        if (_walkComponents || s_openat2Missing)
+        {
+            return LibC.ENOSYS;
+        }
+        int slash = relativePath.LastIndexOf('/');
+        if (slash < 0)
+        {
+            return call(Handle, relativePath);
+        }
+        var errno = TryOpenat2(relativePath[..slash], LibC.O_PATH | LibC.O_DIRECTORY, 0, out var parent);
+        if (parent is null)
+        {
+            return errno;
+        }
+        using (parent)
+        {
+            return call(parent, relativePath[(slash + 1)..]);
+        }
+    }
+
     /// <summary>How a path inside the root is shown in messages.</summary>
     public string Describe(string relativePath) =>
         relativePath.Length == 0 ? DisplayPath : DisplayPath.TrimEnd('/') + "/" + relativePath;
@@ -62,7 +114,7 @@ internal sealed unsafe class ConfinedRoot : IDisposable
     {
         if (!_walkComponents && !s_openat2Missing)
         {
-            var errno = TryOpenat2(relativePath, flags, out var handle);
+            var errno = TryOpenat2(relativePath, flags, 0, out var handle);
             if (handle is not null)
             {
                 return handle;
@@ -76,14 +128,20 @@ internal sealed unsafe class ConfinedRoot : IDisposable
         return WalkComponents(relativePath, flags);
     }
 
-    private int TryOpenat2(string relativePath, int flags, out SafeFdHandle? handle)
+    private int TryOpenat2(string relativePath, int flags, uint mode, out SafeFdHandle? handle)
     {
         var how = new LibC.OpenHow
         {
             Flags = (ulong)(uint)(flags | LibC.O_CLOEXEC),
+            Mode = mode,
             Resolve = LibC.RESOLVE_IN_ROOT | LibC.RESOLVE_NO_MAGICLINKS | LibC.RESOLVE_NO_SYMLINKS,
         };
-        var path = NameBytes.GetBytes((relativePath.Length == 0 ? "." : relativePath) + "\0");
+        string name = relativePath.Length == 0 ? "." : relativePath;
+        int length = NameBytes.GetByteCount(name);
+        // Paths of ordinary depth are encoded on the stack: this runs once per file a writer creates.
+        Span<byte> path = length < 1024 ? stackalloc byte[length + 1] : new byte[length + 1];
+        NameBytes.Encode(name, path);
+        path[length] = 0;
         fixed (byte* p = path)
         {
             var fd = LibC.SyscallOpenat2(LibC.SYS_openat2, Handle, p, &how, (nuint)sizeof(LibC.OpenHow));

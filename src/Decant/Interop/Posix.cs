@@ -183,6 +183,15 @@ internal static unsafe class Posix
         return result;
     }
 
+    /// <summary>statx(2) of a name inside an open directory, not following a symlink; returns 0 or the errno.</summary>
+    public static int TryStatAt(SafeHandle dir, string name, out LibC.Statx status)
+    {
+        LibC.Statx result;
+        int errno = LibC.StatxAt(dir, name, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_BASIC_STATS, &result) == 0 ? 0 : LastError;
+        status = result;
+        return errno;
+    }
+
     /// <summary>statx(2) of an open descriptor.</summary>
     public static LibC.Statx Stat(SafeHandle fd, string displayPath)
     {

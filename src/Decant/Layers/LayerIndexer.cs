@@ -118,7 +118,7 @@ internal static class LayerIndexer
                 ChargeHoles(budget, reader.CurrentHoleBytes, header);
                 // An entry without xattrs gives its file's whole metadata now, for a store that applies it as it writes.
                 var hint = header.Xattrs.Count == 0
-                    ? new FileMetadataHint(header.Mode & 0xFFF, header.Uid, header.Gid, header.ModificationTime, header.AccessTime ?? header.ModificationTime)
+                    ? new FileMetadataHint(header.Mode & 0xFFF, header.Uid, header.Gid, header.ModificationTime, header.AccessTime ?? header.ModificationTime, header.Name)
                     : null;
                 content = held is null ? null : await held.TryPlaceAsync(start, length, header.Size, hint, cancellationToken).ConfigureAwait(false);
                 if (content is null)

@@ -71,11 +71,18 @@ internal readonly record struct PlacedContent(ContentRef Content, bool Reflinked
 
 /// <summary>
 /// The owner, mode and times of the regular file a content is stored for, as its layer entry gives
-/// them (an entry without xattrs), known when the content is stored. A store may give its copy of the
-/// content these at once (the directory writer's staged file, which commit then only renames into
-/// place); the writer still checks them against the merged tree's inode.
+/// them (an entry without xattrs), known when the content is stored, and the entry's name. A store
+/// may give its copy of the content these at once (the directory writer's file, which it writes at
+/// the entry's path where it can, so commit leaves it there); the writer still checks them against
+/// the merged tree's inode and path.
 /// </summary>
-internal sealed record FileMetadataHint(uint Mode, long Uid, long Gid, Model.Timestamp ModificationTime, Model.Timestamp AccessTime)
+/// <param name="Mode">The permission bits (with setuid, setgid and sticky).</param>
+/// <param name="Uid">The owner's user id.</param>
+/// <param name="Gid">The owner's group id.</param>
+/// <param name="ModificationTime">The modification time.</param>
+/// <param name="AccessTime">The access time (the modification time when the entry gives none).</param>
+/// <param name="EntryName">The entry's name as its layer's tar gives it: the file's path in the merged tree unless the layer rules put it elsewhere (a symlink on the way, a later layer).</param>
+internal sealed record FileMetadataHint(uint Mode, long Uid, long Gid, Model.Timestamp ModificationTime, Model.Timestamp AccessTime, string? EntryName = null)
 {
     /// <summary>Whether <paramref name="inode"/> has exactly this metadata and no xattrs: nothing is left to apply to a file given it.</summary>
     public bool Covers(Inode inode) =>

@@ -102,6 +102,20 @@ public class ConformanceTests
         yield return new("7: modes are exact, setuid, setgid and sticky included",
             [new LayerTar().File("suid", "s", mode: 0b100_111_101_101).File("sgid", "g", mode: 0b010_111_101_101).Dir("tmp", mode: 0b001_111_111_111).File("private", "p", mode: 0b110_000_000)],
             ["d tmp 1777", "f private 0600 =p", "f sgid 2755 =g", "f suid 4755 =s"]);
+        // The directory writer writes a content at its entry's path while the layers are read, before
+        // the rules are applied: these move a content written there, or clear what is in the way.
+        yield return new("5: a hardlink keeps its content when its first path is whited out",
+            [new LayerTar().Dir("a").File("a/f", "x").Hardlink("a/h", "a/f"), new LayerTar().Whiteout("a/f")],
+            ["d a 0755", "f a/h 0644 =x"]);
+        yield return new("4: a symlink on the way that sorts after its target moves the file there",
+            [new LayerTar().Dir("usr").Dir("usr/lib").Symlink("zlib", "usr/lib"), new LayerTar().File("zlib/libx.so", "x")],
+            ["d usr 0755", "d usr/lib 0755", "f usr/lib/libx.so 0644 =x", "l zlib -> usr/lib"]);
+        yield return new("6: a file over a directory whose files a hardlink keeps",
+            [new LayerTar().Dir("d").Dir("d/e").File("d/e/f", "x").Hardlink("keep", "d/e/f"), new LayerTar().File("d", "file")],
+            ["f d 0644 =file", "f keep 0644 =x"]);
+        yield return new("a layer's file at a path a lower layer whites out in a later layer",
+            [new LayerTar().Dir("a").Dir("a/b").File("a/b/c", "1"), new LayerTar().File("a/b/d", "2"), new LayerTar().Whiteout("a")],
+            []);
         yield return new("a whiteout beneath a symlink hides nothing and is not followed",
             [new LayerTar().Dir("real").File("real/x", "x").Symlink("link", "real"), new LayerTar().Whiteout("link/x")],
             ["d real 0755", "f real/x 0644 =x", "l link -> real"]);

@@ -125,9 +125,10 @@ internal sealed class DirectoryWriter : IRootfsWriter
         foreach (var step in tree.WalkSteps(withPaths: true))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            materializer.Create(step);
+            materializer.Create(step, cancellationToken);
         }
         materializer.Finish(cancellationToken);
+        _store.RemoveDirectoriesNotTaken(cancellationToken);
 
         long skippedXattrs = ApplyToNonDirectories(materializer.OtherInodes, cancellationToken);
         _store.RemoveDirectory(cancellationToken);

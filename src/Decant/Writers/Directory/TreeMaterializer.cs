@@ -7,10 +7,12 @@ namespace Decant.Writers.Directory;
 /// <summary>
 /// Creates every path of a merged tree inside the target, parents first, with *at calls relative
 /// to the kernel-resolved parent: directories (0700 until their metadata is applied), regular files
-/// (moved from staging), further paths of an inode as hardlinks, symlinks, fifos and devices.
-/// The walk creates directories and the other kinds as it meets them and only notes each staged
+/// (left where they were written in place, or moved there), further paths of an inode as hardlinks,
+/// symlinks, fifos and devices. What the content store wrote in place and the tree does not have
+/// at that path is cleared out of each node's way first (<see cref="StagingContentStore.ClearTheWay"/>).
+/// The walk creates directories and the other kinds as it meets them and only notes each
 /// file's move and each hardlink; <see cref="Finish"/> then moves the files (a hardlink in place and an
-/// unlink from staging, which unlike a rename across directories do not wait on one lock for the
+/// unlink of the old name, which unlike a rename across directories do not wait on one lock for the
 /// whole filesystem), on every core over
 /// contiguous runs of the walk, and makes the hardlinks once their targets are in place.
 /// With <see cref="OwnershipMode.Rootless"/> device nodes cannot be made, so they are left out and
@@ -27,7 +29,7 @@ internal sealed class TreeMaterializer : IDisposable
     private readonly DirectoryHandleCache _parents;
     private readonly DirectoryHandleCache _linkSources;
     private readonly SummaryCounter _counter = new();
-    private readonly List<(TreeNode Node, StagedContent Staged)> _moves = [];
+    private readonly List<(TreeNode Node, string Path, StagedContent Staged)> _moves = [];
     private readonly List<TreeStep> _hardlinks = [];
 
     public TreeMaterializer(ConfinedRoot root, StagingContentStore store, OwnershipMode ownership, DirectoryHandleCache parents)
@@ -48,10 +50,10 @@ internal sealed class TreeMaterializer : IDisposable
     public WriteSummary Summary => _counter.ToSummary();
 
     /// <summary>Creates one node as the first path of its inode, its path found by climbing to the root: for a node taken on its own, outside the tree's walk.</summary>
-    public void Create(TreeNode node) => Create(new TreeStep(node, node.Path, firstNode: null, firstPath: null));
+    public void Create(TreeNode node, CancellationToken cancellationToken) => Create(new TreeStep(node, node.Path, firstNode: null, firstPath: null), cancellationToken);
 
     /// <summary>Creates one path of the tree's walk (<see cref="MergedTree.WalkSteps"/>, with paths); a further path to an inode becomes a hardlink to its first.</summary>
-    public void Create(in TreeStep step)
+    public void Create(in TreeStep step, CancellationToken cancellationToken)
     {
         var node = step.Node;
         var inode = node.Inode;
@@ -69,6 +71,7 @@ internal sealed class TreeMaterializer : IDisposable
         var display = _root.Describe(path);
         if (step.FirstNode is { } first)
         {
+            _store.ClearTheWay(_parents.Get(node.Parent), node.Name, path, cancellationToken);
             if (_ownership == OwnershipMode.Rootless && inode.Kind is NodeKind.CharDevice or NodeKind.BlockDevice)
             {
                 _counter.CountSkippedDevice(); // its first path was left out too
@@ -83,7 +86,23 @@ internal sealed class TreeMaterializer : IDisposable
             return;
         }
 
+        if (inode.Kind == NodeKind.Directory && _store.TakeDirectoryMade(path))
+        {
+            Directories.Add(node); // made on the way to a content written in place
+            _counter.Count(node, firstPathOfInode: true);
+            return;
+        }
+        if (inode.Kind == NodeKind.RegularFile && inode.Content is { } content)
+        {
+            _counter.Count(node, firstPathOfInode: true);
+            if (!PlaceContent(node, content, path, cancellationToken))
+            {
+                OtherInodes.Add(node); // not finished: its metadata is applied once it is in place
+            }
+            return;
+        }
         var parent = _parents.Get(node.Parent);
+        _store.ClearTheWay(parent, node.Name, path, cancellationToken);
         switch (inode.Kind)
         {
             case NodeKind.Directory:
@@ -92,11 +111,7 @@ internal sealed class TreeMaterializer : IDisposable
                 _counter.Count(node, firstPathOfInode: true);
                 return;
             case NodeKind.RegularFile:
-                if (CreateRegularFile(parent, node, path, display))
-                {
-                    _counter.Count(node, firstPathOfInode: true);
-                    return; // finished: staged with its metadata
-                }
+                Posix.CreateFileAt(parent, node.Name, NewFileMode, display).Dispose();
                 break;
             case NodeKind.Symlink:
                 Posix.SymlinkAt(inode.SymlinkTarget ?? throw MissingSymlinkTarget(display), parent, node.Name, display);
@@ -121,17 +136,15 @@ internal sealed class TreeMaterializer : IDisposable
         OtherInodes.Add(node);
     }
 
-    /// <summary>Creates a regular file, or notes its rename from staging; says whether it is finished, its metadata given while it was staged.</summary>
-    private bool CreateRegularFile(SafeFdHandle parent, TreeNode node, string path, string display)
+    /// <summary>Leaves a regular file's content where it was written in place, or notes its move there; says whether the file is finished, its metadata given as it was written.</summary>
+    private bool PlaceContent(TreeNode node, ContentRef content, string path, CancellationToken cancellationToken)
     {
-        var content = node.Inode.Content;
-        if (content is null)
+        var staged = _store.Claim(content, path, out bool inPlace);
+        if (!inPlace)
         {
-            Posix.CreateFileAt(parent, node.Name, NewFileMode, display).Dispose();
-            return false;
+            _store.ClearTheWay(_parents.Get(node.Parent!), node.Name, path, cancellationToken);
+            _moves.Add((node, path, staged));
         }
-        var staged = _store.Claim(content, path);
-        _moves.Add((node, staged));
         return staged.Applied?.Covers(node.Inode) == true;
     }
 
@@ -150,8 +163,8 @@ internal sealed class TreeMaterializer : IDisposable
             for (int i = start; i < end; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (node, staged) = _moves[i];
-                Posix.MoveFileNoReplace(_store.Directory, staged.FileName, parents.Get(node.Parent!), node.Name, _root.Describe(node.Path));
+                var (node, path, staged) = _moves[i];
+                _store.MoveIntoPlace(staged, parents.Get(node.Parent!), node.Name, _root.Describe(path));
             }
         }, cancellationToken);
         _moves.Clear();

@@ -80,7 +80,7 @@ public sealed class StagingContentStoreTests : IDisposable
         await _store.ReleaseAsync(content, CancellationToken.None); // twice is harmless
 
         Assert.Empty(StagedFiles());
-        Assert.Throws<InvalidOperationException>(() => _store.Claim(content, "x"));
+        Assert.Throws<InvalidOperationException>(() => _store.Claim(content, "x", out _));
     }
 
     [Fact]
@@ -131,5 +131,141 @@ public sealed class StagingContentStoreTests : IDisposable
             string path = System.IO.Path.Combine(parent, store.DirectoryName, staged.FileName);
             Assert.True(mode == FileSystemProbe.Permissions(path), $"mode {octal} came out as {Convert.ToString(FileSystemProbe.Permissions(path), 8)}");
         }
+    }
+
+    private static FileMetadataHint HintFor(string entryName, uint mode = 0x1A4) =>
+        new(mode, 0, 0, new Timestamp(1_700_000_000, 0), new Timestamp(1_700_000_000, 0), entryName);
+
+    private async Task<StagedContent> WriteAsync(string entryName, byte[] data) =>
+        (StagedContent)await _store.WriteAsync(new MemoryStream(data), data.Length, HintFor(entryName), CancellationToken.None);
+
+    [Fact]
+    public async Task AContentWithItsEntryNameIsWrittenAtThatPathThroughPrivateDirectories()
+    {
+        var content = await WriteAsync("./usr/bin/tool", [7, 8, 9]);
+
+        Assert.True(content.InPlace);
+        Assert.Equal("usr/bin/tool", content.FileName);
+        Assert.Equal(new byte[] { 7, 8, 9 }, File.ReadAllBytes(_scratch.Combine("usr", "bin", "tool")));
+        Assert.Equal(0x1A4u, FileSystemProbe.Permissions(_scratch.Combine("usr", "bin", "tool")));
+        Assert.Equal(0x1C0u, FileSystemProbe.Permissions(_scratch.Combine("usr")));
+        Assert.Equal(0x1C0u, FileSystemProbe.Permissions(_scratch.Combine("usr", "bin")));
+        Assert.Empty(StagedFiles());
+
+        Assert.Same(content, _store.Claim(content, "usr/bin/tool", out bool inPlace));
+        Assert.True(inPlace);
+    }
+
+    [Fact]
+    public async Task AContentClaimedForAnotherPathIsMovedThere()
+    {
+        var content = await WriteAsync("a/f", [1]);
+        Assert.Same(content, _store.Claim(content, "b", out bool inPlace));
+        Assert.False(inPlace);
+
+        _store.MoveIntoPlace(content, _root.Handle, "b", "b");
+
+        Assert.Equal(new byte[] { 1 }, File.ReadAllBytes(_scratch.Combine("b")));
+        Assert.False(File.Exists(_scratch.Combine("a", "f")));
+    }
+
+    [Fact]
+    public async Task ReleaseRemovesAContentWrittenInPlace()
+    {
+        var content = await WriteAsync("etc/passwd", [1]);
+
+        await _store.ReleaseAsync(content, CancellationToken.None);
+
+        Assert.False(File.Exists(_scratch.Combine("etc", "passwd")));
+        Assert.Throws<InvalidOperationException>(() => _store.Claim(content, "etc/passwd", out _));
+    }
+
+    [Theory]
+    [InlineData("taken")]           // something is there already
+    [InlineData("file/inside")]     // a file on the way
+    [InlineData("link/inside")]     // a symlink on the way (to a directory outside)
+    [InlineData(".wh.x")]           // a whiteout
+    [InlineData("d/.wh..wh..opq")]  // an opaque whiteout
+    [InlineData(".wh..wh.plnk/1")]  // under aufs metadata
+    [InlineData("../up")]           // climbs above the root
+    public async Task AContentWhosePathIsNotFreeOrNotAFileIsStaged(string entryName)
+    {
+        File.WriteAllText(_scratch.Combine("taken"), "before");
+        File.WriteAllText(_scratch.Combine("file"), "before");
+        using var outside = new ScratchDirectory();
+        System.IO.Directory.CreateSymbolicLink(_scratch.Combine("link"), outside.Path);
+
+        var content = await WriteAsync(entryName, [1, 2]);
+
+        Assert.False(content.InPlace);
+        Assert.Single(StagedFiles());
+        Assert.Equal("before", File.ReadAllText(_scratch.Combine("taken")));
+        Assert.Equal("before", File.ReadAllText(_scratch.Combine("file")));
+        Assert.Empty(System.IO.Directory.EnumerateFileSystemEntries(outside.Path));
+    }
+
+    [Fact]
+    public async Task AContentUnderTheStagingDirectorysNameIsStaged()
+    {
+        var content = await WriteAsync(_store.DirectoryName + "/x", [1]);
+
+        Assert.False(content.InPlace);
+        Assert.Equal([System.IO.Path.Combine(StagingPath, content.FileName)], StagedFiles());
+    }
+
+    [Fact]
+    public async Task ClearingTheWayMovesContentsOutOfADirectoryTheTreeDoesNotHave()
+    {
+        var content = await WriteAsync("d/e/f", [5]);
+
+        _store.ClearTheWay(_root.Handle, "d", "d", CancellationToken.None);
+
+        Assert.False(System.IO.Directory.Exists(_scratch.Combine("d")));
+        Assert.False(_store.TakeDirectoryMade("d/e"));
+        Assert.Single(StagedFiles());
+        _store.Claim(content, "g", out bool inPlace);
+        Assert.False(inPlace);
+        _store.MoveIntoPlace(content, _root.Handle, "g", "g");
+        Assert.Equal(new byte[] { 5 }, File.ReadAllBytes(_scratch.Combine("g")));
+        Assert.Empty(StagedFiles());
+    }
+
+    [Fact]
+    public async Task ClearingTheWayMovesAContentTheTreeDoesNotHaveThere()
+    {
+        var content = await WriteAsync("x", [5]);
+
+        _store.ClearTheWay(_root.Handle, "x", "x", CancellationToken.None);
+
+        Assert.False(File.Exists(_scratch.Combine("x")));
+        Assert.Single(StagedFiles());
+        _store.Claim(content, "y", out _);
+        _store.MoveIntoPlace(content, _root.Handle, "y", "y");
+        Assert.Equal(new byte[] { 5 }, File.ReadAllBytes(_scratch.Combine("y")));
+    }
+
+    [Fact]
+    public void ClearingTheWayLeavesWhatTheStoreDidNotMake()
+    {
+        System.IO.Directory.CreateDirectory(_scratch.Combine("theirs"));
+
+        _store.ClearTheWay(_root.Handle, "theirs", "theirs", CancellationToken.None);
+        _store.ClearTheWay(_root.Handle, "nothing", "nothing", CancellationToken.None);
+
+        Assert.True(System.IO.Directory.Exists(_scratch.Combine("theirs")));
+    }
+
+    [Fact]
+    public async Task TheDirectoriesNotTakenAreRemovedAndTheTakenKept()
+    {
+        await _store.ReleaseAsync(await WriteAsync("a/b/f", [1]), CancellationToken.None);
+        await _store.ReleaseAsync(await WriteAsync("c/g", [1]), CancellationToken.None);
+
+        Assert.True(_store.TakeDirectoryMade("a"));
+        _store.RemoveDirectoriesNotTaken(CancellationToken.None);
+
+        Assert.True(System.IO.Directory.Exists(_scratch.Combine("a")));
+        Assert.False(System.IO.Directory.Exists(_scratch.Combine("a", "b")));
+        Assert.False(System.IO.Directory.Exists(_scratch.Combine("c")));
     }
 }

@@ -41,13 +41,13 @@ public sealed class WriterConfinementTests : IDisposable
         using var store = CreateStore(root);
         using var parents = new DirectoryHandleCache(root);
         var materializer = new TreeMaterializer(root, store, OwnershipMode.Preserve, parents);
-        materializer.Create(tree.Build().Root);
-        materializer.Create(etc);
+        materializer.Create(tree.Build().Root, CancellationToken.None);
+        materializer.Create(etc, CancellationToken.None);
 
         // The attack: "etc" becomes a symlink to a directory outside before its child is written.
         System.IO.Directory.Delete(System.IO.Path.Combine(Target, "etc"));
         System.IO.Directory.CreateSymbolicLink(System.IO.Path.Combine(Target, "etc"), Outside);
-        var error = Assert.Throws<NativeIOException>(() => materializer.Create(passwd));
+        var error = Assert.Throws<NativeIOException>(() => materializer.Create(passwd, CancellationToken.None));
 
         Assert.Equal(DecantErrorKind.OutputError, error.Kind);
         Assert.Contains("etc", error.Message, StringComparison.Ordinal);
@@ -66,9 +66,9 @@ public sealed class WriterConfinementTests : IDisposable
         var passwd = tree.Add("etc/passwd", TestInodes.File(content, 0x1A4));
         using var parents = new DirectoryHandleCache(root);
         using var materializer = new TreeMaterializer(root, store, OwnershipMode.Preserve, parents);
-        materializer.Create(tree.Build().Root);
-        materializer.Create(etc);
-        materializer.Create(passwd); // noted; renamed into place by Finish
+        materializer.Create(tree.Build().Root, CancellationToken.None);
+        materializer.Create(etc, CancellationToken.None);
+        materializer.Create(passwd, CancellationToken.None); // noted; renamed into place by Finish
 
         // The attack: "etc" becomes a symlink to a directory outside between the walk and the renames.
         System.IO.Directory.Delete(System.IO.Path.Combine(Target, "etc"));
