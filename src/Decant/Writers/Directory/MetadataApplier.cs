@@ -34,10 +34,14 @@ internal sealed class MetadataApplier
     /// <summary>Attributes that could not be written under the policy above and were left out.</summary>
     public long SkippedXattrs { get; private set; }
 
-    /// <summary>Applies metadata to an open regular file or directory; its mode only unless <paramref name="modeIsSet"/> (it was created with it, and has no setuid or setgid bit that chown would clear).</summary>
-    public unsafe void ApplyToDescriptor(System.Runtime.InteropServices.SafeHandle file, Inode inode, string display, bool modeIsSet = false)
+    /// <summary>
+    /// Applies metadata to an open regular file or directory; its mode only unless
+    /// <paramref name="modeIsSet"/> (it was created with it, and has no setuid or setgid bit that chown
+    /// would clear), its owner only unless <paramref name="ownerIsSet"/> (it was created with it).
+    /// </summary>
+    public unsafe void ApplyToDescriptor(System.Runtime.InteropServices.SafeHandle file, Inode inode, string display, bool modeIsSet = false, bool ownerIsSet = false)
     {
-        if (_ownership == OwnershipMode.Preserve)
+        if (_ownership == OwnershipMode.Preserve && !ownerIsSet)
         {
             Posix.Check(LibC.Fchown(file, OwnerId(inode.Uid, display), OwnerId(inode.Gid, display)), "fchown", display);
         }

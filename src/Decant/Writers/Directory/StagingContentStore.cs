@@ -44,6 +44,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     private readonly ConfinedRoot _root;
     private readonly OwnershipMode _ownership;
     private readonly uint _creationMask;
+    private readonly (uint Uid, uint Gid) _creationOwner;
     private long _counter;
     private long _skippedXattrs;
     private volatile bool _cannotReflink;
@@ -61,22 +62,26 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         DirectoryName = directoryName;
         Directory = directory;
         _ownership = ownership;
-        _creationMask = CreationMask();
+        (_creationMask, _creationOwner) = ProbeCreation();
     }
 
     /// <summary>
-    /// The permission bits a file created in the staging directory keeps of those asked for (the
-    /// process's umask, or the directory's default ACL), found once by creating a probe with 0777.
-    /// A staged file whose permissions all survive is created with them, so no fchmod follows.
+    /// What a file created in the staging directory gets, found once by creating a probe with 0777:
+    /// the permission bits it keeps of those asked for (the process's umask, or the directory's
+    /// default ACL), and its owner. A file whose permissions all survive is created with them, so no
+    /// fchmod follows; one whose owner is the probe's needs no fchown. Every directory a file is
+    /// created in is this store's, made as the staging directory was, so every file gets the probe's
+    /// owner (the group too: none of them is setgid unless the target is, and then so is the staging
+    /// directory).
     /// </summary>
-    private uint CreationMask()
+    private (uint Mask, (uint Uid, uint Gid) Owner) ProbeCreation()
     {
         const string Probe = "probe";
         using (var probe = Posix.CreateFileAt(Directory, Probe, 0x1FF, Describe(Probe)))
         {
-            uint kept = Posix.Stat(probe, Describe(Probe)).Mode & 0x1FFu;
+            var status = Posix.Stat(probe, Describe(Probe));
             Posix.UnlinkAt(Directory, Probe, 0, Describe(Probe));
-            return kept;
+            return (status.Mode & 0x1FFu, (status.Uid, status.Gid));
         }
     }
 
@@ -337,7 +342,8 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
             return;
         }
         var metadata = new MetadataApplier(_ownership);
-        metadata.ApplyToDescriptor(file, new Inode { Kind = NodeKind.RegularFile, Mode = hint.Mode, Uid = hint.Uid, Gid = hint.Gid, ModificationTime = hint.ModificationTime, AccessTime = hint.AccessTime }, display, modeIsSet: modeIsFinal);
+        bool ownerIsSet = hint.Uid == _creationOwner.Uid && hint.Gid == _creationOwner.Gid;
+        metadata.ApplyToDescriptor(file, new Inode { Kind = NodeKind.RegularFile, Mode = hint.Mode, Uid = hint.Uid, Gid = hint.Gid, ModificationTime = hint.ModificationTime, AccessTime = hint.AccessTime }, display, modeIsSet: modeIsFinal, ownerIsSet: ownerIsSet);
         Interlocked.Add(ref _skippedXattrs, metadata.SkippedXattrs);
     }
 

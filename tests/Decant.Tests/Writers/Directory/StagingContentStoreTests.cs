@@ -268,4 +268,31 @@ public sealed class StagingContentStoreTests : IDisposable
         Assert.False(System.IO.Directory.Exists(_scratch.Combine("a", "b")));
         Assert.False(System.IO.Directory.Exists(_scratch.Combine("c")));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task FilesGetTheirExactOwnerWhateverTheTargetsGroupRules(bool setgidTarget)
+    {
+        // Creation gives a file the creator's owner, or the directory's group under a setgid target:
+        // a file is chowned only when creation did not give it its owner already.
+        string target = _scratch.Combine(setgidTarget ? "setgid" : "plain");
+        System.IO.Directory.CreateDirectory(target);
+        if (setgidTarget)
+        {
+            await ExternalTool.RunAsync("chown", "0:4321", target);
+            await ExternalTool.RunAsync("chmod", "2755", target);
+        }
+        using var root = ConfinedRoot.Open(target);
+        using var store = StagingContentStore.Create(root, OwnershipMode.Preserve);
+        var time = new Timestamp(1_700_000_000, 0);
+        foreach (var (uid, gid) in new[] { (0L, 0L), (0L, 4321L), (1234L, 5678L) })
+        {
+            string name = $"f{uid}-{gid}";
+            var hint = new FileMetadataHint(0x1A4, uid, gid, time, time, "dir/" + name);
+            await store.WriteAsync(new MemoryStream([1]), 1, hint, CancellationToken.None);
+            var status = FileSystemProbe.Stat(System.IO.Path.Combine(target, "dir", name));
+            Assert.Equal(((uint)uid, (uint)gid), (status.Uid, status.Gid));
+        }
+    }
 }
