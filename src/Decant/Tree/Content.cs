@@ -17,7 +17,8 @@ public abstract class ContentRef
 
 /// <summary>
 /// Where file contents go while layers are read. Each writer provides one: the directory writer
-/// stages files inside the target and renames them into place at commit; the tar writer spools
+/// writes files inside the target, at their entries' paths where it can, and moves the rest into
+/// place at commit; the tar writer spools
 /// them to one sparse file; the ext4 writer writes them straight into the image's data blocks.
 /// Layers are read concurrently, so implementations are thread-safe.
 /// </summary>

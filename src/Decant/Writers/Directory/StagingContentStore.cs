@@ -135,13 +135,19 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         {
             throw Posix.Failure("openat", display, errno);
         }
-        string shard = name[..name.IndexOf('/', StringComparison.Ordinal)];
-        int mkdirErrno = Posix.TryMkdirAt(Directory, shard, StagingDirectoryMode);
-        if (mkdirErrno is not (0 or LibC.EEXIST))
-        {
-            throw Posix.Failure("mkdirat", Describe(shard), mkdirErrno);
-        }
+        MakeShardOf(name);
         return Posix.CreateFileAt(Directory, name, mode, display);
+    }
+
+    /// <summary>Makes the subdirectory of the staging directory a staged name lies in, unless it is there.</summary>
+    private void MakeShardOf(string stagedName)
+    {
+        string shard = stagedName[..stagedName.IndexOf('/', StringComparison.Ordinal)];
+        int errno = Posix.TryMkdirAt(Directory, shard, StagingDirectoryMode);
+        if (errno is not (0 or LibC.EEXIST))
+        {
+            throw Posix.Failure("mkdirat", Describe(shard), errno);
+        }
     }
 
     public ValueTask<ContentRef> WriteAsync(Stream data, long size, CancellationToken cancellationToken) =>
@@ -290,8 +296,9 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     }
 
     /// <summary>
-    /// Stages a file that shares the source's blocks (FICLONE) where the filesystem can, and is a
-    /// kernel copy of its data ranges elsewhere: never a hardlink, since the tree is writable.
+    /// Writes a file (in place where it can be, else staged) that shares the source's blocks (FICLONE)
+    /// where the filesystem can, and is a kernel copy of its data ranges elsewhere: never a hardlink,
+    /// since the tree is writable.
     /// </summary>
     public async ValueTask<PlacedContent> PlaceAsync(SafeFileHandle source, long size, FileMetadataHint? hint, CancellationToken cancellationToken)
     {
@@ -334,7 +341,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     private int RemoveFile(string name, bool inPlace) =>
         inPlace ? _root.TryRemoveFile(name) : Posix.TryUnlinkAt(Directory, name, 0);
 
-    /// <summary>Gives a staged file (its content complete) the metadata of <paramref name="hint"/>, when there is one (its mode only when creation did not).</summary>
+    /// <summary>Gives a content's file (complete) the metadata of <paramref name="hint"/>, when there is one (its mode only when creation did not).</summary>
     private void Apply(SafeFileHandle file, FileMetadataHint? hint, bool modeIsFinal, string display)
     {
         if (hint is null)
@@ -395,9 +402,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
             Posix.MoveFileNoReplace(Directory, stagedName, directory, name, display);
             return;
         }
-        var (parent, leaf) = SplitLocation(content.FileName);
-        using var source = parent.Length == 0 ? null : _root.OpenDirectory(parent);
-        Posix.MoveFileNoReplace(source ?? _root.Handle, leaf, directory, name, display);
+        InParentOf(content.FileName, (source, leaf) => Posix.MoveFileNoReplace(source, leaf, directory, name, display));
     }
 
     /// <summary>
@@ -474,12 +479,7 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
     private void MoveAside(SafeFdHandle parent, string name, string path)
     {
         var stagedName = NextName();
-        string shard = stagedName[..stagedName.IndexOf('/', StringComparison.Ordinal)];
-        int errno = Posix.TryMkdirAt(Directory, shard, StagingDirectoryMode);
-        if (errno is not (0 or LibC.EEXIST))
-        {
-            throw Posix.Failure("mkdirat", Describe(shard), errno);
-        }
+        MakeShardOf(stagedName);
         Posix.MoveFileNoReplace(parent, name, Directory, stagedName, Describe(stagedName));
         _movedAside.Add(path, stagedName);
     }
@@ -503,17 +503,20 @@ internal sealed class StagingContentStore : IContentStore, IHintedContentStore, 
         }
     }
 
-    private void RemoveMadeDirectory(string path, CancellationToken cancellationToken)
-    {
-        var (parent, leaf) = SplitLocation(path);
-        using var directory = parent.Length == 0 ? null : _root.OpenDirectory(parent);
-        TreeRemover.RemoveEntry(directory ?? _root.Handle, leaf, _root.Describe(path), cancellationToken);
-    }
+    private void RemoveMadeDirectory(string path, CancellationToken cancellationToken) =>
+        InParentOf(path, (parent, leaf) => TreeRemover.RemoveEntry(parent, leaf, _root.Describe(path), cancellationToken));
 
-    private static (string Parent, string Leaf) SplitLocation(string path)
+    /// <summary>Runs <paramref name="operation"/> on a path inside the target as its last component in its (kernel-resolved) parent directory.</summary>
+    private void InParentOf(string path, Action<SafeFdHandle, string> operation)
     {
         int slash = path.LastIndexOf('/');
-        return slash < 0 ? ("", path) : (path[..slash], path[(slash + 1)..]);
+        if (slash < 0)
+        {
+            operation(_root.Handle, path);
+            return;
+        }
+        using var parent = _root.OpenDirectory(path[..slash]);
+        operation(parent, path[(slash + 1)..]);
     }
 
     /// <summary>Removes the staging directory and any content that was never placed or released.</summary>
